@@ -1,0 +1,63 @@
+//! `yhconv`: serve, administer, import, script and benchmark a Yunhu
+//! conversation server.
+//!
+//! - [`serve`]: `yhconv serve` runs the server.
+//! - [`admin`]: `yhconv import` and `yhconv admin` manage identities.
+//! - [`decode`]: `yhconv decode` turns protobuf answers into text.
+//! - [`client_cmd`]: `yhconv client` speaks the protocol to any server.
+
+mod admin;
+// mod client_cmd;
+mod decode;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+/// A Yunhu-compatible conversation server, and tools around it.
+#[derive(Parser, Debug)]
+#[command(name = "yhconv", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server.
+    Serve(serve::ServeArgs),
+    /// Load a world file (users, groups, bots, remarks) into a database.
+    Import(admin::ImportArgs),
+    /// Add users, groups, members and bots one at a time; issue tokens.
+    Admin(admin::AdminArgs),
+    /// Decode a protobuf answer read from stdin (e.g. piped from curl).
+    Decode(decode::DecodeArgs),
+    // /// Talk to a server (this one or Yunhu's own) from the shell.
+    // Client(client_cmd::ClientArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Import(args) => admin::import(args).await,
+            Command::Admin(args) => admin::run(args).await,
+            Command::Decode(args) => decode::run(args),
+            // Command::Client(args) => client_cmd::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! `yhconv serve`: flags (and `YHCONV_*` environment) to a server config.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Args;
+use yhconv_server::{demo, Application, Config, DbUrl, World};
+
+/// Flags of `yhconv serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "YHCONV_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Database URL: sqlite://FILE.
+    #[arg(long, env = "YHCONV_DB", default_value = "sqlite://yhconv.db")]
+    db: String,
+    /// Import this world file before serving.
+    #[arg(long, env = "YHCONV_WORLD")]
+    world: Option<PathBuf>,
+    /// Load the demo world (with a few active conversations) and print its logins.
+    #[arg(long)]
+    demo: bool,
+    /// Largest request body, bytes.
+    #[arg(long, env = "YHCONV_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    max_body_bytes: usize,
+    /// Largest WebSocket frame from a client, bytes.
+    #[arg(long, env = "YHCONV_WS_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
+    ws_max_frame_bytes: usize,
+    /// Close sockets silent (no heartbeat) for this many seconds.
+    #[arg(long, env = "YHCONV_WS_IDLE_SECS", default_value_t = 90)]
+    ws_idle_secs: u64,
+    /// Push frames queued per socket before it is dropped as too slow.
+    #[arg(long, env = "YHCONV_WS_QUEUE", default_value_t = 1024)]
+    ws_queue: usize,
+    /// Longest a request may take, seconds.
+    #[arg(long, env = "YHCONV_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    request_timeout_secs: u64,
+    /// Allowed CORS origin (repeatable); none given means any origin.
+    #[arg(long = "cors-origin", env = "YHCONV_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origins: Vec<String>,
+    /// Log filter (tracing env-filter syntax).
+    #[arg(long, env = "YHCONV_LOG", default_value = "info")]
+    log: String,
+}
+
+impl ServeArgs {
+    fn config(&self) -> anyhow::Result<Config> {
+        Ok(Config {
+            listen: self.listen,
+            db: DbUrl::parse(&self.db)?,
+            max_body_bytes: self.max_body_bytes,
+            ws_max_frame_bytes: self.ws_max_frame_bytes,
+            ws_idle_timeout: Duration::from_secs(self.ws_idle_secs.max(1)),
+            ws_queue_capacity: self.ws_queue.max(1),
+            request_timeout: Duration::from_secs(self.request_timeout_secs.max(1)),
+            cors_origins: self.cors_origins.clone(),
+            ..Config::default()
+        })
+    }
+}
+
+/// Runs the server until SIGTERM or Ctrl-C.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log).context("bad --log filter")?)
+        .with_writer(std::io::stderr)
+        .init();
+    let config = args.config()?;
+    let app = Application::build(config).await?;
+    if let Some(path) = &args.world {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let stats = app.service().import_world(World::from_json(&text)?).await?;
+        tracing::info!(?stats, world = %path.display(), "imported world");
+    }
+    if args.demo {
+        demo::seed(app.service()).await?;
+        print_demo_logins(&app).await?;
+    }
+    tracing::info!(addr = %app.local_addr(), db = %args.db, "yhconv listening");
+    app.run_until(yhconv_server::app::shutdown_signal()).await
+}
+
+async fn print_demo_logins(app: &Application) -> anyhow::Result<()> {
+    let base = format!("http://{}", app.local_addr());
+    println!("yhconv demo world on {base}");
+    println!("{:<8} {:<8} {:<24} {:<16} TOKEN", "ID", "NAME", "EMAIL", "PASSWORD");
+    for login in demo::LOGINS {
+        let id = yhconv_server::ids::Id::parse(login.id, "id")?;
+        let token = app.service().issue_token(id, "demo").await?;
+        println!("{:<8} {:<8} {:<24} {:<16} {token}", login.id, login.name, login.email, login.password);
+    }
+    println!("group {} and bot {} are in the world too.", demo::GROUP_ID, demo::BOT_ID);
+    Ok(())
+}

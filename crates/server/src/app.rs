@@ -1,0 +1,95 @@
+//! Building and running the server: open the store, start the push hub,
+//! bind, serve until told to stop, then close sockets cleanly.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+
+use crate::config::{Config, DbUrl};
+use crate::http::{self, AppState};
+use crate::push::Hub;
+use crate::service::Service;
+use crate::store::sqlite::SqliteStore;
+use crate::store::Store;
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+/// Opens the store a config names.
+pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    match &config.db {
+        DbUrl::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path, config.sqlite_readers)?)),
+    }
+}
+
+/// A service over the store a config names (for import and admin).
+pub fn open_service(config: &Config) -> anyhow::Result<Service> {
+    let store = open_store(config)?;
+    let hub = Hub::start(Arc::clone(&store), config.ws_queue_capacity);
+    Ok(Service::new(store, hub))
+}
+
+impl Application {
+    /// Opens the store and binds `config.listen` (port 0 picks a free one).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let service = open_service(&config)?;
+        let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+        let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
+        let state = AppState { service, config: Arc::new(config), shutdown: shutdown_rx };
+        Ok(Self { listener, state, shutdown })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// The service, e.g. to import a world before serving.
+    pub fn service(&self) -> &Service {
+        &self.state.service
+    }
+
+    /// Serves until `stop` completes; then stops accepting, tells sockets to
+    /// close, and lets in-flight requests finish.
+    pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let router = http::router(self.state.clone());
+        let shutdown = self.shutdown;
+        axum::serve(self.listener, router)
+            .with_graceful_shutdown(async move {
+                stop.await;
+                tracing::info!("shutting down: finishing in-flight requests");
+                let _ = shutdown.send(true);
+            })
+            .await
+            .context("serving HTTP")
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

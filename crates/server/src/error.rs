@@ -1,0 +1,97 @@
+//! The one error type of the server, and its mapping to protocol codes.
+//!
+//! Every failure a handler can meet is an [`Error`]; [`Error::code`] and
+//! [`Error::public_message`] are the only place that decides what the caller
+//! sees. Internal failures are logged by the HTTP layer and shown as a bare
+//! "internal error".
+
+use yhconv_proto::{CODE_ERROR, CODE_UNAUTHORIZED, MSG_UNAUTHORIZED};
+
+/// Why a request carried no valid identity. Both are `-101` on the wire; the
+/// distinction is kept for logs and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// No `token` header, or an empty one.
+    Missing,
+    /// A token that is unknown, revoked or expired.
+    Unknown,
+}
+
+/// Everything that can go wrong in a request.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `-101`: the caller is not logged in.
+    #[error("unauthorized ({0:?})")]
+    Unauthorized(AuthFailure),
+    /// `-1`: wrong email or password.
+    #[error("wrong email or password")]
+    WrongCredentials,
+    /// `-1`: an id that names nothing the caller can see.
+    #[error("unknown chat {0}")]
+    UnknownChat(String),
+    /// `-1`: the caller is not a member of that group.
+    #[error("not a member of group {0}")]
+    NotMember(String),
+    /// `-1`: the request is malformed or out of range; the text says how.
+    #[error("{0}")]
+    Invalid(String),
+    /// An identity change (import, admin) that conflicts with stored data.
+    #[error("{0}")]
+    Conflict(String),
+    /// A failure of ours (storage, a bug): logged, never shown in detail.
+    #[error("internal error: {0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    /// Shorthand for [`Error::Invalid`].
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Self::Invalid(msg.into())
+    }
+
+    /// The protocol `code` for this error.
+    pub fn code(&self) -> i32 {
+        match self {
+            Self::Unauthorized(_) => CODE_UNAUTHORIZED,
+            _ => CODE_ERROR,
+        }
+    }
+
+    /// The `msg` the caller sees.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Unauthorized(_) => MSG_UNAUTHORIZED.to_owned(),
+            Self::Internal(_) => "internal error".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Whether this is our fault rather than the caller's.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, Self::Internal(_))
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+/// The server's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes() {
+        assert_eq!(Error::Unauthorized(AuthFailure::Missing).code(), -101);
+        assert_eq!(Error::Unauthorized(AuthFailure::Unknown).public_message(), "未登录");
+        assert_eq!(Error::UnknownChat("42".into()).code(), -1);
+        assert_eq!(Error::UnknownChat("42".into()).public_message(), "unknown chat 42");
+        let internal = Error::Internal(anyhow::anyhow!("disk on fire"));
+        assert_eq!(internal.public_message(), "internal error");
+    }
+}

@@ -1,0 +1,85 @@
+//! The HTTP layer: one module per API area, each with its `router()`; this
+//! module merges them and adds the middleware every route shares (CORS,
+//! timeouts, panic catcher, tracing).
+
+pub mod conversation;
+pub mod friend;
+pub mod msg;
+pub mod user;
+pub mod wire;
+pub mod ws;
+
+use std::sync::Arc;
+
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::service::Service;
+use wire::{ApiError, JsonFormat};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub service: Service,
+    pub config: Arc<Config>,
+    /// Turns true when the server starts shutting down.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+/// The whole application's routes and middleware.
+pub fn router(state: AppState) -> Router {
+    let cors = cors_layer(&state.config);
+    let timeout = TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.config.request_timeout);
+    Router::new()
+        .merge(conversation::router())
+        .merge(msg::router())
+        .merge(user::router())
+        .merge(friend::router())
+        .merge(ws::router())
+        .route("/healthz", get(healthz_route))
+        .fallback(fallback_route)
+        .with_state(state)
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(timeout)
+        .layer(TraceLayer::new_for_http())
+        .layer(cors)
+}
+
+fn cors_layer(config: &Config) -> CorsLayer {
+    let origins = if config.cors_origins.is_empty() {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(config.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([HeaderName::from_static("token"), header::CONTENT_TYPE])
+}
+
+/// `GET /healthz`: 200 and `{"code":1}` while the server can serve.
+async fn healthz_route() -> impl IntoResponse {
+    wire::json_ok::<()>(None)
+}
+
+/// Any other path: `-1` naming the endpoint, HTTP 404.
+async fn fallback_route(method: Method, uri: Uri) -> Response {
+    let mut response =
+        ApiError::<JsonFormat>::from(Error::invalid(format!("unknown endpoint {method} {}", uri.path())))
+            .into_response();
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    ApiError::<JsonFormat>::from(Error::Internal(anyhow::anyhow!("handler panicked"))).into_response()
+}

@@ -1,0 +1,179 @@
+//! `GET /ws`: the push socket.
+//!
+//! Client frames are JSON text (`login`, `heartbeat`); server frames are
+//! binary protobuf (`heartbeat_ack`, `push_message`). Before a good login a
+//! socket gets nothing back. The session logic is generic over the frame
+//! stream and sink, so it is tested without a socket too.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use tokio::time::Instant;
+use yhconv_proto::json::{WsClientFrame, WsLoginData};
+
+use super::AppState;
+use crate::ids::Id;
+use crate::push::{encode_heartbeat_ack, Subscription};
+use crate::service::Service;
+
+/// Frames that fail to parse before a login, after which the socket closes.
+const MAX_BAD_FRAMES_BEFORE_LOGIN: u32 = 16;
+/// How long one frame may take to write before the socket is given up.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The WebSocket route.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/ws", get(ws_route))
+}
+
+/// `GET /ws`: upgrades to a push socket (any origin).
+async fn ws_route(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    let limit = state.config.ws_max_frame_bytes;
+    upgrade
+        .max_frame_size(limit)
+        .max_message_size(limit)
+        .on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))
+        .on_upgrade(move |socket: WebSocket| async move {
+            let (sink, stream) = socket.split();
+            let settings = SessionSettings { idle_timeout: state.config.ws_idle_timeout };
+            run_session(state.service.clone(), settings, state.shutdown.clone(), sink, stream).await;
+        })
+}
+
+/// Per-socket settings.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionSettings {
+    /// Close when nothing arrives from the client for this long.
+    pub idle_timeout: Duration,
+}
+
+/// What to do with one client frame.
+enum Action {
+    Ignore,
+    Login(Id),
+    Answer(axum::body::Bytes),
+    Bad,
+}
+
+/// Runs one socket until the client leaves, idles out, falls behind or the
+/// server shuts down.
+pub async fn run_session<K, S>(
+    service: Service,
+    settings: SessionSettings,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    mut sink: K,
+    mut stream: S,
+) where
+    K: Sink<Message> + Unpin,
+    S: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    let mut subscription: Option<Subscription> = None;
+    let mut bad_frames = 0u32;
+    let mut deadline = Instant::now() + settings.idle_timeout;
+    let close_reason: &str = loop {
+        tokio::select! {
+            incoming = stream.next() => {
+                let message = match incoming {
+                    Some(Ok(message)) => message,
+                    Some(Err(e)) => {
+                        tracing::debug!(error = %e, "websocket read failed");
+                        break "bad frame";
+                    }
+                    None => break "",
+                };
+                deadline = Instant::now() + settings.idle_timeout;
+                let text = match message {
+                    Message::Text(text) => text.to_string(),
+                    Message::Binary(bytes) => match String::from_utf8(bytes.to_vec()) {
+                        Ok(text) => text,
+                        Err(_) => { bad_frames += 1; String::new() }
+                    },
+                    Message::Close(_) => break "",
+                    Message::Ping(_) | Message::Pong(_) => continue,
+                };
+                match handle_frame(&service, &text, subscription.is_some()).await {
+                    Action::Ignore => {}
+                    Action::Bad => bad_frames += 1,
+                    Action::Login(user) => {
+                        tracing::debug!(%user, "websocket login");
+                        subscription = Some(service.hub().subscribe(user));
+                    }
+                    Action::Answer(frame) => {
+                        if !send(&mut sink, Message::Binary(frame)).await {
+                            break "";
+                        }
+                    }
+                }
+                if subscription.is_none() && bad_frames >= MAX_BAD_FRAMES_BEFORE_LOGIN {
+                    break "too many bad frames";
+                }
+            }
+            frame = next_push(&mut subscription) => match frame {
+                Some(frame) => {
+                    if !send(&mut sink, Message::Binary(frame)).await {
+                        break "";
+                    }
+                }
+                None => {
+                    tracing::warn!("closing websocket that fell too far behind its pushes");
+                    break "too far behind";
+                }
+            },
+            _ = tokio::time::sleep_until(deadline) => break "idle",
+            _ = shutdown.changed() => break "server shutting down",
+        }
+    };
+    if !close_reason.is_empty() {
+        let frame = CloseFrame { code: close_code(close_reason), reason: close_reason.into() };
+        let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+    }
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
+}
+
+fn close_code(reason: &str) -> u16 {
+    match reason {
+        "server shutting down" => 1001,
+        "too far behind" => 1013,
+        "too many bad frames" | "bad frame" => 1008,
+        _ => 1000,
+    }
+}
+
+/// The next push frame, or pending forever before login.
+async fn next_push(subscription: &mut Option<Subscription>) -> Option<axum::body::Bytes> {
+    match subscription {
+        Some(sub) => sub.frames.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn send<K: Sink<Message> + Unpin>(sink: &mut K, message: Message) -> bool {
+    matches!(tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await, Ok(Ok(())))
+}
+
+async fn handle_frame(service: &Service, text: &str, logged_in: bool) -> Action {
+    let Ok(frame) = serde_json::from_str::<WsClientFrame>(text) else {
+        return Action::Bad;
+    };
+    match frame.cmd.as_str() {
+        "login" => {
+            let Ok(login) = serde_json::from_value::<WsLoginData>(frame.data) else {
+                return Action::Bad;
+            };
+            let Ok(claimed) = Id::parse(&login.user_id, "userId") else {
+                return Action::Bad;
+            };
+            match service.authenticate(Some(&login.token)).await {
+                Ok(user) if user == claimed => Action::Login(user),
+                _ => Action::Bad,
+            }
+        }
+        "heartbeat" if logged_in => Action::Answer(encode_heartbeat_ack(&frame.seq)),
+        _ => Action::Ignore,
+    }
+}

@@ -1,0 +1,29 @@
+//! yhconv server: Yunhu's conversation service on Yunhu's own wire protocol.
+//!
+//! Reading order:
+//! - [`app`]: builds the server (store, push hub, router) and runs it.
+//! - [`http`]: one module per API area (`conversation`, `msg`, `user`,
+//!   `friend`, `ws`); [`http::wire`] holds the extractors and answer formats.
+//! - [`service`]: the rules; handlers call one service function each.
+//! - [`store`]: the [`store::Store`] trait and its SQLite backend; all SQL.
+//! - [`push`]: live sockets and fan-out of new messages.
+//! - [`preview`]: the last-message preview rules.
+//! - [`error`]: the one error type and its protocol codes.
+//! - [`ids`], [`config`], [`demo`]: small things.
+
+pub mod app;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod preview;
+pub mod push;
+pub mod service;
+pub mod store;
+
+pub use app::Application;
+pub use config::{Config, DbUrl};
+pub use error::{Error, Result};
+pub use service::identity::World;
+pub use service::Service;

@@ -1,0 +1,179 @@
+//! The conversation list and the calls that change it.
+
+use super::{now_ms, Service};
+use crate::error::Result;
+use crate::ids::Id;
+use crate::store::{ConversationRow, Entity, MentionRow, ViewChange};
+
+/// One conversation as the caller should see it: the rules applied, not yet
+/// encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationView {
+    pub peer: Entity,
+    /// The caller's remark, else the peer's name.
+    pub display_name: String,
+    pub preview: String,
+    /// Sort key: the later of the last message and the last sort-change.
+    pub timestamp_ms: i64,
+    /// Last message time in seconds; the sort time when there is no message.
+    pub timestamp_s: i64,
+    pub unread_count: u64,
+    pub mention_count: u64,
+    /// The earliest unread mention, when `mention_count > 0`.
+    pub first_mention: Option<MentionRow>,
+    pub do_not_disturb: bool,
+}
+
+impl ConversationView {
+    /// Applies the unread and mention arithmetic to a stored row.
+    pub fn from_row(row: ConversationRow) -> Self {
+        let unread_count = (row.last_seq - row.read_seq).max(0) as u64;
+        let mention_count = if unread_count == 0 { 0 } else { row.mention_count.max(0) as u64 };
+        let timestamp_ms = row.last_message_ms.max(row.sort_ms);
+        let timestamp_s = if row.last_seq > 0 { row.last_message_ms / 1000 } else { timestamp_ms / 1000 };
+        Self {
+            display_name: row.remark.filter(|r| !r.is_empty()).unwrap_or_else(|| row.peer.name.clone()),
+            peer: row.peer,
+            preview: row.preview,
+            timestamp_ms,
+            timestamp_s,
+            unread_count,
+            mention_count,
+            first_mention: if mention_count > 0 { row.first_mention } else { None },
+            do_not_disturb: row.do_not_disturb,
+        }
+    }
+
+    /// The protocol's unread flag (field 6): 1 when anything is unread.
+    pub fn unread_flag(&self) -> u64 {
+        u64::from(self.unread_count > 0)
+    }
+
+    /// The protocol's `at` flag (field 7).
+    pub fn at_flag(&self) -> u64 {
+        u64::from(self.mention_count > 0)
+    }
+}
+
+impl Service {
+    /// The caller's listed conversations, newest first.
+    pub async fn conversations(&self, user: Id) -> Result<Vec<ConversationView>> {
+        let rows = self.store.conversations(user).await?;
+        Ok(rows.into_iter().map(ConversationView::from_row).collect())
+    }
+
+    /// Marks the conversation read (idempotent).
+    pub async fn dismiss_notification(&self, user: Id, chat_id: &str) -> Result<()> {
+        let peer = self.resolve(chat_id, "chatId").await?;
+        self.store.change_view(user, &peer, ViewChange::MarkRead).await?;
+        Ok(())
+    }
+
+    /// Hides the conversation until new activity and clears its unread state.
+    pub async fn remove_conversation(&self, user: Id, chat_id: &str) -> Result<()> {
+        let peer = self.resolve(chat_id, "chatId").await?;
+        self.store.change_view(user, &peer, ViewChange::Remove).await?;
+        Ok(())
+    }
+
+    /// Brings the conversation with `target` to the top, creating it if the
+    /// caller may talk to the target.
+    pub async fn sort_change(&self, user: Id, target: &str) -> Result<()> {
+        let peer = self.resolve(target, "userId").await?;
+        self.check_not_self(user, &peer)?;
+        self.store.change_view(user, &peer, ViewChange::Touch { now_ms: now_ms() }).await?;
+        Ok(())
+    }
+
+    /// Sets the caller's do-not-disturb flag for the conversation.
+    pub async fn set_do_not_disturb(&self, user: Id, chat_id: &str, on: bool) -> Result<()> {
+        let peer = self.resolve(chat_id, "chatId").await?;
+        self.check_not_self(user, &peer)?;
+        self.store.change_view(user, &peer, ViewChange::DoNotDisturb(on)).await?;
+        Ok(())
+    }
+
+    pub(super) fn check_not_self(&self, user: Id, peer: &Entity) -> Result<()> {
+        if peer.id == user {
+            return Err(crate::error::Error::invalid("a conversation with yourself is not supported"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use yhconv_proto::ChatType;
+
+    use super::*;
+
+    fn row(last_seq: i64, read_seq: i64, mentions: i64) -> ConversationRow {
+        ConversationRow {
+            peer: Entity {
+                id: Id::from_raw(9),
+                kind: ChatType::Group,
+                name: "Group".into(),
+                avatar_url: String::new(),
+                avatar_id: 0,
+                certification_level: 0,
+            },
+            remark: None,
+            last_seq,
+            read_seq,
+            preview: String::new(),
+            last_message_ms: 5_000,
+            sort_ms: 0,
+            do_not_disturb: false,
+            mention_count: mentions,
+            first_mention: (mentions > 0).then(|| MentionRow {
+                seq: read_seq + 1,
+                mentioner_id: Id::from_raw(1),
+                mentioner_name: "a".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn unread_is_last_minus_read() {
+        let v = ConversationView::from_row(row(7, 3, 0));
+        assert_eq!((v.unread_count, v.unread_flag(), v.at_flag()), (4, 1, 0));
+    }
+
+    #[test]
+    fn read_up_to_date_means_no_flags() {
+        let v = ConversationView::from_row(row(7, 7, 2));
+        assert_eq!((v.unread_count, v.unread_flag(), v.mention_count, v.at_flag()), (0, 0, 0, 0));
+        assert!(v.first_mention.is_none());
+    }
+
+    #[test]
+    fn read_past_last_never_goes_negative() {
+        let v = ConversationView::from_row(row(2, 5, 0));
+        assert_eq!(v.unread_count, 0);
+    }
+
+    #[test]
+    fn mentions_set_at() {
+        let v = ConversationView::from_row(row(10, 4, 2));
+        assert_eq!((v.mention_count, v.at_flag()), (2, 1));
+        assert_eq!(v.first_mention.unwrap().seq, 5);
+    }
+
+    #[test]
+    fn remark_wins_over_name_and_sort_time_over_older_message() {
+        let mut r = row(1, 1, 0);
+        r.remark = Some("备注".into());
+        r.sort_ms = 9_000;
+        let v = ConversationView::from_row(r);
+        assert_eq!(v.display_name, "备注");
+        assert_eq!(v.timestamp_ms, 9_000);
+        assert_eq!(v.timestamp_s, 5);
+        let mut r = row(0, 0, 0);
+        r.remark = Some(String::new());
+        r.last_message_ms = 0;
+        r.sort_ms = 12_345;
+        let v = ConversationView::from_row(r);
+        assert_eq!(v.display_name, "Group");
+        assert_eq!(v.timestamp_s, 12);
+    }
+}

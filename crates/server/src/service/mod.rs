@@ -1,0 +1,58 @@
+//! The rules: who may do what, and what each call changes.
+//!
+//! One [`Service`] is shared by every request. It takes parsed, typed input
+//! from the HTTP layer, checks it against the protocol's rules, and asks the
+//! [`Store`] to carry the change out. No bytes or SQL here.
+//!
+//! - [`user`]: login, logout, tokens, profiles.
+//! - [`conversation`]: the list and the calls that change it.
+//! - [`msg`]: sending and listing messages.
+//! - [`identity`]: importing users, groups, bots and remarks.
+
+pub mod conversation;
+pub mod identity;
+pub mod msg;
+pub mod user;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::error::{Error, Result};
+use crate::ids::Id;
+use crate::push::Hub;
+use crate::store::{Entity, Store};
+
+/// The server's business logic over a [`Store`].
+#[derive(Clone)]
+pub struct Service {
+    store: Arc<dyn Store>,
+    hub: Arc<Hub>,
+}
+
+impl Service {
+    /// A service over `store`, publishing pushes to `hub`.
+    pub fn new(store: Arc<dyn Store>, hub: Arc<Hub>) -> Self {
+        Self { store, hub }
+    }
+
+    /// The underlying store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The push hub live sockets subscribe to.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// The user, group or bot a wire id names; `UnknownChat` if none.
+    async fn resolve(&self, raw_id: &str, what: &str) -> Result<Entity> {
+        let id = Id::parse(raw_id, what)?;
+        self.store.entity(id).await?.ok_or_else(|| Error::UnknownChat(id.to_string()))
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
