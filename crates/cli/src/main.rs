@@ -7,7 +7,7 @@
 //! - [`client_cmd`]: `yhconv client` speaks the protocol to any server.
 
 mod admin;
-// mod client_cmd;
+mod client_cmd;
 mod decode;
 mod serve;
 
@@ -31,8 +31,8 @@ enum Command {
     Admin(admin::AdminArgs),
     /// Decode a protobuf answer read from stdin (e.g. piped from curl).
     Decode(decode::DecodeArgs),
-    // /// Talk to a server (this one or Yunhu's own) from the shell.
-    // Client(client_cmd::ClientArgs),
+    /// Talk to a server (this one or Yunhu's own) from the shell.
+    Client(client_cmd::ClientArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -50,7 +50,7 @@ fn main() -> std::process::ExitCode {
             Command::Import(args) => admin::import(args).await,
             Command::Admin(args) => admin::run(args).await,
             Command::Decode(args) => decode::run(args),
-            // Command::Client(args) => client_cmd::run(args).await,
+            Command::Client(args) => client_cmd::run(args).await,
         }
     });
     match result {

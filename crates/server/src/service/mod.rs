@@ -14,6 +14,7 @@ pub mod identity;
 pub mod msg;
 pub mod user;
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -52,7 +53,13 @@ impl Service {
     }
 }
 
-/// Milliseconds since the Unix epoch.
+/// Milliseconds since the Unix epoch, strictly increasing within this
+/// process: two events never share a timestamp here, so the list's order
+/// follows the order things happened in.
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let wall = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    let previous =
+        LAST.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| Some(wall.max(last + 1))).unwrap_or(wall);
+    wall.max(previous + 1)
 }

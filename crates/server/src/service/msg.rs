@@ -90,6 +90,9 @@ impl Service {
             .await?
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("sender {user} no longer exists")))?;
         let group_sender = (peer.kind == ChatType::Group).then_some(sender.name.as_str());
+        // Held until published, so that pushes leave in msg_seq order and
+        // send times grow with msg_seq.
+        let _order = self.hub.order_lock(user, &peer).lock().await;
         let new = NewMessage {
             sender: user,
             msg_id: msg_id.clone(),
@@ -101,8 +104,6 @@ impl Service {
             sent_ms: now_ms(),
         };
         let sent_ms = new.sent_ms;
-        // Held until published, so that pushes leave in msg_seq order.
-        let _order = self.hub.order_lock(user, &peer).lock().await;
         let appended = self.store.append_message(&peer, new).await?;
         if !appended.duplicate {
             self.hub.publish(PushEvent {

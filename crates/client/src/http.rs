@@ -1,0 +1,184 @@
+//! Every HTTP endpoint of the protocol as a method on [`Client`], and the
+//! request plumbing: the `token` header, content types and the timeout.
+
+use bytes::Bytes;
+use prost::Message;
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use reqwest::RequestBuilder;
+use serde::Serialize;
+use yhconv_proto::json::{ChatIdBody, EmailLoginBody, LoginData, NoNotifyBody, SortChangeBody};
+use yhconv_proto::{pb, ChatType, ContentType};
+
+use crate::error::{Error, Result};
+use crate::reply::{json_data, Answer, Raw};
+use crate::Client;
+
+const PROTOBUF: &str = "application/x-protobuf";
+const JSON: &str = "application/json";
+
+impl Client {
+    /// `POST /v1/user/email-login`: logs in and returns the token. The client
+    /// itself is unchanged; use [`Client::with_token`] to keep the token.
+    pub async fn email_login(&self, email: &str, password: &str, device_id: &str, platform: &str) -> Result<String> {
+        let body = EmailLoginBody {
+            email: email.to_owned(),
+            password: password.to_owned(),
+            device_id: device_id.to_owned(),
+            platform: platform.to_owned(),
+        };
+        let data = self.post_json("/v1/user/email-login", &body, false).await?;
+        Ok(json_data::<LoginData>(data)?.token)
+    }
+
+    /// `POST /v1/user/logout`: revokes the client's token.
+    pub async fn logout(&self) -> Result<()> {
+        self.post_json("/v1/user/logout", &serde_json::json!({}), true).await?;
+        Ok(())
+    }
+
+    /// `GET /v1/user/info`: the caller's own profile.
+    pub async fn user_info(&self) -> Result<pb::UserInfoData> {
+        let req = self.http.get(self.url("/v1/user/info"));
+        let info: pb::UserInfo = self.call_proto(req).await?;
+        info.data.ok_or_else(|| Error::Decode("user info has no data".into()))
+    }
+
+    /// `POST /v1/conversation/list`: the caller's conversation list. With
+    /// `md5` equal to the current fingerprint the server answers `data`
+    /// empty and the same `md5`; with `None` the request body is empty.
+    pub async fn conversation_list(&self, md5: Option<&str>) -> Result<pb::ConversationList> {
+        let body = match md5 {
+            Some(md5) => pb::ConversationListRequest { md5: md5.to_owned() }.encode_to_vec(),
+            None => Vec::new(),
+        };
+        self.post_proto("/v1/conversation/list", body).await
+    }
+
+    /// `POST /v1/conversation/dismiss-notification`: marks a conversation
+    /// read (unread and `at` back to 0).
+    pub async fn dismiss_notification(&self, chat_id: &str) -> Result<()> {
+        let body = ChatIdBody { chat_id: chat_id.to_owned() };
+        self.post_json("/v1/conversation/dismiss-notification", &body, true).await?;
+        Ok(())
+    }
+
+    /// `POST /v1/conversation/sort-change`: brings the conversation with
+    /// `target_id` (a user, group or bot id) to the top, creating it if
+    /// needed.
+    pub async fn sort_change(&self, target_id: &str) -> Result<()> {
+        let body = SortChangeBody { user_id: target_id.to_owned() };
+        self.post_json("/v1/conversation/sort-change", &body, true).await?;
+        Ok(())
+    }
+
+    /// `POST /v1/conversation/remove`: hides a conversation until its next
+    /// message or sort-change.
+    pub async fn remove_conversation(&self, chat_id: &str) -> Result<()> {
+        let body = ChatIdBody { chat_id: chat_id.to_owned() };
+        self.post_json("/v1/conversation/remove", &body, true).await?;
+        Ok(())
+    }
+
+    /// `POST /v1/friend/no-notify`: turns do-not-disturb on or off.
+    pub async fn set_no_notify(&self, chat_id: &str, on: bool) -> Result<()> {
+        let body = NoNotifyBody { chat_id: chat_id.to_owned(), no_notify: u8::from(on) };
+        self.post_json("/v1/friend/no-notify", &body, true).await?;
+        Ok(())
+    }
+
+    /// `POST /v1/msg/send-message`: sends `msg` as given. Resending the same
+    /// `msg_id` does not create a second message.
+    pub async fn send_message(&self, msg: &pb::SendMessage) -> Result<()> {
+        let _: pb::StatusOnly = self.post_proto("/v1/msg/send-message", msg.encode_to_vec()).await?;
+        Ok(())
+    }
+
+    /// Sends a text message with a new msg id (a uuid v4 in its 32-hex-digit
+    /// form, as Yunhu's clients write it), mentioning `mentions` (user ids,
+    /// or `all`). Returns the msg id.
+    pub async fn send_text(&self, chat_id: &str, chat_type: ChatType, text: &str, mentions: &[&str]) -> Result<String> {
+        let msg_id = uuid::Uuid::new_v4().simple().to_string();
+        let msg = pb::SendMessage {
+            msg_id: msg_id.clone(),
+            chat_id: chat_id.to_owned(),
+            chat_type: chat_type.code(),
+            content: Some(pb::MsgContent {
+                text: text.to_owned(),
+                mentioned_id: mentions.iter().map(|&m| m.to_owned()).collect(),
+                ..Default::default()
+            }),
+            content_type: ContentType::Text.code(),
+            ..Default::default()
+        };
+        self.send_message(&msg).await?;
+        Ok(msg_id)
+    }
+
+    /// `POST /v1/msg/list-message`: the newest `count` messages of a chat, or
+    /// those before `before_msg_id`, newest first (as the server sends them).
+    pub async fn list_messages(
+        &self,
+        chat_id: &str,
+        chat_type: ChatType,
+        count: u64,
+        before_msg_id: Option<&str>,
+    ) -> Result<Vec<pb::Msg>> {
+        let req = pb::ListMessageRequest {
+            msg_count: count,
+            msg_id: before_msg_id.unwrap_or_default().to_owned(),
+            chat_type: chat_type.code(),
+            chat_id: chat_id.to_owned(),
+        };
+        let res: pb::ListMessageResponse = self.post_proto("/v1/msg/list-message", req.encode_to_vec()).await?;
+        Ok(res.msg)
+    }
+
+    /// The full URL of an endpoint path (`/v1/...`).
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// The token, or [`Error::NoToken`].
+    pub(crate) fn require_token(&self) -> Result<&str> {
+        self.token.as_deref().ok_or(Error::NoToken)
+    }
+
+    /// A protobuf POST with the token.
+    async fn post_proto<M: Answer>(&self, path: &str, body: Vec<u8>) -> Result<M> {
+        let req = self.http.post(self.url(path)).header(CONTENT_TYPE, PROTOBUF).body(body);
+        self.call_proto(req).await
+    }
+
+    /// Sends a request that expects a protobuf answer, with the token.
+    async fn call_proto<M: Answer>(&self, req: RequestBuilder) -> Result<M> {
+        let req = req.header("token", self.require_token()?).header(ACCEPT, PROTOBUF);
+        let (status, content_type, body) = self.send(req).await?;
+        Raw { status, content_type: content_type.as_deref(), body: &body }.protobuf()
+    }
+
+    /// A JSON POST; returns the answer's `data`.
+    async fn post_json<B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+        with_token: bool,
+    ) -> Result<Option<serde_json::Value>> {
+        let body = serde_json::to_vec(body).map_err(|e| Error::Decode(e.to_string()))?;
+        let mut req = self.http.post(self.url(path));
+        if with_token {
+            req = req.header("token", self.require_token()?);
+        }
+        let req = req.header(CONTENT_TYPE, JSON).header(ACCEPT, JSON).body(body);
+        let (status, content_type, body) = self.send(req).await?;
+        Raw { status, content_type: content_type.as_deref(), body: &body }.json()
+    }
+
+    /// Sends with the timeout; returns status, content type and body.
+    async fn send(&self, req: RequestBuilder) -> Result<(u16, Option<String>, Bytes)> {
+        let res = req.timeout(self.timeout).send().await?;
+        let status = res.status().as_u16();
+        let content_type = res.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let body = res.bytes().await?;
+        Ok((status, content_type, body))
+    }
+}

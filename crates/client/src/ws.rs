@@ -1,0 +1,190 @@
+//! The push socket: [`Client::connect_push`], [`PushSocket`] and
+//! [`PushEvent`].
+//!
+//! Client frames are JSON text (`{"seq","cmd","data"}`); server frames are
+//! binary protobuf [`pb::WsFrame`]s. The server does not answer the login
+//! frame, so a bad login shows only as silence: send a heartbeat and wait for
+//! its ack to know the socket works.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use prost::Message as _;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::header::{HeaderValue, USER_AGENT};
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use yhconv_proto::json::{WsClientFrame, WsLoginData};
+use yhconv_proto::pb;
+
+use crate::error::{Error, Result};
+use crate::{check_ws_url, Client};
+
+/// What the server pushed.
+// Events are handed out one at a time, so the big `Message` variant is not
+// worth a `Box` in every caller's pattern.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum PushEvent {
+    /// The answer to a heartbeat, carrying its `seq`.
+    HeartbeatAck {
+        /// The `seq` of the heartbeat being answered.
+        seq: String,
+    },
+    /// A new message in one of the user's conversations.
+    Message(pb::PushMsg),
+    /// A frame with any other `cmd` (or a `push_message` without a message).
+    Other {
+        /// The frame's `cmd`.
+        cmd: String,
+    },
+}
+
+/// An open, logged-in push socket.
+pub struct PushSocket {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    timeout: Duration,
+}
+
+impl Client {
+    /// Opens the push socket at [`Client::ws_url`] and sends the login frame
+    /// `{"seq","cmd":"login","data":{"userId","token","platform","deviceId"}}`
+    /// with the client's token. `platform` is one of `windows macos android
+    /// linux ios fuchsia Web`.
+    pub async fn connect_push(&self, user_id: &str, platform: &str, device_id: &str) -> Result<PushSocket> {
+        let token = self.require_token()?.to_owned();
+        let url = check_ws_url(&self.ws_url)?;
+        let mut request = url.as_str().into_client_request()?;
+        request.headers_mut().insert(USER_AGENT, HeaderValue::from_static(crate::USER_AGENT));
+        let connect = tokio_tungstenite::connect_async(request);
+        let (ws, _response) = tokio::time::timeout(self.timeout, connect)
+            .await
+            .map_err(|_| Error::WebSocket(format!("connecting to {url} timed out")))??;
+        let mut socket = PushSocket { ws, timeout: self.timeout };
+        let login = WsLoginData {
+            user_id: user_id.to_owned(),
+            token,
+            platform: platform.to_owned(),
+            device_id: device_id.to_owned(),
+        };
+        let data = serde_json::to_value(login).map_err(|e| Error::Decode(e.to_string()))?;
+        socket.send_frame(new_seq(), "login", data).await?;
+        Ok(socket)
+    }
+}
+
+impl PushSocket {
+    /// Sends `{"seq":<new uuid>,"cmd":"heartbeat","data":{}}` and returns the
+    /// seq; the ack arrives later through [`PushSocket::next_event`].
+    pub async fn heartbeat(&mut self) -> Result<String> {
+        let seq = new_seq();
+        self.send_frame(seq.clone(), "heartbeat", serde_json::json!({})).await?;
+        Ok(seq)
+    }
+
+    /// The next event, or `None` once the server has closed the socket.
+    /// Answers pings and skips text, pong and empty frames on the way.
+    ///
+    /// Cancel-safe: dropping the future (e.g. in `tokio::select!`) loses no
+    /// event.
+    pub async fn next_event(&mut self) -> Result<Option<PushEvent>> {
+        loop {
+            let msg = match self.ws.next().await {
+                None => return Ok(None),
+                Some(Ok(msg)) => msg,
+                Some(Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed)) => return Ok(None),
+                Some(Err(e)) => return Err(e.into()),
+            };
+            match msg {
+                Message::Binary(bytes) => return decode_frame(&bytes).map(Some),
+                // tungstenite queued the pong; send it now, not at the next write.
+                Message::Ping(_) => self.ws.flush().await?,
+                // The close reply is automatic; the stream ends right after.
+                Message::Close(_) => {}
+                Message::Text(_) | Message::Pong(_) | Message::Frame(_) => {}
+            }
+        }
+    }
+
+    /// Sends any text frame as is (for testing servers).
+    pub async fn send_raw_text(&mut self, text: String) -> Result<()> {
+        self.ws.send(Message::text(text)).await?;
+        Ok(())
+    }
+
+    /// Closes the socket politely: sends a close frame and waits (at most the
+    /// client's timeout) for the server's.
+    pub async fn close(mut self) -> Result<()> {
+        match self.ws.close(None).await {
+            Ok(()) | Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let drain = async { while let Some(Ok(_)) = self.ws.next().await {} };
+        // A server that never answers the close is its problem, not ours.
+        let _ = tokio::time::timeout(self.timeout, drain).await;
+        Ok(())
+    }
+
+    /// Sends one JSON client frame.
+    async fn send_frame(&mut self, seq: String, cmd: &str, data: serde_json::Value) -> Result<()> {
+        let frame = WsClientFrame { seq, cmd: cmd.to_owned(), data };
+        let text = serde_json::to_string(&frame).map_err(|e| Error::Decode(e.to_string()))?;
+        self.send_raw_text(text).await
+    }
+}
+
+impl std::fmt::Debug for PushSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushSocket").finish_non_exhaustive()
+    }
+}
+
+/// A fresh frame seq: a uuid v4 in its 32-hex-digit form.
+fn new_seq() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Decodes one binary server frame.
+pub(crate) fn decode_frame(bytes: &[u8]) -> Result<PushEvent> {
+    let frame = pb::WsFrame::decode(bytes)?;
+    let info = frame.info.unwrap_or_default();
+    Ok(match info.cmd.as_str() {
+        "heartbeat_ack" => PushEvent::HeartbeatAck { seq: info.seq },
+        "push_message" => match frame.data.and_then(|d| d.msg) {
+            Some(msg) => PushEvent::Message(msg),
+            None => PushEvent::Other { cmd: info.cmd },
+        },
+        _ => PushEvent::Other { cmd: info.cmd },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_heartbeat_ack() {
+        let frame = pb::WsFrame { info: Some(pb::Info { seq: "s1".into(), cmd: "heartbeat_ack".into() }), data: None };
+        let ev = decode_frame(&frame.encode_to_vec()).unwrap();
+        assert_eq!(ev, PushEvent::HeartbeatAck { seq: "s1".into() });
+    }
+
+    #[test]
+    fn decodes_push_message() {
+        let msg = pb::PushMsg { msg_id: "m".into(), chat_id: "7".into(), msg_seq: 3, ..Default::default() };
+        let frame = pb::WsFrame {
+            info: Some(pb::Info { seq: "".into(), cmd: "push_message".into() }),
+            data: Some(pb::PushData { any: yhconv_proto::PUSH_MESSAGE_TYPE_URL.into(), msg: Some(msg.clone()) }),
+        };
+        assert_eq!(decode_frame(&frame.encode_to_vec()).unwrap(), PushEvent::Message(msg));
+    }
+
+    #[test]
+    fn other_commands_and_garbage() {
+        let frame = pb::WsFrame { info: Some(pb::Info { seq: "".into(), cmd: "edit_message".into() }), data: None };
+        let ev = decode_frame(&frame.encode_to_vec()).unwrap();
+        assert_eq!(ev, PushEvent::Other { cmd: "edit_message".into() });
+        assert!(matches!(decode_frame(&[0xff, 0xff]), Err(Error::Decode(_))));
+    }
+}

@@ -1,0 +1,125 @@
+//! Test harness: a real server on an ephemeral port with a fresh database,
+//! a small world, and typed clients logged in as its users.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use yhconv_client::Client;
+use yhconv_proto::pb::Conversation;
+use yhconv_server::ids::Id;
+use yhconv_server::{Application, Config, DbUrl, Service, World};
+
+pub const ANN: &str = "1001";
+pub const BEN: &str = "1002";
+pub const CAT: &str = "1003";
+/// Ann (owner) and Ben are members; Cat is not.
+pub const GROUP: &str = "2001";
+pub const BOT: &str = "3001";
+
+/// The test world: three users, a group, a bot, and Ann's remark for Ben.
+pub fn world() -> World {
+    World::from_json(
+        r#"{
+        "users": [
+            {"id": "1001", "name": "Ann", "email": "ann@example.com", "password": "ann-pw", "avatar_url": "https://a/ann.png", "avatar_id": 11},
+            {"id": "1002", "name": "Ben", "email": "ben@example.com", "password": "ben-pw"},
+            {"id": "1003", "name": "Cat", "email": "cat@example.com", "password": "cat-pw"}
+        ],
+        "groups": [
+            {"id": "2001", "name": "Team", "avatar_url": "https://a/team.png", "avatar_id": 21,
+             "certification_level": 1, "owner": "1001", "members": ["1002"]}
+        ],
+        "bots": [{"id": "3001", "name": "Helper", "avatar_url": "https://a/bot.png"}],
+        "remarks": [{"user": "1001", "target": "1002", "remark": "Benny"}]
+    }"#,
+    )
+    .expect("test world parses")
+}
+
+/// A running server.
+pub struct TestApp {
+    pub base_url: String,
+    pub service: Service,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// A server on the test world with default settings.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// A server on the test world, settings adjusted by `tweak`.
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            db: DbUrl::Sqlite(dir.path().join("test.db")),
+            ..Config::default()
+        };
+        tweak(&mut config);
+        let app = Application::build(config).await.expect("server builds");
+        app.service().import_world(world()).await.expect("world imports");
+        let base_url = format!("http://{}", app.local_addr());
+        let service = app.service().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
+        Self { base_url, service, stop: Some(stop), handle: Some(handle), _dir: dir }
+    }
+
+    /// A client with no token.
+    pub fn anonymous(&self) -> Client {
+        Client::new(&self.base_url).expect("client").with_timeout(Duration::from_secs(30))
+    }
+
+    /// A client logged in as `user` (token issued directly, not by password).
+    pub async fn client(&self, user: &str) -> Client {
+        let token = self.service.issue_token(Id::parse(user, "user").unwrap(), "test").await.expect("token");
+        self.anonymous().with_token(token)
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            handle.await.expect("server task").expect("server ran cleanly");
+        }
+    }
+}
+
+/// The list, as `(chat_id, unread_count)` pairs in order.
+pub async fn summary(client: &Client) -> Vec<(String, u64)> {
+    list(client).await.into_iter().map(|c| (c.chat_id, c.unread_count)).collect()
+}
+
+/// The full list entries.
+pub async fn list(client: &Client) -> Vec<Conversation> {
+    let list = client.conversation_list(None).await.expect("list");
+    assert_eq!(list.total as usize, list.data.len(), "total counts the entries");
+    list.data
+}
+
+/// The entry for `chat_id`, which must be listed.
+pub async fn entry(client: &Client, chat_id: &str) -> Conversation {
+    list(client).await.into_iter().find(|c| c.chat_id == chat_id).unwrap_or_else(|| panic!("{chat_id} is not listed"))
+}
+
+/// Pairs of owned strings, for comparing with [`summary`].
+pub fn pairs(items: &[(&str, u64)]) -> Vec<(String, u64)> {
+    items.iter().map(|(id, n)| (id.to_string(), *n)).collect()
+}
+
+/// The `-1`/`-101` code and message of a failed call.
+pub fn api_error<T: std::fmt::Debug>(result: yhconv_client::Result<T>) -> (i32, String) {
+    match result {
+        Err(yhconv_client::Error::Api { code, msg }) => (code, msg),
+        other => panic!("expected a protocol error, got {other:?}"),
+    }
+}

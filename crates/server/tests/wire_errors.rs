@@ -1,0 +1,257 @@
+//! Every error path with its code, auth, CORS, and bodies no client should
+//! send: all answered in the endpoint's own format, never a crash or a 500.
+
+mod common;
+
+use common::*;
+use prost::Message;
+use reqwest::{header, StatusCode};
+use yhconv_proto::pb::{ConversationList, StatusOnly, UserInfo};
+use yhconv_proto::ChatType;
+
+/// (HTTP status, code, msg) of a JSON answer.
+async fn json_answer(response: reqwest::Response) -> (StatusCode, i64, String) {
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.expect("a JSON body");
+    (status, body["code"].as_i64().unwrap(), body["msg"].as_str().unwrap().to_owned())
+}
+
+/// (HTTP status, code, msg) of a protobuf answer.
+async fn proto_answer(response: reqwest::Response) -> (StatusCode, i32, String) {
+    let status = response.status();
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/x-protobuf");
+    let body = response.bytes().await.unwrap();
+    let s = StatusOnly::decode(body).expect("a protobuf body").status.expect("a status");
+    (status, s.code, s.msg)
+}
+
+const JSON_ENDPOINTS: [&str; 4] = [
+    "/v1/conversation/dismiss-notification",
+    "/v1/conversation/sort-change",
+    "/v1/conversation/remove",
+    "/v1/friend/no-notify",
+];
+const PROTO_ENDPOINTS: [&str; 3] = ["/v1/conversation/list", "/v1/msg/send-message", "/v1/msg/list-message"];
+
+#[tokio::test]
+async fn missing_or_bad_tokens_are_minus_101_with_401_everywhere() {
+    let app = TestApp::spawn().await;
+    let http = reqwest::Client::new();
+    for token in [None, Some(""), Some("not-a-token"), Some(&*"f".repeat(5000))] {
+        for path in JSON_ENDPOINTS.iter().chain(["/v1/user/logout"].iter()) {
+            let mut req =
+                http.post(format!("{}{path}", app.base_url)).body(r#"{"chatId":"1002","userId":"1002","noNotify":1}"#);
+            if let Some(t) = token {
+                req = req.header("token", t);
+            }
+            let answer = json_answer(req.send().await.unwrap()).await;
+            assert_eq!(answer, (StatusCode::UNAUTHORIZED, -101, "未登录".into()), "{path} {token:?}");
+        }
+        for path in PROTO_ENDPOINTS {
+            let mut req = http.post(format!("{}{path}", app.base_url));
+            if let Some(t) = token {
+                req = req.header("token", t);
+            }
+            let answer = proto_answer(req.send().await.unwrap()).await;
+            assert_eq!(answer, (StatusCode::UNAUTHORIZED, -101, "未登录".into()), "{path} {token:?}");
+        }
+        let mut req = http.get(format!("{}/v1/user/info", app.base_url));
+        if let Some(t) = token {
+            req = req.header("token", t);
+        }
+        assert_eq!(proto_answer(req.send().await.unwrap()).await.0, StatusCode::UNAUTHORIZED);
+    }
+    // The typed client keeps code and message.
+    let err = app.anonymous().with_token("nope").conversation_list(None).await.unwrap_err();
+    assert!(err.is_unauthorized(), "{err}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn login_logout_and_user_info() {
+    let app = TestApp::spawn().await;
+    let anon = app.anonymous();
+    let (code, msg) = api_error(anon.email_login("ann@example.com", "wrong", "d", "linux").await);
+    assert_eq!((code, msg.as_str()), (-1, "wrong email or password"));
+    let (code, _) = api_error(anon.email_login("nobody@example.com", "x", "d", "linux").await);
+    assert_eq!(code, -1);
+    let (code, msg) = api_error(anon.email_login("", "x", "d", "linux").await);
+    assert_eq!((code, msg.as_str()), (-1, "email is required"));
+
+    let token = anon.email_login("ANN@example.com", "ann-pw", "d", "linux").await.unwrap();
+    assert!(token.len() >= 32);
+    let ann = app.anonymous().with_token(token.clone());
+    let info = ann.user_info().await.unwrap();
+    assert_eq!((info.id.as_str(), info.name.as_str(), info.email.as_str()), (ANN, "Ann", "ann@example.com"));
+    assert_eq!((info.avatar_url.as_str(), info.avatar_id), ("https://a/ann.png", 11));
+
+    // Raw bytes: field 1 Status, field 2 data.
+    let raw = reqwest::Client::new()
+        .get(format!("{}/v1/user/info", app.base_url))
+        .header("token", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), StatusCode::OK);
+    let decoded = UserInfo::decode(raw.bytes().await.unwrap()).unwrap();
+    assert_eq!(decoded.status.unwrap().code, 1);
+
+    // Logout revokes at once; other tokens of the same user keep working.
+    let other = app.client(ANN).await;
+    ann.logout().await.unwrap();
+    assert!(ann.user_info().await.unwrap_err().is_unauthorized());
+    assert!(ann.conversation_list(None).await.unwrap_err().is_unauthorized());
+    other.user_info().await.unwrap();
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn malformed_json_bodies_are_minus_1() {
+    let app = TestApp::spawn().await;
+    let ann = app.client(ANN).await;
+    let token = ann.token().unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let cases: [(&str, &str, &str); 10] = [
+        ("/v1/conversation/dismiss-notification", "", "request body is empty; a JSON object is expected"),
+        (
+            "/v1/conversation/dismiss-notification",
+            "{",
+            "malformed JSON body: EOF while parsing an object at line 1 column 1",
+        ),
+        (
+            "/v1/conversation/dismiss-notification",
+            r#"{"chatId": 1002}"#,
+            "malformed JSON body: invalid type: integer `1002`, expected a string at line 1 column 15",
+        ),
+        ("/v1/conversation/remove", r#"{}"#, "malformed JSON body: missing field `chatId` at line 1 column 2"),
+        (
+            "/v1/conversation/remove",
+            r#"[1,2]"#,
+            "malformed JSON body: invalid type: integer `1`, expected a string at line 1 column 2",
+        ),
+        (
+            "/v1/conversation/sort-change",
+            r#"{"userId": null}"#,
+            "malformed JSON body: invalid type: null, expected a string at line 1 column 15",
+        ),
+        (
+            "/v1/friend/no-notify",
+            r#"{"chatId":"1002","noNotify":"yes"}"#,
+            "malformed JSON body: invalid type: string \"yes\", expected u8 at line 1 column 33",
+        ),
+        ("/v1/friend/no-notify", r#"{"chatId":"1002","noNotify":2}"#, "noNotify must be 0 or 1, got 2"),
+        ("/v1/conversation/dismiss-notification", r#"{"chatId":"-3"}"#, "chatId must be a decimal id, got \"-3\""),
+        ("/v1/conversation/dismiss-notification", r#"{"chatId":"777"}"#, "unknown chat 777"),
+    ];
+    for (path, body, expected) in cases {
+        let response =
+            http.post(format!("{}{path}", app.base_url)).header("token", &token).body(body).send().await.unwrap();
+        assert_eq!(json_answer(response).await, (StatusCode::OK, -1, expected.to_string()), "{path} {body}");
+    }
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn malformed_protobuf_and_oversized_bodies_are_minus_1() {
+    let app = TestApp::spawn_with(|c| c.max_body_bytes = 4096).await;
+    let ann = app.client(ANN).await;
+    let token = ann.token().unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let bodies: [(&str, Vec<u8>); 4] = [
+        ("truncated", vec![0x12, 0x10, b'a']),
+        ("bad wire type", vec![0x17, 0x01]),
+        ("garbage", b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff".to_vec()),
+        // Field 2 is a string in two of the messages and a varint in the third.
+        ("field 2 as invalid utf-8 bytes", vec![0x12, 0x02, 0xc3, 0x28]),
+    ];
+    for path in PROTO_ENDPOINTS {
+        for (what, body) in &bodies {
+            let response = http
+                .post(format!("{}{path}", app.base_url))
+                .header("token", &token)
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            let (status, code, msg) = proto_answer(response).await;
+            assert_eq!((status, code), (StatusCode::OK, -1), "{path}: {what}");
+            assert!(msg.starts_with("malformed protobuf body"), "{path}: {what}: {msg}");
+        }
+        let response = http
+            .post(format!("{}{path}", app.base_url))
+            .header("token", &token)
+            .body(vec![0u8; 10_000])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(proto_answer(response).await, (StatusCode::OK, -1, "request body is larger than 4096 bytes".into()));
+    }
+    let response = http
+        .post(format!("{}/v1/conversation/remove", app.base_url))
+        .header("token", &token)
+        .body(format!(r#"{{"chatId":"{}"}}"#, "9".repeat(10_000)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_answer(response).await, (StatusCode::OK, -1, "request body is larger than 4096 bytes".into()));
+    // Still serving.
+    ann.send_text(BEN, ChatType::User, "still here", &[]).await.unwrap();
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn cors_and_unknown_endpoints() {
+    let app = TestApp::spawn().await;
+    let http = reqwest::Client::new();
+    let preflight = http
+        .request(reqwest::Method::OPTIONS, format!("{}/v1/conversation/list", app.base_url))
+        .header("origin", "https://web.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "token, content-type")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success());
+    let h = preflight.headers();
+    assert_eq!(h["access-control-allow-origin"], "*");
+    let methods = h["access-control-allow-methods"].to_str().unwrap();
+    assert!(methods.contains("GET") && methods.contains("POST"), "{methods}");
+    let headers = h["access-control-allow-headers"].to_str().unwrap().to_ascii_lowercase();
+    assert!(headers.contains("token") && headers.contains("content-type"), "{headers}");
+
+    // Errors carry the header too.
+    let denied = http
+        .post(format!("{}/v1/conversation/list", app.base_url))
+        .header("origin", "https://web.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(denied.headers()["access-control-allow-origin"], "*");
+
+    let unknown = http.post(format!("{}/v1/nope", app.base_url)).header("origin", "https://x").send().await.unwrap();
+    assert_eq!(unknown.headers()["access-control-allow-origin"], "*");
+    assert_eq!(json_answer(unknown).await, (StatusCode::NOT_FOUND, -1, "unknown endpoint POST /v1/nope".into()));
+
+    let health = http.get(format!("{}/healthz", app.base_url)).send().await.unwrap();
+    assert_eq!(json_answer(health).await, (StatusCode::OK, 1, "success".into()));
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_list_endpoint_accepts_an_empty_body_and_numbers_each_answer() {
+    let app = TestApp::spawn().await;
+    let token = app.client(ANN).await.token().unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let mut numbers = Vec::new();
+    for _ in 0..2 {
+        let response =
+            http.post(format!("{}/v1/conversation/list", app.base_url)).header("token", &token).send().await.unwrap();
+        let list = ConversationList::decode(response.bytes().await.unwrap()).unwrap();
+        let status = list.status.unwrap();
+        assert_eq!((status.code, status.msg.as_str(), list.total), (1, "success", 0));
+        numbers.push(status.number);
+    }
+    assert_ne!(numbers[0], numbers[1]);
+    app.shutdown().await;
+}
