@@ -76,15 +76,15 @@ enum AdminAction {
     Token { user: String },
 }
 
-fn service(db: &str) -> anyhow::Result<Service> {
-    open_service(&Config { db: DbUrl::parse(db)?, sqlite_readers: 1, ..Config::default() })
+async fn service(db: &str) -> anyhow::Result<Service> {
+    open_service(&Config { db: DbUrl::parse(db)?, sqlite_readers: 1, ..Config::default() }).await
 }
 
 /// Runs `yhconv import`.
 pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let world = World::from_json(&text)?;
-    let stats = service(&args.db)?.import_world(world).await?;
+    let stats = service(&args.db).await?.import_world(world).await?;
     println!(
         "imported {} users, {} groups ({} memberships), {} bots, {} remarks into {}",
         stats.users, stats.groups, stats.memberships, stats.bots, stats.remarks, args.db
@@ -94,7 +94,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
 
 /// Runs `yhconv admin`.
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
-    let service = service(&args.db)?;
+    let service = service(&args.db).await?;
     let world = match args.action {
         AdminAction::AddUser { id, name, email, password, avatar_url } => {
             World { users: vec![WorldUser { id, name, email, password, avatar_url, avatar_id: 0 }], ..World::default() }
@@ -105,7 +105,11 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         },
         AdminAction::AddMember { group, user } => {
             let group_id = Id::parse(&group, "group")?;
-            let existing = service.store().entity(group_id).await?.context(format!("no group {group}"))?;
+            let existing = match service.store().entity(group_id).await? {
+                Some(e) if e.kind == yhconv_proto::ChatType::Group => e,
+                Some(e) => anyhow::bail!("{group} is a {}, not a group", e.kind.as_str()),
+                None => anyhow::bail!("no group {group}"),
+            };
             World {
                 groups: vec![WorldGroup {
                     id: group,

@@ -12,6 +12,7 @@ use crate::config::{Config, DbUrl};
 use crate::http::{self, AppState};
 use crate::push::Hub;
 use crate::service::Service;
+use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::Store;
 
@@ -22,16 +23,17 @@ pub struct Application {
     shutdown: tokio::sync::watch::Sender<bool>,
 }
 
-/// Opens the store a config names.
-pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+/// Opens the store a config names (waiting for PostgreSQL if it is not up yet).
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     match &config.db {
         DbUrl::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path, config.sqlite_readers)?)),
+        DbUrl::Postgres(url) => Ok(Arc::new(PostgresStore::connect(url, &config.postgres).await?)),
     }
 }
 
 /// A service over the store a config names (for import and admin).
-pub fn open_service(config: &Config) -> anyhow::Result<Service> {
-    let store = open_store(config)?;
+pub async fn open_service(config: &Config) -> anyhow::Result<Service> {
+    let store = open_store(config).await?;
     let hub = Hub::start(Arc::clone(&store), config.ws_queue_capacity);
     Ok(Service::new(store, hub))
 }
@@ -39,7 +41,7 @@ pub fn open_service(config: &Config) -> anyhow::Result<Service> {
 impl Application {
     /// Opens the store and binds `config.listen` (port 0 picks a free one).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let service = open_service(&config)?;
+        let service = open_service(&config).await?;
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let state = AppState { service, config: Arc::new(config), shutdown: shutdown_rx };

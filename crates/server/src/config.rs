@@ -4,11 +4,15 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use crate::store::postgres::PgSettings;
+
 /// Where the data lives, from a `--db` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DbUrl {
     /// `sqlite://PATH` (relative) or `sqlite:///ABS/PATH`.
     Sqlite(PathBuf),
+    /// `postgres://user:password@host:port/database` (or `postgresql://`).
+    Postgres(String),
 }
 
 impl DbUrl {
@@ -21,10 +25,10 @@ impl DbUrl {
             return Ok(Self::Sqlite(PathBuf::from(rest)));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            anyhow::bail!("PostgreSQL is not supported by this build yet; use sqlite://FILE");
+            return Ok(Self::Postgres(url.to_owned()));
         }
         if url.contains("://") {
-            anyhow::bail!("unsupported database URL {url:?}: use sqlite://FILE");
+            anyhow::bail!("unsupported database URL {url:?}: use sqlite://FILE or postgres://...");
         }
         Ok(Self::Sqlite(PathBuf::from(url)))
     }
@@ -51,6 +55,8 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// SQLite reader connections. Default 4.
     pub sqlite_readers: usize,
+    /// PostgreSQL pool size and timeouts.
+    pub postgres: PgSettings,
 }
 
 impl Default for Config {
@@ -65,6 +71,7 @@ impl Default for Config {
             request_timeout: Duration::from_secs(30),
             cors_origins: Vec::new(),
             sqlite_readers: 4,
+            postgres: PgSettings::default(),
         }
     }
 }
@@ -80,5 +87,6 @@ mod tests {
         assert_eq!(DbUrl::parse("data/x.db").unwrap(), DbUrl::Sqlite("data/x.db".into()));
         assert!(DbUrl::parse("sqlite://").is_err());
         assert!(DbUrl::parse("mysql://x").is_err());
+        assert_eq!(DbUrl::parse("postgres://u@h/db").unwrap(), DbUrl::Postgres("postgres://u@h/db".into()));
     }
 }

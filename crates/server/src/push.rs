@@ -46,6 +46,8 @@ pub struct Hub {
     next_socket_id: AtomicU64,
     queue_capacity: usize,
     events: mpsc::UnboundedSender<PushEvent>,
+    /// True when the store feeds every stored message (from any instance).
+    store_feeds: bool,
     order_locks: Vec<tokio::sync::Mutex<()>>,
 }
 
@@ -77,11 +79,13 @@ impl Hub {
     /// its fan-out task running on `store`.
     pub fn start(store: Arc<dyn Store>, queue_capacity: usize) -> Arc<Self> {
         let (events, rx) = mpsc::unbounded_channel();
+        let store_feeds = store.start_push_feed(events.clone());
         let hub = Arc::new(Self {
             sockets: RwLock::new(HashMap::new()),
             next_socket_id: AtomicU64::new(1),
             queue_capacity: queue_capacity.max(1),
             events,
+            store_feeds,
             order_locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
         });
         tokio::spawn(fan_out(Arc::downgrade(&hub), store, rx));
@@ -129,8 +133,12 @@ impl Hub {
         &self.order_locks[(key % self.order_locks.len() as u64) as usize]
     }
 
-    /// Queues a stored message for fan-out; never blocks.
+    /// Queues a message this process stored for fan-out; never blocks.
+    /// Does nothing when the store feeds pushes itself (they arrive from it).
     pub fn publish(&self, event: PushEvent) {
+        if self.store_feeds {
+            return;
+        }
         if self.events.send(event).is_err() {
             tracing::warn!("push fan-out task is gone; push dropped");
         }

@@ -65,9 +65,18 @@ fn cors_layer(config: &Config) -> CorsLayer {
         .allow_headers([HeaderName::from_static("token"), header::CONTENT_TYPE])
 }
 
-/// `GET /healthz`: 200 and `{"code":1}` while the server can serve.
-async fn healthz_route() -> impl IntoResponse {
-    wire::json_ok::<()>(None)
+/// `GET /healthz`: 200 and `{"code":1}` while the database answers; 503
+/// and `-1` naming the problem when it does not.
+async fn healthz_route(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    let check = tokio::time::timeout(std::time::Duration::from_secs(5), state.service.store().health()).await;
+    let problem = match check {
+        Ok(Ok(())) => return wire::json_ok::<()>(None).into_response(),
+        Ok(Err(e)) => format!("database unavailable: {}", e.to_string().trim_start_matches("internal error: ")),
+        Err(_) => "database unavailable: no answer within 5 s".to_owned(),
+    };
+    tracing::warn!(problem, "health check failed");
+    let body = yhconv_proto::json::Reply::<()> { code: yhconv_proto::CODE_ERROR, msg: problem, data: None };
+    (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
 }
 
 /// Any other path: `-1` naming the endpoint, HTTP 404.

@@ -3,14 +3,18 @@
 //! SQL lives only below this module. The service layer decides who may do
 //! what; a store carries it out atomically. Backends:
 //! - [`sqlite`]: the embedded default, one file in WAL mode.
+//! - [`postgres`]: for several server instances on one database.
 
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
+use tokio::sync::mpsc;
 use yhconv_proto::{ChatType, ContentType};
 
 use crate::error::Result;
 use crate::ids::Id;
+use crate::push::PushEvent;
 
 /// A user, group or bot: what a conversation shows of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,4 +216,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<StoredMessage>>;
     /// Those of `candidates` who are members of `group` (for push fan-out).
     async fn members_among(&self, group: Id, candidates: Vec<Id>) -> Result<Vec<Id>>;
+
+    /// Checks that the database answers.
+    async fn health(&self) -> Result<()>;
+
+    /// A store shared by several server instances delivers every stored
+    /// message, from any instance, to `sink` in commit order and returns
+    /// true. A store private to this process returns false: the service then
+    /// publishes its own messages.
+    fn start_push_feed(&self, sink: mpsc::UnboundedSender<PushEvent>) -> bool {
+        let _ = sink;
+        false
+    }
 }

@@ -52,14 +52,18 @@ impl TestApp {
         Self::spawn_with(|_| {}).await
     }
 
-    /// A server on the test world, settings adjusted by `tweak`.
+    /// A server on the test world, settings adjusted by `tweak`, on the
+    /// backend [`test_db`] picks.
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            db: DbUrl::Sqlite(dir.path().join("test.db")),
-            ..Config::default()
-        };
+        let db = test_db(&dir).await;
+        Self::spawn_on(db, dir, tweak).await
+    }
+
+    /// A server on `db` (already holding the test world or not: importing
+    /// it again is harmless).
+    pub async fn spawn_on(db: DbUrl, dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config { listen: "127.0.0.1:0".parse().unwrap(), db, ..Config::default() };
         tweak(&mut config);
         let app = Application::build(config).await.expect("server builds");
         app.service().import_world(world()).await.expect("world imports");
@@ -92,6 +96,31 @@ impl TestApp {
             handle.await.expect("server task").expect("server ran cleanly");
         }
     }
+}
+
+/// The database for one test: a fresh SQLite file in `dir`, or, when
+/// `YHCONV_TEST_POSTGRES` holds an admin URL (see `scripts/with-postgres.sh`),
+/// a fresh database on that PostgreSQL server.
+pub async fn test_db(dir: &tempfile::TempDir) -> DbUrl {
+    match std::env::var("YHCONV_TEST_POSTGRES") {
+        Ok(admin_url) if !admin_url.is_empty() => DbUrl::Postgres(fresh_postgres_db(&admin_url).await),
+        _ => DbUrl::Sqlite(dir.path().join("test.db")),
+    }
+}
+
+/// The admin URL of the test PostgreSQL server, if the suite runs on it.
+pub fn postgres_admin_url() -> Option<String> {
+    std::env::var("YHCONV_TEST_POSTGRES").ok().filter(|u| !u.is_empty())
+}
+
+/// Creates an empty database and returns its URL.
+pub async fn fresh_postgres_db(admin_url: &str) -> String {
+    let (client, connection) = tokio_postgres::connect(admin_url, tokio_postgres::NoTls).await.expect("test postgres");
+    tokio::spawn(connection);
+    let name = format!("yhconv_test_{}", uuid::Uuid::new_v4().simple());
+    client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+    let base = admin_url.rsplit_once('/').map(|(base, _)| base).expect("admin URL names a database");
+    format!("{base}/{name}")
 }
 
 /// The list, as `(chat_id, unread_count)` pairs in order.

@@ -173,11 +173,8 @@ pub(super) fn append_message(tx: &Transaction<'_>, peer: &Entity, msg: NewMessag
     if inserted == 0 {
         return Err(Error::invalid(format!("msg_id {:?} is already used by another sender in this chat", msg.msg_id)));
     }
-    tx.prepare_cached("UPDATE member SET read_seq = ?3 WHERE user_id = ?1 AND peer_id = ?2")?.execute(params![
-        msg.sender.get(),
-        peer.id.get(),
-        seq
-    ])?;
+    tx.prepare_cached("UPDATE member SET read_seq = max(read_seq, ?3) WHERE user_id = ?1 AND peer_id = ?2")?
+        .execute(params![msg.sender.get(), peer.id.get(), seq])?;
     insert_mentions(tx, chat_id, seq, peer, &msg)?;
     Ok(Appended { seq, sent_ms: msg.sent_ms, duplicate: false })
 }

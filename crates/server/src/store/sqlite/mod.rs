@@ -245,4 +245,8 @@ impl Store for SqliteStore {
     async fn members_among(&self, group: Id, candidates: Vec<Id>) -> Result<Vec<Id>> {
         self.read(move |conn| chats::members_among(conn, group, &candidates)).await
     }
+
+    async fn health(&self) -> Result<()> {
+        self.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?)).await
+    }
 }

@@ -1,0 +1,267 @@
+//! The PostgreSQL store, for several server instances on one database.
+//!
+//! A connection pool (deadpool) serves requests; one more connection
+//! LISTENs for new messages so that every instance pushes every message
+//! (see [`feed`]). Concurrency rests on row locks under READ COMMITTED: a
+//! send locks its chat row, so sequence numbers are gap-free and unique and a
+//! retried `msg_id` is seen by the second sender; unread counts are derived
+//! (`last_seq - read_seq`), never incremented, so none can be lost.
+
+mod chats;
+mod feed;
+mod identities;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio::sync::mpsc;
+use tokio_postgres::{NoTls, Row};
+use yhconv_proto::ChatType;
+
+use super::*;
+use crate::error::{Error, Result};
+use crate::push::PushEvent;
+
+/// Schema migrations, applied in order under an advisory lock.
+const MIGRATIONS: &[&str] = &[include_str!("0001_init.sql")];
+/// Advisory lock key held while migrating ("yhconv" in ASCII, as a number).
+const MIGRATION_LOCK: i64 = 0x7968_636f_6e76;
+/// The channel new messages are announced on.
+const PUSH_CHANNEL: &str = "yhconv_push";
+
+/// Connection settings for [`PostgresStore::connect`].
+#[derive(Debug, Clone)]
+pub struct PgSettings {
+    /// Most pooled connections. Default 16.
+    pub pool_size: usize,
+    /// Longest wait for one connection attempt or a free pooled connection. Default 5 s.
+    pub connect_timeout: Duration,
+    /// How long start-up keeps retrying an unavailable database. Default 60 s.
+    pub startup_wait: Duration,
+}
+
+impl Default for PgSettings {
+    fn default() -> Self {
+        Self { pool_size: 16, connect_timeout: Duration::from_secs(5), startup_wait: Duration::from_secs(60) }
+    }
+}
+
+/// PostgreSQL-backed [`Store`].
+pub struct PostgresStore {
+    pool: Pool,
+    config: tokio_postgres::Config,
+}
+
+impl From<tokio_postgres::Error> for Error {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for Error {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        Self::Internal(anyhow::anyhow!("database unavailable: {e}"))
+    }
+}
+
+impl PostgresStore {
+    /// Connects to `url` and migrates, retrying with backoff while the
+    /// database is unavailable for up to `settings.startup_wait`.
+    pub async fn connect(url: &str, settings: &PgSettings) -> anyhow::Result<Self> {
+        let mut config: tokio_postgres::Config = url.parse().context("bad PostgreSQL URL")?;
+        config.connect_timeout(settings.connect_timeout);
+        if config.get_application_name().is_none() {
+            config.application_name("yhconv");
+        }
+        let manager =
+            Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(settings.pool_size.max(1))
+            .wait_timeout(Some(settings.connect_timeout))
+            .create_timeout(Some(settings.connect_timeout))
+            .recycle_timeout(Some(settings.connect_timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .context("building the connection pool")?;
+        let store = Self { pool, config };
+        let deadline = tokio::time::Instant::now() + settings.startup_wait;
+        let mut delay = Duration::from_millis(200);
+        loop {
+            match store.migrate().await {
+                Ok(()) => return Ok(store),
+                Err(e) if tokio::time::Instant::now() + delay < deadline => {
+                    tracing::warn!(error = %format!("{e:#}"), retry_in = ?delay, "database not ready");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(e.context("database unavailable")),
+            }
+        }
+    }
+
+    async fn migrate(&self) -> anyhow::Result<()> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INT PRIMARY KEY, applied_ms BIGINT NOT NULL)",
+        )
+        .await?;
+        let applied: i32 = tx.query_one("SELECT coalesce(max(version), 0) FROM schema_migrations", &[]).await?.get(0);
+        if applied as usize > MIGRATIONS.len() {
+            anyhow::bail!("database schema version {applied} is newer than this yhconv knows ({})", MIGRATIONS.len());
+        }
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+            tx.batch_execute(sql).await.with_context(|| format!("migration {}", index + 1))?;
+            let version = index as i32 + 1;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_ms) VALUES ($1, $2)",
+                &[&version, &crate::service::now_ms()],
+            )
+            .await?;
+            tracing::info!(version, "applied schema migration");
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Reads an [`Entity`] from columns `at..at+6`: id, kind, name, avatar_url,
+/// avatar_id, certification_level.
+fn entity_at(row: &Row, at: usize) -> Result<Entity> {
+    let kind: i16 = row.try_get(at + 1)?;
+    Ok(Entity {
+        id: Id::from_raw(row.try_get(at)?),
+        kind: ChatType::from_code(kind as u64)
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("stored chat kind {kind} is unknown")))?,
+        name: row.try_get(at + 2)?,
+        avatar_url: row.try_get(at + 3)?,
+        avatar_id: row.try_get(at + 4)?,
+        certification_level: row.try_get(at + 5)?,
+    })
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn apply_identities(&self, batch: IdentityBatch) -> Result<ImportStats> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let stats = identities::apply(&tx, &batch).await?;
+        tx.commit().await?;
+        Ok(stats)
+    }
+
+    async fn entity(&self, id: Id) -> Result<Option<Entity>> {
+        let client = self.pool.get().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT id, kind, name, avatar_url, avatar_id, certification_level FROM entity WHERE id = $1",
+            )
+            .await?;
+        client.query_opt(&stmt, &[&id.get()]).await?.map(|r| entity_at(&r, 0)).transpose()
+    }
+
+    async fn credentials(&self, email: &str) -> Result<Option<(Id, Option<String>)>> {
+        let client = self.pool.get().await?;
+        let stmt =
+            client.prepare_cached("SELECT user_id, password_hash FROM account WHERE lower(email) = lower($1)").await?;
+        Ok(client.query_opt(&stmt, &[&email]).await?.map(|r| (Id::from_raw(r.get(0)), r.get(1))))
+    }
+
+    async fn profile(&self, user: Id) -> Result<Option<UserProfile>> {
+        let client = self.pool.get().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT e.id, e.kind, e.name, e.avatar_url, e.avatar_id, e.certification_level, \
+                 coalesce(a.email, ''), coalesce(a.phone, '') \
+                 FROM entity e LEFT JOIN account a ON a.user_id = e.id WHERE e.id = $1 AND e.kind = 1",
+            )
+            .await?;
+        match client.query_opt(&stmt, &[&user.get()]).await? {
+            Some(r) => Ok(Some(UserProfile { entity: entity_at(&r, 0)?, email: r.get(6), phone: r.get(7) })),
+            None => Ok(None),
+        }
+    }
+
+    async fn insert_token(
+        &self,
+        token_hash: [u8; 32],
+        user: Id,
+        device_id: &str,
+        platform: &str,
+        now_ms: i64,
+    ) -> Result<()> {
+        let client = self.pool.get().await?;
+        let stmt = client
+            .prepare_cached(
+                "INSERT INTO token (hash, user_id, device_id, platform, created_ms) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .await?;
+        client.execute(&stmt, &[&&token_hash[..], &user.get(), &device_id, &platform, &now_ms]).await?;
+        Ok(())
+    }
+
+    async fn token_user(&self, token_hash: [u8; 32]) -> Result<Option<Id>> {
+        let client = self.pool.get().await?;
+        let stmt = client.prepare_cached("SELECT user_id FROM token WHERE hash = $1").await?;
+        Ok(client.query_opt(&stmt, &[&&token_hash[..]]).await?.map(|r| Id::from_raw(r.get(0))))
+    }
+
+    async fn delete_token(&self, token_hash: [u8; 32]) -> Result<bool> {
+        let client = self.pool.get().await?;
+        let stmt = client.prepare_cached("DELETE FROM token WHERE hash = $1").await?;
+        Ok(client.execute(&stmt, &[&&token_hash[..]]).await? > 0)
+    }
+
+    async fn conversations(&self, user: Id) -> Result<Vec<ConversationRow>> {
+        let client = self.pool.get().await?;
+        chats::conversations(&client, user).await
+    }
+
+    async fn change_view(&self, user: Id, peer: &Entity, change: ViewChange) -> Result<bool> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let changed = chats::change_view(&tx, user, peer, change).await?;
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    async fn append_message(&self, peer: &Entity, msg: NewMessage) -> Result<Appended> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let appended = chats::append_message(&tx, peer, msg).await?;
+        tx.commit().await?;
+        Ok(appended)
+    }
+
+    async fn messages(
+        &self,
+        user: Id,
+        peer: &Entity,
+        before_msg_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<StoredMessage>> {
+        let client = self.pool.get().await?;
+        chats::messages(&client, user, peer, before_msg_id, limit).await
+    }
+
+    async fn members_among(&self, group: Id, candidates: Vec<Id>) -> Result<Vec<Id>> {
+        let client = self.pool.get().await?;
+        let stmt = client.prepare_cached("SELECT user_id FROM member WHERE peer_id = $1 AND user_id = ANY($2)").await?;
+        let ids: Vec<i64> = candidates.iter().map(|c| c.get()).collect();
+        Ok(client.query(&stmt, &[&group.get(), &ids]).await?.iter().map(|r| Id::from_raw(r.get(0))).collect())
+    }
+
+    async fn health(&self) -> Result<()> {
+        let client = self.pool.get().await?;
+        client.simple_query("SELECT 1").await?;
+        Ok(())
+    }
+
+    fn start_push_feed(&self, sink: mpsc::UnboundedSender<PushEvent>) -> bool {
+        tokio::spawn(feed::run(self.config.clone(), self.pool.clone(), sink));
+        true
+    }
+}

@@ -1,0 +1,122 @@
+//! Several server instances on one PostgreSQL database: sequence numbers,
+//! unread counts and retries under real concurrency, and pushes that cross
+//! instances. Runs when `YHCONV_TEST_POSTGRES` is set
+//! (`scripts/with-postgres.sh cargo test ...`); says so and passes otherwise.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use common::*;
+use yhconv_client::{Client, PushEvent};
+use yhconv_proto::pb::{MsgContent, SendMessage};
+use yhconv_proto::ChatType;
+use yhconv_server::{DbUrl, World};
+
+/// Two instances on one fresh database, or None without PostgreSQL.
+async fn two_instances() -> Option<(TestApp, TestApp)> {
+    let Some(admin) = postgres_admin_url() else {
+        eprintln!("skipped: YHCONV_TEST_POSTGRES is not set (run under scripts/with-postgres.sh)");
+        return None;
+    };
+    let url = fresh_postgres_db(&admin).await;
+    let a = TestApp::spawn_on(DbUrl::Postgres(url.clone()), tempfile::tempdir().unwrap(), |_| {}).await;
+    let b = TestApp::spawn_on(DbUrl::Postgres(url), tempfile::tempdir().unwrap(), |_| {}).await;
+    // Cat joins the group as a silent reader whose unread must count everything.
+    let mut world = World::default();
+    world.groups = common::world().groups;
+    world.groups[0].members.push(CAT.into());
+    a.service.import_world(world).await.unwrap();
+    Some((a, b))
+}
+
+#[tokio::test]
+async fn concurrent_sends_through_two_instances_are_gap_free_and_counted_exactly() {
+    let Some((a, b)) = two_instances().await else { return };
+    const TASKS: usize = 4;
+    const EACH: usize = 25;
+    let mut senders = Vec::new();
+    for (app, user) in [(&a, ANN), (&b, BEN)] {
+        for task in 0..TASKS {
+            let client = app.client(user).await;
+            senders.push(tokio::spawn(async move {
+                for i in 0..EACH {
+                    client.send_text(GROUP, ChatType::Group, &format!("{task}-{i}"), &[]).await.unwrap();
+                }
+            }));
+        }
+    }
+    for s in senders {
+        s.await.unwrap();
+    }
+    let total = 2 * TASKS * EACH;
+    let history = a.client(CAT).await.list_messages(GROUP, ChatType::Group, 500, None).await.unwrap();
+    let mut seqs: Vec<u64> = history.iter().map(|m| m.msg_seq).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=total as u64).collect::<Vec<_>>(), "gap-free and unique");
+
+    // Unread: Cat never sent, so everything; Ann and Ben: what came after their own last message.
+    assert_eq!(entry(&b.client(CAT).await, GROUP).await.unread_count, total as u64);
+    for (app, user) in [(&a, ANN), (&b, BEN)] {
+        let own_last =
+            history.iter().filter(|m| m.sender.as_ref().unwrap().chat_id == user).map(|m| m.msg_seq).max().unwrap();
+        let expected = history.iter().filter(|m| m.msg_seq > own_last).count() as u64;
+        assert_eq!(entry(&app.client(user).await, GROUP).await.unread_count, expected, "{user}");
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_msg_id_retried_concurrently_on_two_instances_is_stored_once() {
+    let Some((a, b)) = two_instances().await else { return };
+    let (via_a, via_b) = (a.client(ANN).await, b.client(ANN).await);
+    const IDS: usize = 30;
+    for i in 0..IDS {
+        let msg = SendMessage {
+            msg_id: format!("retry-{i}"),
+            chat_id: GROUP.into(),
+            chat_type: 2,
+            content: Some(MsgContent { text: format!("once {i}"), ..Default::default() }),
+            content_type: 1,
+            ..Default::default()
+        };
+        let (first, second) = tokio::join!(via_a.send_message(&msg), via_b.send_message(&msg));
+        first.unwrap();
+        second.unwrap();
+    }
+    let history = a.client(BEN).await.list_messages(GROUP, ChatType::Group, 500, None).await.unwrap();
+    assert_eq!(history.len(), IDS);
+    let ids: HashSet<_> = history.iter().map(|m| m.msg_id.clone()).collect();
+    assert_eq!(ids.len(), IDS);
+    assert_eq!(entry(&b.client(BEN).await, GROUP).await.unread_count, IDS as u64);
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_message_sent_through_one_instance_is_pushed_from_the_other() {
+    let Some((a, b)) = two_instances().await else { return };
+    let ben: Client = b.client(BEN).await;
+    let mut socket = ben.connect_push(BEN, "linux", "on-b").await.unwrap();
+    // Logged in once the heartbeat is answered.
+    socket.heartbeat().await.unwrap();
+    let ack = tokio::time::timeout(Duration::from_secs(10), socket.next_event()).await.unwrap().unwrap();
+    assert!(matches!(ack, Some(PushEvent::HeartbeatAck { .. })));
+
+    let msg_id = a.client(ANN).await.send_text(BEN, ChatType::User, "across instances", &[]).await.unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(10), socket.next_event()).await.expect("push in time");
+    match event.unwrap() {
+        Some(PushEvent::Message(push)) => {
+            assert_eq!(
+                (push.msg_id.as_str(), push.chat_id.as_str(), push.recv_id.as_str()),
+                (msg_id.as_str(), ANN, BEN)
+            );
+            assert_eq!(push.content.unwrap().text, "across instances");
+        }
+        other => panic!("expected the push, got {other:?}"),
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+}
