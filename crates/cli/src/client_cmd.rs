@@ -7,7 +7,7 @@
 //! - `text`: display widths, truncation, aligned tables, times (pure).
 
 mod render;
-mod text;
+pub(crate) mod text;
 
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -213,7 +213,11 @@ async fn command(client: &Client, args: &ClientArgs) -> anyhow::Result<()> {
 async fn watch(client: &Client, args: &ClientArgs) -> anyhow::Result<()> {
     let me = client.user_info().await.map_err(fail("user info"))?;
     let mut push = client.connect_push(&me.id, &args.platform, &args.device_id).await.map_err(fail("push socket"))?;
-    eprintln!("watching as {} ({}); Ctrl-C to stop", me.name, me.id);
+    // The protocol does not answer a login; the ack of the first heartbeat
+    // (sent right away, after the login) says the socket is subscribed, so
+    // "watching" is announced only then: a script that waits for the line
+    // misses no message sent after it.
+    let mut announced = false;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     let mut beat = tokio::time::interval(HEARTBEAT_EVERY);
@@ -240,7 +244,13 @@ async fn watch(client: &Client, args: &ClientArgs) -> anyhow::Result<()> {
                     eprintln!("the server closed the connection");
                     return Ok(());
                 }
-                Some(PushEvent::HeartbeatAck { .. }) => ack_deadline = None,
+                Some(PushEvent::HeartbeatAck { .. }) => {
+                    ack_deadline = None;
+                    if !announced {
+                        announced = true;
+                        eprintln!("watching as {} ({}); Ctrl-C to stop", me.name, me.id);
+                    }
+                }
                 Some(PushEvent::Message(m)) => match args.json {
                     true => emit(&format!("{}\n", render::push_json(&m)))?,
                     false => emit(&format!("{}\n", render::push_line(&m)))?,

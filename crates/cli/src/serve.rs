@@ -8,6 +8,8 @@ use anyhow::Context as _;
 use clap::Args;
 use yhconv_server::{demo, Application, Config, DbUrl, World};
 
+use crate::client_cmd::text::table;
+
 /// Flags of `yhconv serve`.
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -83,15 +85,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     app.run_until(yhconv_server::app::shutdown_signal()).await
 }
 
+/// Prints the demo logins as a table aligned by display width (`小明` takes
+/// four columns, not two), so every column lines up in a terminal.
 async fn print_demo_logins(app: &Application) -> anyhow::Result<()> {
     let base = format!("http://{}", app.local_addr());
-    println!("yhconv demo world on {base}");
-    println!("{:<8} {:<8} {:<24} {:<16} TOKEN", "ID", "NAME", "EMAIL", "PASSWORD");
+    let mut rows = Vec::new();
     for login in demo::LOGINS {
         let id = yhconv_server::ids::Id::parse(login.id, "id")?;
         let token = app.service().issue_token(id, "demo").await?;
-        println!("{:<8} {:<8} {:<24} {:<16} {token}", login.id, login.name, login.email, login.password);
+        rows.push(vec![
+            login.id.to_owned(),
+            login.name.to_owned(),
+            login.email.to_owned(),
+            login.password.to_owned(),
+            token,
+        ]);
     }
+    println!("yhconv demo world on {base}");
+    print!("{}", table(&["ID", "NAME", "EMAIL", "PASSWORD", "TOKEN"], &rows));
     println!("group {} and bot {} are in the world too.", demo::GROUP_ID, demo::BOT_ID);
     Ok(())
 }
