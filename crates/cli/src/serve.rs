@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
+use yhconv_server::config::PgSettings;
 use yhconv_server::{demo, Application, Config, DbUrl, World};
 
 use crate::client_cmd::text::table;
@@ -16,7 +17,7 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "YHCONV_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Database URL: sqlite://FILE.
+    /// Database URL: sqlite://FILE or postgres://USER:PASSWORD@HOST:PORT/DB.
     #[arg(long, env = "YHCONV_DB", default_value = "sqlite://yhconv.db")]
     db: String,
     /// Import this world file before serving.
@@ -43,6 +44,24 @@ pub struct ServeArgs {
     /// Allowed CORS origin (repeatable); none given means any origin.
     #[arg(long = "cors-origin", env = "YHCONV_CORS_ORIGINS", value_delimiter = ',')]
     cors_origins: Vec<String>,
+    /// Requests per second allowed per token (sustained); 0 turns the limit off.
+    #[arg(long, env = "YHCONV_RATE_LIMIT", default_value_t = 100)]
+    rate_limit: u32,
+    /// Requests a token may send at once above its rate.
+    #[arg(long, env = "YHCONV_RATE_BURST", default_value_t = 400)]
+    rate_burst: u32,
+    /// Email logins per second allowed per client IP; 0 turns the limit off.
+    #[arg(long, env = "YHCONV_LOGIN_RATE_LIMIT", default_value_t = 5)]
+    login_rate_limit: u32,
+    /// PostgreSQL: most pooled connections.
+    #[arg(long, env = "YHCONV_DB_POOL_SIZE", default_value_t = 16)]
+    db_pool_size: usize,
+    /// PostgreSQL: longest wait for a connection attempt or a pooled connection, seconds.
+    #[arg(long, env = "YHCONV_DB_CONNECT_TIMEOUT_SECS", default_value_t = 5)]
+    db_connect_timeout_secs: u64,
+    /// PostgreSQL: how long start-up retries an unavailable database, seconds.
+    #[arg(long, env = "YHCONV_DB_STARTUP_WAIT_SECS", default_value_t = 60)]
+    db_startup_wait_secs: u64,
     /// Log filter (tracing env-filter syntax).
     #[arg(long, env = "YHCONV_LOG", default_value = "info")]
     log: String,
@@ -59,6 +78,14 @@ impl ServeArgs {
             ws_queue_capacity: self.ws_queue.max(1),
             request_timeout: Duration::from_secs(self.request_timeout_secs.max(1)),
             cors_origins: self.cors_origins.clone(),
+            rate_limit_per_sec: self.rate_limit,
+            rate_limit_burst: self.rate_burst,
+            login_limit_per_sec: self.login_rate_limit,
+            postgres: PgSettings {
+                pool_size: self.db_pool_size.max(1),
+                connect_timeout: Duration::from_secs(self.db_connect_timeout_secs.max(1)),
+                startup_wait: Duration::from_secs(self.db_startup_wait_secs),
+            },
             ..Config::default()
         })
     }

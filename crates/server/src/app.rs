@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 
 use crate::config::{Config, DbUrl};
+use crate::http::limit::RateLimits;
 use crate::http::{self, AppState};
 use crate::push::Hub;
 use crate::service::Service;
@@ -44,7 +45,8 @@ impl Application {
         let service = open_service(&config).await?;
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
-        let state = AppState { service, config: Arc::new(config), shutdown: shutdown_rx };
+        let limits = RateLimits::start(&config);
+        let state = AppState { service, config: Arc::new(config), shutdown: shutdown_rx, limits };
         Ok(Self { listener, state, shutdown })
     }
 
@@ -63,7 +65,7 @@ impl Application {
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let router = http::router(self.state.clone());
         let shutdown = self.shutdown;
-        axum::serve(self.listener, router)
+        axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 stop.await;
                 tracing::info!("shutting down: finishing in-flight requests");

@@ -55,6 +55,12 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// SQLite reader connections. Default 4.
     pub sqlite_readers: usize,
+    /// Requests per second allowed per token (sustained); 0 turns the limit off. Default 100.
+    pub rate_limit_per_sec: u32,
+    /// Requests a token may send at once above its rate. Default 400.
+    pub rate_limit_burst: u32,
+    /// Email logins per second allowed per client IP; 0 turns it off. Default 5 (burst 20).
+    pub login_limit_per_sec: u32,
     /// PostgreSQL pool size and timeouts.
     pub postgres: PgSettings,
 }
@@ -71,6 +77,9 @@ impl Default for Config {
             request_timeout: Duration::from_secs(30),
             cors_origins: Vec::new(),
             sqlite_readers: 4,
+            rate_limit_per_sec: 100,
+            rate_limit_burst: 400,
+            login_limit_per_sec: 5,
             postgres: PgSettings::default(),
         }
     }

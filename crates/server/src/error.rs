@@ -35,6 +35,9 @@ pub enum Error {
     /// `-1`: the request is malformed or out of range; the text says how.
     #[error("{0}")]
     Invalid(String),
+    /// `-1` (HTTP 429): the caller sent more requests than its rate allows.
+    #[error("too many requests: slow down and retry shortly")]
+    RateLimited,
     /// An identity change (import, admin) that conflicts with stored data.
     #[error("{0}")]
     Conflict(String),

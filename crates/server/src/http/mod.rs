@@ -4,6 +4,7 @@
 
 pub mod conversation;
 pub mod friend;
+pub mod limit;
 pub mod msg;
 pub mod user;
 pub mod wire;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Turns true when the server starts shutting down.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Per-token and per-IP rate limits.
+    pub limits: Arc<limit::RateLimits>,
 }
 
 /// The whole application's routes and middleware.

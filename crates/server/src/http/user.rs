@@ -1,6 +1,8 @@
 //! `/v1/user/*`: email login, logout, and the caller's profile.
 
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::routing::{get, post};
 use axum::Router;
 use yhconv_proto::json::{EmailLoginBody, LoginData, Reply};
@@ -20,8 +22,10 @@ pub fn router() -> Router<AppState> {
 /// `POST /v1/user/email-login`: a token for a correct email and password.
 async fn email_login_route(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     JsonBody(body): JsonBody<EmailLoginBody>,
 ) -> Result<axum::Json<Reply<LoginData>>, ApiError<JsonFormat>> {
+    state.limits.check_login(peer.ip())?;
     let token = state.service.email_login(&body.email, &body.password, &body.device_id, &body.platform).await?;
     Ok(json_ok(Some(LoginData { token })))
 }

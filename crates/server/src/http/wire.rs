@@ -68,6 +68,7 @@ impl<F: Format> IntoResponse for ApiError<F> {
         let error = self.0;
         let status = match &error {
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Error::Internal(e) => {
                 tracing::error!(error = %format!("{e:#}"), "internal error");
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -117,6 +118,7 @@ impl<F: Format> FromRequestParts<AppState> for Auth<F> {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = parts.headers.get("token").and_then(|v| v.to_str().ok()).unwrap_or("").trim().to_owned();
         let user = state.service.authenticate(Some(&token)).await?;
+        state.limits.check_token(&token)?;
         Ok(Self { user, token, _format: PhantomData })
     }
 }

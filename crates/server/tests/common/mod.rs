@@ -63,7 +63,15 @@ impl TestApp {
     /// A server on `db` (already holding the test world or not: importing
     /// it again is harmless).
     pub async fn spawn_on(db: DbUrl, dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> Self {
-        let mut config = Config { listen: "127.0.0.1:0".parse().unwrap(), db, ..Config::default() };
+        // Tests drive the server much harder than a person would: no rate
+        // limits unless a test asks for them.
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            db,
+            rate_limit_per_sec: 0,
+            login_limit_per_sec: 0,
+            ..Config::default()
+        };
         tweak(&mut config);
         let app = Application::build(config).await.expect("server builds");
         app.service().import_world(world()).await.expect("world imports");
