@@ -152,6 +152,11 @@ fn a_bad_world_fails_clearly_and_imports_nothing() {
         ),
         ("an id used twice", bad(&|w| w["bots"][0]["id"] = json!("10005")), &["10005"]),
         (
+            "two users with one id",
+            bad(&|w| w["users"].as_array_mut().unwrap().push(json!({"id": "10005", "name": "Again"}))),
+            &["id 10005 appears more than once"],
+        ),
+        (
             "a remark for nobody",
             bad(&|w| w["remarks"][0]["target"] = json!("55555")),
             &["remark", "55555", "does not exist"],

@@ -99,6 +99,24 @@ fn entity(id: &str, kind: ChatType, name: &str, avatar_url: &str, avatar_id: i64
 }
 
 impl World {
+    /// Ids are unique across users, groups and bots: one id twice in a file
+    /// is a mistake, not an update.
+    fn check_unique_ids(&self) -> Result<()> {
+        let mut seen = std::collections::HashSet::new();
+        let ids = self
+            .users
+            .iter()
+            .map(|u| &u.id)
+            .chain(self.groups.iter().map(|g| &g.id))
+            .chain(self.bots.iter().map(|b| &b.id));
+        for id in ids {
+            if !seen.insert(id.trim()) {
+                return Err(Error::invalid(format!("id {id} appears more than once in the world file")));
+            }
+        }
+        Ok(())
+    }
+
     /// Parses a world file's text.
     pub fn from_json(text: &str) -> Result<Self> {
         serde_json::from_str(text).map_err(|e| Error::invalid(format!("world file: {e}")))
@@ -106,6 +124,7 @@ impl World {
 
     /// Checks ids and turns the world into a store batch, hashing passwords.
     fn into_batch(self) -> Result<IdentityBatch> {
+        self.check_unique_ids()?;
         let mut batch = IdentityBatch::default();
         for u in self.users {
             let password_hash = match u.password.as_deref() {

@@ -22,7 +22,7 @@ pub(super) async fn apply(tx: &Transaction<'_>, batch: &IdentityBatch) -> Result
     stats.bots = batch.bots.len();
     for group in &batch.groups {
         if let Some(owner) = group.owner {
-            expect_users(tx, &[owner.get()], &format!("owner of group {}", group.entity.id)).await?;
+            expect_users(tx, &[owner.get()], &format!("owner {{}} of group {}", group.entity.id)).await?;
         }
         upsert_entities(tx, std::slice::from_ref(&group.entity)).await?;
         if let Some(owner) = group.owner {
@@ -32,7 +32,7 @@ pub(super) async fn apply(tx: &Transaction<'_>, batch: &IdentityBatch) -> Result
         let chat_id = chat_row(tx, ChatType::Group, group.entity.id.get(), 0).await?;
         let members: Vec<i64> = group.owner.iter().chain(&group.members).map(|m| m.get()).collect();
         for chunk in members.chunks(CHUNK) {
-            expect_users(tx, chunk, &format!("member of group {}", group.entity.id)).await?;
+            expect_users(tx, chunk, &format!("member {{}} of group {}", group.entity.id)).await?;
             tx.execute(
                 "INSERT INTO member (user_id, peer_id, chat_id, read_seq) \
                  SELECT u, $2, $3, (SELECT last_seq FROM chat WHERE id = $3) FROM unnest($1::bigint[]) AS u \
@@ -45,7 +45,7 @@ pub(super) async fn apply(tx: &Transaction<'_>, batch: &IdentityBatch) -> Result
         stats.groups += 1;
     }
     for remark in &batch.remarks {
-        expect_users(tx, &[remark.user.get()], "remark owner").await?;
+        expect_users(tx, &[remark.user.get()], "user {} of a remark").await?;
         if tx.query_opt("SELECT 1 FROM entity WHERE id = $1", &[&remark.target.get()]).await?.is_none() {
             return Err(Error::Conflict(format!("remark target {} does not exist", remark.target)));
         }
@@ -60,7 +60,8 @@ pub(super) async fn apply(tx: &Transaction<'_>, batch: &IdentityBatch) -> Result
     Ok(stats)
 }
 
-/// Fails naming the first of `ids` that is not a user.
+/// Fails naming the first of `ids` that is not a user; `role` describes it,
+/// `{}` standing for the id.
 async fn expect_users(tx: &Transaction<'_>, ids: &[i64], role: &str) -> Result<()> {
     let missing = tx
         .query_opt(
@@ -72,10 +73,10 @@ async fn expect_users(tx: &Transaction<'_>, ids: &[i64], role: &str) -> Result<(
     match missing {
         None => Ok(()),
         Some(row) => {
-            let id: i64 = row.get(0);
+            let who = role.replace("{}", &row.get::<_, i64>(0).to_string());
             match row.get::<_, Option<i16>>(1) {
-                Some(_) => Err(Error::Conflict(format!("{role} {id} is not a user"))),
-                None => Err(Error::Conflict(format!("{role} {id} does not exist"))),
+                Some(_) => Err(Error::Conflict(format!("{who} is not a user"))),
+                None => Err(Error::Conflict(format!("{who} does not exist"))),
             }
         }
     }

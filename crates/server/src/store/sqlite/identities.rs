@@ -21,7 +21,7 @@ pub(super) fn apply(tx: &Transaction<'_>, batch: &IdentityBatch) -> Result<Impor
     }
     for group in &batch.groups {
         if let Some(owner) = group.owner {
-            expect_kind(tx, owner, ChatType::User, &format!("owner of group {}", group.entity.id))?;
+            expect_kind(tx, owner, ChatType::User, &format!("owner {{}} of group {}", group.entity.id))?;
         }
         upsert_entity(tx, &group.entity, group.owner)?;
         let chat_id = group_chat(tx, group.entity.id)?;
@@ -31,14 +31,14 @@ pub(super) fn apply(tx: &Transaction<'_>, batch: &IdentityBatch) -> Result<Impor
              ON CONFLICT (user_id, peer_id) DO NOTHING",
         )?;
         for member in group.owner.iter().chain(&group.members) {
-            expect_kind(tx, *member, ChatType::User, &format!("member of group {}", group.entity.id))?;
+            expect_kind(tx, *member, ChatType::User, &format!("member {{}} of group {}", group.entity.id))?;
             add.execute(params![member.get(), group.entity.id.get(), chat_id])?;
             stats.memberships += 1;
         }
         stats.groups += 1;
     }
     for remark in &batch.remarks {
-        expect_kind(tx, remark.user, ChatType::User, "remark owner")?;
+        expect_kind(tx, remark.user, ChatType::User, "user {} of a remark")?;
         if kind_of(tx, remark.target)?.is_none() {
             return Err(Error::Conflict(format!("remark target {} does not exist", remark.target)));
         }
@@ -56,11 +56,13 @@ fn kind_of(tx: &Transaction<'_>, id: Id) -> Result<Option<i64>> {
     Ok(tx.prepare_cached("SELECT kind FROM entity WHERE id = ?1")?.query_row([id.get()], |r| r.get(0)).optional()?)
 }
 
+/// Fails unless `id` is a `kind`; `role` describes it, `{}` standing for the id.
 fn expect_kind(tx: &Transaction<'_>, id: Id, kind: ChatType, role: &str) -> Result<()> {
+    let who = || role.replace("{}", &id.to_string());
     match kind_of(tx, id)? {
         Some(k) if k == kind.code() as i64 => Ok(()),
-        Some(_) => Err(Error::Conflict(format!("{role} {id} is not a {kind}"))),
-        None => Err(Error::Conflict(format!("{role} {id} does not exist"))),
+        Some(_) => Err(Error::Conflict(format!("{} is not a {kind}", who()))),
+        None => Err(Error::Conflict(format!("{} does not exist", who()))),
     }
 }
 
