@@ -44,6 +44,10 @@ pub struct ServeArgs {
     /// Allowed CORS origin (repeatable); none given means any origin.
     #[arg(long = "cors-origin", env = "YHCONV_CORS_ORIGINS", value_delimiter = ',')]
     cors_origins: Vec<String>,
+    /// SQLite commit durability: normal (survives crashes and kill -9) or
+    /// full (fsync every commit: survives power loss too).
+    #[arg(long, env = "YHCONV_SQLITE_SYNC", default_value = "normal")]
+    sqlite_sync: yhconv_server::config::SqliteSync,
     /// Requests per second allowed per token (sustained); 0 turns the limit off.
     #[arg(long, env = "YHCONV_RATE_LIMIT", default_value_t = 100)]
     rate_limit: u32,
@@ -78,6 +82,7 @@ impl ServeArgs {
             ws_queue_capacity: self.ws_queue.max(1),
             request_timeout: Duration::from_secs(self.request_timeout_secs.max(1)),
             cors_origins: self.cors_origins.clone(),
+            sqlite_sync: self.sqlite_sync,
             rate_limit_per_sec: self.rate_limit,
             rate_limit_burst: self.rate_burst,
             login_limit_per_sec: self.login_rate_limit,

@@ -27,7 +27,7 @@ pub struct Application {
 /// Opens the store a config names (waiting for PostgreSQL if it is not up yet).
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     match &config.db {
-        DbUrl::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path, config.sqlite_readers)?)),
+        DbUrl::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path, config.sqlite_readers, config.sqlite_sync)?)),
         DbUrl::Postgres(url) => Ok(Arc::new(PostgresStore::connect(url, &config.postgres).await?)),
     }
 }

@@ -34,6 +34,30 @@ impl DbUrl {
     }
 }
 
+/// How hard SQLite syncs a commit to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteSync {
+    /// WAL with `synchronous=NORMAL`: a commit survives the server crashing
+    /// or being killed; the last commits may be lost if the machine loses
+    /// power (the database stays consistent). The default.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: every commit is fsynced before it is answered, so
+    /// it survives power loss too; each write costs an fsync.
+    Full,
+}
+
+impl std::str::FromStr for SqliteSync {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "normal" => Ok(Self::Normal),
+            "full" => Ok(Self::Full),
+            other => Err(format!("unknown SQLite sync mode {other:?} (normal or full)")),
+        }
+    }
+}
+
 /// Everything `yhconv serve` can be told.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -55,6 +79,8 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// SQLite reader connections. Default 4.
     pub sqlite_readers: usize,
+    /// SQLite commit durability. Default [`SqliteSync::Normal`].
+    pub sqlite_sync: SqliteSync,
     /// Requests per second allowed per token (sustained); 0 turns the limit off. Default 100.
     pub rate_limit_per_sec: u32,
     /// Requests a token may send at once above its rate. Default 400.
@@ -77,6 +103,7 @@ impl Default for Config {
             request_timeout: Duration::from_secs(30),
             cors_origins: Vec::new(),
             sqlite_readers: 4,
+            sqlite_sync: SqliteSync::default(),
             rate_limit_per_sec: 100,
             rate_limit_burst: 400,
             login_limit_per_sec: 5,

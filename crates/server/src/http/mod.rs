@@ -48,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .merge(friend::router())
         .merge(ws::router())
         .route("/healthz", get(healthz_route))
+        .route("/livez", get(livez_route))
         .fallback(fallback_route)
         .with_state(state)
         .layer(CatchPanicLayer::custom(panic_response))
@@ -66,6 +67,12 @@ fn cors_layer(config: &Config) -> CorsLayer {
         .allow_origin(origins)
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([HeaderName::from_static("token"), header::CONTENT_TYPE])
+}
+
+/// `GET /livez`: 200 and `{"code":1}` while the process serves HTTP; no
+/// database work (the benchmark's floor).
+async fn livez_route() -> impl IntoResponse {
+    wire::json_ok::<()>(None)
 }
 
 /// `GET /healthz`: 200 and `{"code":1}` while the database answers; 503

@@ -112,8 +112,9 @@ pub(super) async fn change_view(tx: &Transaction<'_>, user: Id, peer: &Entity, c
         ViewChange::MarkRead => {
             let stmt = tx
                 .prepare_cached(
-                    "UPDATE member SET read_seq = GREATEST(read_seq, (SELECT last_seq FROM chat WHERE chat.id = member.chat_id)) \
-                     WHERE user_id = $1 AND peer_id = $2",
+                    "UPDATE member SET read_seq = c.last_seq FROM chat c \
+                     WHERE c.id = member.chat_id AND member.user_id = $1 AND member.peer_id = $2 \
+                       AND member.read_seq < c.last_seq",
                 )
                 .await?;
             tx.execute(&stmt, &[&user, &peer]).await?

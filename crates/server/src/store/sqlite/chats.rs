@@ -103,6 +103,18 @@ fn open_conversation(tx: &Transaction<'_>, user: Id, peer: &Entity) -> Result<i6
     }
 }
 
+/// The user's read position and the chat's last sequence, if the user has
+/// a conversation with `peer`.
+pub(super) fn read_state(conn: &Connection, user: Id, peer: Id) -> Result<Option<(i64, i64)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT m.read_seq, c.last_seq FROM member m JOIN chat c ON c.id = m.chat_id \
+             WHERE m.user_id = ?1 AND m.peer_id = ?2",
+        )?
+        .query_row([user.get(), peer.get()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
 /// Applies one [`ViewChange`] to the user's member row for `peer`.
 pub(super) fn change_view(tx: &Transaction<'_>, user: Id, peer: &Entity, change: ViewChange) -> Result<bool> {
     let creates = matches!(change, ViewChange::Touch { .. } | ViewChange::DoNotDisturb(_));
@@ -118,8 +130,9 @@ pub(super) fn change_view(tx: &Transaction<'_>, user: Id, peer: &Entity, change:
     let changed = match change {
         ViewChange::MarkRead => tx
             .prepare_cached(
-                "UPDATE member SET read_seq = (SELECT last_seq FROM chat WHERE chat.id = member.chat_id) \
-                 WHERE user_id = ?1 AND peer_id = ?2",
+                "UPDATE member SET read_seq = c.last_seq FROM chat c \
+                 WHERE c.id = member.chat_id AND member.user_id = ?1 AND member.peer_id = ?2 \
+                   AND member.read_seq < c.last_seq",
             )?
             .execute(params![user, peer])?,
         ViewChange::Remove => tx

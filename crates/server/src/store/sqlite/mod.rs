@@ -17,6 +17,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavio
 use yhconv_proto::ChatType;
 
 use super::*;
+use crate::config::SqliteSync;
 use crate::error::{Error, Result};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts them.
@@ -32,11 +33,16 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and migrates it.
-    pub fn open(path: &Path, readers: usize) -> anyhow::Result<Self> {
+    pub fn open(path: &Path, readers: usize, sync: SqliteSync) -> anyhow::Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         let mut writer = open_connection(path, false)?;
+        let synchronous = match sync {
+            SqliteSync::Normal => "NORMAL",
+            SqliteSync::Full => "FULL",
+        };
+        writer.pragma_update(None, "synchronous", synchronous)?;
         migrate(&mut writer).with_context(|| format!("migrating {}", path.display()))?;
         let readers = (0..readers.max(1))
             .map(|_| open_connection(path, true).map(Mutex::new))
@@ -100,10 +106,9 @@ fn open_connection(path: &Path, read_only: bool) -> anyhow::Result<Connection> {
     let conn = Connection::open_with_flags(path, flags).with_context(|| format!("opening {}", path.display()))?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     if !read_only {
-        // WAL lets readers run beside the writer; FULL syncs every commit so an
-        // acknowledged message survives power loss, not only a crash.
+        // WAL lets readers run beside the writer; a commit is in the WAL
+        // before it is answered (see `SqliteSync` for when it is fsynced).
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
     }
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
@@ -221,6 +226,17 @@ impl Store for SqliteStore {
     }
 
     async fn change_view(&self, user: Id, peer: &Entity, change: ViewChange) -> Result<bool> {
+        if change == ViewChange::MarkRead {
+            // Clients mark a chat read every time they open it: when there is
+            // nothing to mark, answer from a reader without taking the writer.
+            let peer_id = peer.id;
+            match self.read(move |conn| chats::read_state(conn, user, peer_id)).await? {
+                None if peer.kind == ChatType::Group => return Err(Error::NotMember(peer.id.to_string())),
+                None => return Ok(false),
+                Some((read_seq, last_seq)) if read_seq >= last_seq => return Ok(false),
+                Some(_) => {}
+            }
+        }
         let peer = peer.clone();
         self.write(move |tx| chats::change_view(tx, user, &peer, change)).await
     }
