@@ -297,6 +297,25 @@ impl Server {
         }
     }
 
+    /// Kills the server at once (SIGKILL), as a crash would.
+    pub fn kill_now(&mut self) {
+        self.kill();
+    }
+
+    /// Sends SIGTERM and waits (at most `wait`) for the server to exit.
+    pub fn terminate(&mut self, wait: Duration) -> Option<std::process::ExitStatus> {
+        let pid = self.child.id().to_string();
+        Command::new("bash").args(["-c", &format!("kill -TERM {pid}")]).status().expect("kill -TERM");
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// Stops the server (it is killed; SQLite's journal keeps what was
     /// answered).
     pub fn stop(mut self) {
