@@ -95,15 +95,8 @@ async fn check_after_restart(server: &Server, acked: &[(String, String, ChatType
             ChatType::Group => vec!["10001", "10002", "10003"],
             _ => vec![reader, chat],
         };
-        let peer_of = |user: &str| {
-            if chat_type == ChatType::Group {
-                chat
-            } else if user == reader {
-                chat
-            } else {
-                reader
-            }
-        };
+        // The chat as each participant sees it: the group, or the other user.
+        let peer_of = |user: &str| if chat_type == ChatType::Group || user == reader { chat } else { reader };
         for user in participants {
             let own_last = history
                 .iter()
