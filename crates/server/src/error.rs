@@ -38,6 +38,9 @@ pub enum Error {
     /// `-1` (HTTP 429): the caller sent more requests than its rate allows.
     #[error("too many requests: slow down and retry shortly")]
     RateLimited,
+    /// `-1` (HTTP 503): the request took longer than the configured limit.
+    #[error("request timed out after {0:?}")]
+    TimedOut(std::time::Duration),
     /// An identity change (import, admin) that conflicts with stored data.
     #[error("{0}")]
     Conflict(String),

@@ -255,3 +255,27 @@ async fn the_list_endpoint_accepts_an_empty_body_and_numbers_each_answer() {
     assert_ne!(numbers[0], numbers[1]);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_request_over_the_time_limit_is_answered_in_its_own_format() {
+    // A limit so short that any request that waits for storage exceeds it.
+    let app = TestApp::spawn_with(|c| c.request_timeout = std::time::Duration::from_micros(1)).await;
+    let token = app.service.issue_token(yhconv_server::ids::Id::parse(ANN, "id").unwrap(), "t").await.unwrap();
+    let http = reqwest::Client::new();
+    let list =
+        http.post(format!("{}/v1/conversation/list", app.base_url)).header("token", &token).send().await.unwrap();
+    let (status, code, msg) = proto_answer(list).await;
+    assert_eq!((status, code), (StatusCode::SERVICE_UNAVAILABLE, -1));
+    assert!(msg.starts_with("request timed out"), "{msg}");
+    let read = http
+        .post(format!("{}/v1/conversation/dismiss-notification", app.base_url))
+        .header("token", &token)
+        .body(r#"{"chatId":"1002"}"#)
+        .send()
+        .await
+        .unwrap();
+    let (status, code, msg) = json_answer(read).await;
+    assert_eq!((status, code), (StatusCode::SERVICE_UNAVAILABLE, -1));
+    assert!(msg.starts_with("request timed out"), "{msg}");
+    app.shutdown().await;
+}

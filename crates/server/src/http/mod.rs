@@ -18,7 +18,6 @@ use axum::routing::get;
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
@@ -40,7 +39,7 @@ pub struct AppState {
 /// The whole application's routes and middleware.
 pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.config);
-    let timeout = TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.config.request_timeout);
+    let timeout = axum::middleware::from_fn_with_state(state.config.request_timeout, time_limit);
     Router::new()
         .merge(conversation::router())
         .merge(msg::router())
@@ -96,6 +95,29 @@ async fn fallback_route(method: Method, uri: Uri) -> Response {
             .into_response();
     *response.status_mut() = StatusCode::NOT_FOUND;
     response
+}
+
+/// Answers `-1` (HTTP 503) in the endpoint's own format when a request takes
+/// longer than the configured limit (the work is dropped).
+async fn time_limit(
+    axum::extract::State(limit): axum::extract::State<std::time::Duration>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let protobuf = wire::answers_protobuf(request.uri().path());
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(?limit, "request timed out");
+            let error = Error::TimedOut(limit);
+            let mut response = match protobuf {
+                true => ApiError::<wire::ProtoFormat>::from(error).into_response(),
+                false => ApiError::<JsonFormat>::from(error).into_response(),
+            };
+            *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            response
+        }
+    }
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

@@ -29,6 +29,11 @@ pub fn next_request_number() -> i64 {
     REQUEST_NUMBER.fetch_add(1, Ordering::Relaxed)
 }
 
+/// Whether the endpoint at `path` answers protobuf (else JSON).
+pub fn answers_protobuf(path: &str) -> bool {
+    matches!(path, "/v1/conversation/list" | "/v1/msg/send-message" | "/v1/msg/list-message" | "/v1/user/info")
+}
+
 /// An answer format: how an error looks in it.
 pub trait Format: Send + Sync + 'static {
     /// The body of an error answer.
