@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{Config, DbUrl};
 use crate::http::limit::RateLimits;
+use crate::http::metrics::Metrics;
 use crate::http::{self, AppState};
 use crate::push::Hub;
 use crate::service::Service;
@@ -46,7 +47,8 @@ impl Application {
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let limits = RateLimits::start(&config);
-        let state = AppState { service, config: Arc::new(config), shutdown: shutdown_rx, limits };
+        let metrics = Metrics::new();
+        let state = AppState { service, config: Arc::new(config), shutdown: shutdown_rx, limits, metrics };
         Ok(Self { listener, state, shutdown })
     }
 

@@ -279,3 +279,29 @@ async fn a_request_over_the_time_limit_is_answered_in_its_own_format() {
     assert!(msg.starts_with("request timed out"), "{msg}");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_live_sockets() {
+    let app = TestApp::spawn().await;
+    let ann = app.client(ANN).await;
+    ann.conversation_list(None).await.unwrap();
+    ann.conversation_list(None).await.unwrap();
+    let _ = app.anonymous().with_token("nope").conversation_list(None).await;
+    let mut socket = ann.connect_push(ANN, "linux", "m").await.unwrap();
+    socket.heartbeat().await.unwrap();
+    socket.next_event().await.unwrap();
+    let text = reqwest::get(format!("{}/metrics", app.base_url)).await.unwrap().text().await.unwrap();
+    let line = |prefix: &str| {
+        text.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("{prefix} in\n{text}")).to_owned()
+    };
+    assert!(
+        line(r#"yhconv_http_requests_total{method="POST",route="/v1/conversation/list",status="200"}"#).ends_with(" 2")
+    );
+    assert!(
+        line(r#"yhconv_http_requests_total{method="POST",route="/v1/conversation/list",status="401"}"#).ends_with(" 1")
+    );
+    assert!(text.lines().any(|l| l.starts_with("yhconv_http_request_duration_seconds_bucket{")
+        && l.contains(r#"route="/v1/conversation/list""#)));
+    assert_eq!(line("yhconv_push_sockets "), "yhconv_push_sockets 1");
+    app.shutdown().await;
+}

@@ -5,6 +5,7 @@
 pub mod conversation;
 pub mod friend;
 pub mod limit;
+pub mod metrics;
 pub mod msg;
 pub mod user;
 pub mod wire;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// Per-token and per-IP rate limits.
     pub limits: Arc<limit::RateLimits>,
+    /// Request and socket metrics for `/metrics`.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// The whole application's routes and middleware.
@@ -48,6 +51,8 @@ pub fn router(state: AppState) -> Router {
         .merge(ws::router())
         .route("/healthz", get(healthz_route))
         .route("/livez", get(livez_route))
+        .route("/metrics", get(metrics::metrics_route))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::record))
         .fallback(fallback_route)
         .with_state(state)
         .layer(CatchPanicLayer::custom(panic_response))
