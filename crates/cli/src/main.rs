@@ -5,8 +5,10 @@
 //! - [`admin`]: `yhconv import` and `yhconv admin` manage identities.
 //! - [`decode`]: `yhconv decode` turns protobuf answers into text.
 //! - [`client_cmd`]: `yhconv client` speaks the protocol to any server.
+//! - [`bench`]: `yhconv bench` measures the server under load.
 
 mod admin;
+mod bench;
 mod client_cmd;
 mod decode;
 mod serve;
@@ -33,6 +35,8 @@ enum Command {
     Decode(decode::DecodeArgs),
     /// Talk to a server (this one or Yunhu's own) from the shell.
     Client(client_cmd::ClientArgs),
+    /// Measure the server: build a world, drive it over HTTP, report.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -51,6 +55,7 @@ fn main() -> std::process::ExitCode {
             Command::Admin(args) => admin::run(args).await,
             Command::Decode(args) => decode::run(args),
             Command::Client(args) => client_cmd::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
         }
     });
     match result {

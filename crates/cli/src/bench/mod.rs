@@ -1,0 +1,361 @@
+//! `yhconv bench`: builds a world in a fresh database, starts `yhconv serve`
+//! on it as a child process (or targets a running server), drives it over
+//! real HTTP on loopback with the project's own client, and reports
+//! requests/s, p50 and p99 per scenario, each against the floor (an empty
+//! handler on the same server) measured in the same run.
+//!
+//! - [`world`]: the world, built in-process through the server library.
+//! - [`server`]: the child server process, its memory and CPU time.
+//! - [`load`]: the load generator: one client and token per connection.
+//! - [`report`]: the table, the target checks, `--json`.
+
+mod load;
+mod report;
+mod server;
+mod world;
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use clap::Args;
+use yhconv_server::{Config, DbUrl};
+
+use load::{Load, Op, Scenario};
+use report::{Machine, Report, ScenarioResult, Step, WorldReport};
+use server::ServerProcess;
+use world::WorldSpec;
+
+/// The server's memory target with the big world, MiB.
+const RSS_LIMIT_MIB: f64 = 300.0;
+
+/// Flags of `yhconv bench`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Database to build the world in: sqlite://FILE (must not exist yet) or
+    /// postgres://... (must be empty). Default: a fresh SQLite file in a
+    /// temporary directory, removed afterwards.
+    #[arg(long)]
+    db: Option<String>,
+    /// Concurrent client tasks, each with its own connection and token.
+    #[arg(long, default_value_t = 8)]
+    connections: usize,
+    /// Measured seconds per scenario (after a short warm-up). Default 5, or 1 with --quick.
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Warm-up seconds before each scenario is measured. Default: a fifth of
+    /// --duration, between 0.2 and 1.
+    #[arg(long)]
+    warmup: Option<f64>,
+    /// Users in the world. Default 100000 (10000 with --quick).
+    #[arg(long)]
+    users: Option<usize>,
+    /// Groups in the world. Default 1000 (100 with --quick).
+    #[arg(long)]
+    groups: Option<usize>,
+    /// Memberships spread over those groups. Default 1000000 (100000 with --quick).
+    #[arg(long)]
+    memberships: Option<usize>,
+    /// Members of the big group the send scenario posts to (capped at
+    /// --users + 1). Default 100000.
+    #[arg(long, default_value_t = 100_000)]
+    big_group: usize,
+    /// Drive an already running server at this base URL instead: no world is
+    /// built and only the floor and list scenarios run, as --token's user.
+    #[arg(long, requires = "token")]
+    target: Option<String>,
+    /// With --target: token(s) of the user whose list is fetched (repeatable;
+    /// cycled over the connections).
+    #[arg(long)]
+    token: Vec<String>,
+    /// Print one JSON object with everything instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Small world and 1 s per scenario (a smoke test for CI).
+    #[arg(long)]
+    quick: bool,
+}
+
+impl BenchArgs {
+    fn spec(&self) -> WorldSpec {
+        let (users, groups, memberships) =
+            if self.quick { (10_000, 100, 100_000) } else { (100_000, 1_000, 1_000_000) };
+        WorldSpec {
+            users: self.users.unwrap_or(users),
+            groups: self.groups.unwrap_or(groups),
+            memberships: self.memberships.unwrap_or(memberships),
+            big_group: self.big_group.max(2),
+            tokens_per_user: self.connections,
+        }
+    }
+
+    fn load(&self, server_pid: Option<u32>) -> anyhow::Result<Load> {
+        let duration = self.duration.unwrap_or(if self.quick { 1.0 } else { 5.0 });
+        let warmup = self.warmup.unwrap_or((duration / 5.0).clamp(0.2, 1.0));
+        if !(duration > 0.0 && duration.is_finite() && warmup >= 0.0 && warmup.is_finite()) {
+            bail!("--duration must be positive and --warmup not negative");
+        }
+        if self.connections == 0 {
+            bail!("--connections must be at least 1");
+        }
+        Ok(Load {
+            connections: self.connections,
+            warmup: Duration::from_secs_f64(warmup),
+            duration: Duration::from_secs_f64(duration),
+            server_pid,
+        })
+    }
+}
+
+/// Prints a progress line unless the output is JSON.
+macro_rules! say {
+    ($quiet:expr, $($arg:tt)*) => {
+        if !$quiet {
+            eprintln!($($arg)*);
+        }
+    };
+}
+
+/// Runs the benchmark and prints its report.
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let load_average_start = report::load_average();
+    let scratch = tempfile::Builder::new().prefix("yhconv-bench-").tempdir().context("creating a temp dir")?;
+    let quiet = args.json;
+    let mut notes = Vec::new();
+    let mut world_report = None;
+    let mut server_kind = String::new();
+    let (server, base_url, scenarios, big_group) = match &args.target {
+        Some(url) => {
+            server_kind = format!("--target {url}");
+            let base = url.trim().trim_end_matches('/').to_owned();
+            let scenarios = target_scenarios(&base, &args.token, &mut notes).await?;
+            (None, base, scenarios, args.big_group)
+        }
+        None => {
+            let db = choose_db(&args, &scratch).await?;
+            server_kind.push_str(if db.starts_with("postgres") { "postgres" } else { "sqlite" });
+            let spec = args.spec();
+            say!(quiet, "building the world in {db} ...");
+            let built = {
+                let config = Config { db: DbUrl::parse(&db)?, ..Config::default() };
+                let service = yhconv_server::app::open_service(&config).await.context("opening the database")?;
+                world::build(&service, spec, quiet).await?
+            };
+            say!(quiet, "world built in {:.2} s", built.total.as_secs_f64());
+            for (what, took) in &built.steps {
+                say!(quiet, "  {:>7.2} s  {what}", took.as_secs_f64());
+            }
+            world_report = Some(WorldReport {
+                counts: built.counts,
+                big_group_members: built.big_group_members,
+                steps: built.steps.iter().map(|(w, d)| Step { what: w.clone(), secs: d.as_secs_f64() }).collect(),
+                total_secs: built.total.as_secs_f64(),
+            });
+            say!(quiet, "starting the server ...");
+            let started = Instant::now();
+            let server = ServerProcess::start(&db, &scratch.path().join("server.log")).await?;
+            say!(
+                quiet,
+                "server {} (pid {}) answered after {:.2} s",
+                server.base_url,
+                server.pid(),
+                started.elapsed().as_secs_f64()
+            );
+            let base = server.base_url.clone();
+            let scenarios = local_scenarios(&built);
+            (Some(server), base, scenarios, built.big_group_members)
+        }
+    };
+    let (floor_path, floor_note) = floor_path(&base_url).await?;
+    notes.extend(floor_note);
+    let mut server = server;
+    let load = args.load(server.as_ref().map(ServerProcess::pid))?;
+    let memory_at_start = server.as_ref().map(ServerProcess::memory).transpose()?;
+    let mut results = Vec::new();
+    let mut floor = None;
+    for (key, name, op, tokens) in scenarios {
+        let op = match op {
+            Op::Floor { .. } => Op::Floor { path: floor_path.clone() },
+            other => other,
+        };
+        let name = name.replace("{floor}", &floor_path);
+        say!(quiet, "running {name} ...");
+        let measured = load::run(&base_url, &Scenario { op, tokens }, load).await?;
+        let memory_after = match server.as_mut() {
+            Some(s) => {
+                if !s.is_running() {
+                    bail!("the server died during {name}");
+                }
+                Some(s.memory()?)
+            }
+            None => None,
+        };
+        let (floor_rps, floor_p50) = *floor.get_or_insert((measured.requests_per_sec, measured.p50_us));
+        say!(
+            quiet,
+            "  {:.0} req/s, p50 {}, p99 {}, {} errors",
+            measured.requests_per_sec,
+            report::ms(measured.p50_us),
+            report::ms(measured.p99_us),
+            measured.errors
+        );
+        results.push(ScenarioResult {
+            key: key.to_owned(),
+            name,
+            rps_x_floor: measured.requests_per_sec / floor_rps.max(1e-9),
+            p50_x_floor: measured.p50_us / floor_p50.max(1e-9),
+            measured,
+            memory_after,
+        });
+    }
+    drift_note(&results, &mut notes);
+    notes.push(
+        "no push socket is connected during the run: group sends store the message and find nobody online".to_owned(),
+    );
+    let mut report = Report {
+        machine: Machine {
+            cpu: report::cpu_model(),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            yhconv_version: env!("CARGO_PKG_VERSION").to_owned(),
+            build_profile: if cfg!(debug_assertions) { "debug" } else { "release" }.to_owned(),
+            server: server_kind,
+            load_average_start,
+            load_average_end: report::load_average(),
+        },
+        world: world_report,
+        floor_path,
+        connections: load.connections,
+        duration_secs: load.duration.as_secs_f64(),
+        warmup_secs: load.warmup.as_secs_f64(),
+        memory_at_start,
+        scenarios: results,
+        checks: Vec::new(),
+        notes,
+    };
+    report.checks = report::checks(&report, big_group, RSS_LIMIT_MIB);
+    drop(server);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.render());
+    }
+    Ok(())
+}
+
+type ScenarioPlan = (&'static str, String, Op, Vec<String>);
+
+fn floor_op() -> Op {
+    Op::Floor { path: String::new() }
+}
+
+/// The scenarios on a world this run built, in order: reads before the
+/// writes that would change them, and the floor again at the end to show
+/// how much the machine drifted.
+fn local_scenarios(w: &world::BuiltWorld) -> Vec<ScenarioPlan> {
+    let big = w.big_group_members;
+    vec![
+        ("floor", "floor: GET {floor}".to_owned(), floor_op(), Vec::new()),
+        ("list_50", "list (50)".to_owned(), Op::List { expect: Some(50) }, w.l50_tokens.clone()),
+        ("md5_50", "list md5 hit (50)".to_owned(), Op::ListMd5, w.l50_tokens.clone()),
+        ("list_1000", "list (1000)".to_owned(), Op::List { expect: Some(1_000) }, w.l1000_tokens.clone()),
+        ("md5_1000", "list md5 hit (1000)".to_owned(), Op::ListMd5, w.l1000_tokens.clone()),
+        (
+            "dismiss",
+            "dismiss-notification".to_owned(),
+            Op::Dismiss { chat: w.dismiss_chat.clone() },
+            w.l50_tokens.clone(),
+        ),
+        (
+            "send_10",
+            "send to group of 10".to_owned(),
+            Op::Send { group: world::GROUP_10.to_string() },
+            w.sender_tokens.clone(),
+        ),
+        (
+            "send_big",
+            format!("send to group of {big}"),
+            Op::Send { group: world::GROUP_BIG.to_string() },
+            w.sender_tokens.clone(),
+        ),
+        ("floor_again", "floor again (drift)".to_owned(), floor_op(), Vec::new()),
+    ]
+}
+
+/// With `--target`: the floor and the token user's list, plain and md5-hit.
+async fn target_scenarios(base: &str, tokens: &[String], notes: &mut Vec<String>) -> anyhow::Result<Vec<ScenarioPlan>> {
+    let client = yhconv_client::Client::new(base)?.with_token(tokens[0].clone());
+    let entries = client.conversation_list(None).await.context("listing with --token")?.data.len();
+    notes.push(format!("--target: the list checks use --token's user's list of {entries} entries, not L50"));
+    Ok(vec![
+        ("floor", "floor: GET {floor}".to_owned(), floor_op(), Vec::new()),
+        ("list_50", format!("list ({entries})"), Op::List { expect: Some(entries) }, tokens.to_vec()),
+        ("md5_50", format!("list md5 hit ({entries})"), Op::ListMd5, tokens.to_vec()),
+        ("floor_again", "floor again (drift)".to_owned(), floor_op(), Vec::new()),
+    ])
+}
+
+/// `/livez` when the server has it, else `/healthz` (which reads the
+/// database, so it is a higher floor), with a note saying so.
+async fn floor_path(base: &str) -> anyhow::Result<(String, Option<String>)> {
+    let res = reqwest::Client::new().get(format!("{base}/livez")).send().await.context("probing /livez")?;
+    if res.status().is_success() {
+        return Ok(("/livez".to_owned(), None));
+    }
+    Ok((
+        "/healthz".to_owned(),
+        Some(format!(
+            "the server answered {} to /livez: the floor is /healthz, which also asks the database",
+            res.status()
+        )),
+    ))
+}
+
+/// How far the floor moved between the start and the end of the run.
+fn drift_note(results: &[ScenarioResult], notes: &mut Vec<String>) {
+    let rps = |key: &str| results.iter().find(|r| r.key == key).map(|r| r.measured.requests_per_sec);
+    if let (Some(first), Some(last)) = (rps("floor"), rps("floor_again")) {
+        let drift = (last - first) / first.max(1e-9) * 100.0;
+        notes.push(format!(
+            "the floor moved {drift:+.1}% between the start and the end of the run ({first:.0} -> {last:.0} req/s)"
+        ));
+    }
+    let other = results.iter().map(|r| r.measured.cores_other).fold(0.0, f64::max);
+    if other > 0.2 {
+        notes
+            .push(format!("other processes kept up to {other:.2} cores busy during a scenario: the figures are noisy"));
+    }
+}
+
+/// The database URL to build in: a fresh SQLite file in `scratch`, or the
+/// given one after checking it holds nothing.
+async fn choose_db(args: &BenchArgs, scratch: &tempfile::TempDir) -> anyhow::Result<String> {
+    let Some(url) = &args.db else {
+        return Ok(format!("sqlite://{}", scratch.path().join("bench.db").display()));
+    };
+    match DbUrl::parse(url)? {
+        DbUrl::Sqlite(path) => {
+            if path.exists() {
+                bail!("{} already exists: bench builds its world in a fresh database", path.display());
+            }
+        }
+        DbUrl::Postgres(pg) => {
+            let (client, connection) = tokio_postgres::connect(&pg, tokio_postgres::NoTls)
+                .await
+                .with_context(|| "connecting to the --db PostgreSQL database")?;
+            let connection = tokio::spawn(connection);
+            let tables: i64 = client
+                .query_one(
+                    "SELECT count(*) FROM pg_catalog.pg_tables \
+                     WHERE schemaname NOT IN ('pg_catalog', 'information_schema')",
+                    &[],
+                )
+                .await?
+                .get(0);
+            drop(client);
+            let _ = connection.await;
+            if tables > 0 {
+                bail!("the --db database has {tables} tables: bench builds its world only in an empty database");
+            }
+        }
+    }
+    Ok(url.clone())
+}

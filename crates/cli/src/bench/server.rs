@@ -1,0 +1,144 @@
+//! The server under test: `yhconv serve` as a child process on a free
+//! loopback port, and what `/proc` says about it (memory, CPU time).
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+
+/// How long the server may take to answer its first request.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A running `yhconv serve`; killed when dropped.
+pub struct ServerProcess {
+    child: Child,
+    pub base_url: String,
+}
+
+/// Memory of a process, from `/proc/PID/status`.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Memory {
+    /// Resident set now (`VmRSS`), KiB.
+    pub rss_kib: u64,
+    /// Peak resident set (`VmHWM`), KiB.
+    pub peak_kib: u64,
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> anyhow::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+impl ServerProcess {
+    /// Starts this executable's `serve` on `db`, with rate limits off,
+    /// logging to `log` (a file), and waits until it answers `/healthz`.
+    pub async fn start(db: &str, log: &Path) -> anyhow::Result<Self> {
+        let exe = std::env::current_exe().context("finding the yhconv executable")?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+        let log_file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let child = Command::new(exe)
+            .args(["serve", "--db", db, "--listen", &addr.to_string()])
+            .args(["--rate-limit", "0", "--login-rate-limit", "0"])
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
+            .spawn()
+            .context("starting `yhconv serve`")?;
+        let mut server = Self { child, base_url: format!("http://{addr}") };
+        server.wait_ready(log).await?;
+        Ok(server)
+    }
+
+    async fn wait_ready(&mut self, log: &Path) -> anyhow::Result<()> {
+        let http = reqwest::Client::new();
+        let url = format!("{}/healthz", self.base_url);
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                let tail = std::fs::read_to_string(log).unwrap_or_default();
+                bail!("the server exited ({status}) before answering; its log:\n{}", last_lines(&tail, 20));
+            }
+            if let Ok(res) = http.get(&url).timeout(Duration::from_secs(2)).send().await {
+                if res.status().is_success() {
+                    return Ok(());
+                }
+            }
+            if started.elapsed() > START_TIMEOUT {
+                bail!("the server did not answer {url} within {} s", START_TIMEOUT.as_secs());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's memory now.
+    pub fn memory(&self) -> anyhow::Result<Memory> {
+        memory(self.pid())
+    }
+
+    /// True while the server runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// `VmRSS` and `VmHWM` of `pid`.
+pub fn memory(pid: u32) -> anyhow::Result<Memory> {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    Ok(Memory { rss_kib: field("VmRSS:"), peak_kib: field("VmHWM:") })
+}
+
+/// CPU time used so far, in clock ticks, by `pid` (user + system) or, for
+/// `None`, by the whole machine (all non-idle time over all cores).
+pub fn cpu_ticks(pid: Option<u32>) -> u64 {
+    match pid {
+        Some(pid) => {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0 };
+            // Fields after the command name (which may hold spaces) start at
+            // field 3; utime and stime are fields 14 and 15.
+            let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) else { return 0 };
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let get = |i: usize| fields.get(i - 3).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+            get(14) + get(15)
+        }
+        None => {
+            let Ok(stat) = std::fs::read_to_string("/proc/stat") else { return 0 };
+            let Some(cpu) = stat.lines().next() else { return 0 };
+            // user nice system idle iowait irq softirq steal ...
+            let values: Vec<u64> = cpu.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+            let idle = values.get(3).copied().unwrap_or(0) + values.get(4).copied().unwrap_or(0);
+            values.iter().take(8).sum::<u64>().saturating_sub(idle)
+        }
+    }
+}
+
+/// Clock ticks per second (`USER_HZ`): 100 on every Linux this runs on.
+pub const TICKS_PER_SEC: f64 = 100.0;
