@@ -156,24 +156,127 @@ async fn send<K: Sink<Message> + Unpin>(sink: &mut K, message: Message) -> bool 
     matches!(tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await, Ok(Ok(())))
 }
 
-async fn handle_frame(service: &Service, text: &str, logged_in: bool) -> Action {
+/// A client frame, parsed. Pure, so it is unit-tested and fuzzed on its own
+/// (`fuzz/fuzz_targets/ws_frame.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientFrame {
+    /// `login` with a well-formed `userId` and a token (not yet checked).
+    Login { user_id: Id, token: String },
+    /// `heartbeat`, answered with this `seq` once logged in.
+    Heartbeat { seq: String },
+    /// A well-formed frame with any other command: ignored.
+    Other,
+    /// Not a frame: not JSON, no `cmd`, wrong types, or a `login` whose data
+    /// is malformed. Counts towards [`MAX_BAD_FRAMES_BEFORE_LOGIN`].
+    Bad,
+}
+
+/// Parses one client text frame (`{"seq","cmd","data"}`).
+pub fn parse_client_frame(text: &str) -> ClientFrame {
     let Ok(frame) = serde_json::from_str::<WsClientFrame>(text) else {
-        return Action::Bad;
+        return ClientFrame::Bad;
     };
     match frame.cmd.as_str() {
         "login" => {
             let Ok(login) = serde_json::from_value::<WsLoginData>(frame.data) else {
-                return Action::Bad;
+                return ClientFrame::Bad;
             };
-            let Ok(claimed) = Id::parse(&login.user_id, "userId") else {
-                return Action::Bad;
+            let Ok(user_id) = Id::parse(&login.user_id, "userId") else {
+                return ClientFrame::Bad;
             };
-            match service.authenticate(Some(&login.token)).await {
-                Ok(user) if user == claimed => Action::Login(user),
-                _ => Action::Bad,
-            }
+            ClientFrame::Login { user_id, token: login.token }
         }
-        "heartbeat" if logged_in => Action::Answer(encode_heartbeat_ack(&frame.seq)),
-        _ => Action::Ignore,
+        "heartbeat" => ClientFrame::Heartbeat { seq: frame.seq },
+        _ => ClientFrame::Other,
+    }
+}
+
+async fn handle_frame(service: &Service, text: &str, logged_in: bool) -> Action {
+    match parse_client_frame(text) {
+        ClientFrame::Bad => Action::Bad,
+        ClientFrame::Login { user_id, token } => match service.authenticate(Some(&token)).await {
+            Ok(user) if user == user_id => Action::Login(user),
+            _ => Action::Bad,
+        },
+        ClientFrame::Heartbeat { seq } if logged_in => Action::Answer(encode_heartbeat_ack(&seq)),
+        ClientFrame::Heartbeat { .. } | ClientFrame::Other => Action::Ignore,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn login(user_id: i64, token: &str) -> ClientFrame {
+        ClientFrame::Login { user_id: Id::from_raw(user_id), token: token.into() }
+    }
+
+    #[test]
+    fn login_frames() {
+        let text =
+            r#"{"seq":"1","cmd":"login","data":{"userId":"1001","token":"t","platform":"linux","deviceId":"d"}}"#;
+        assert_eq!(parse_client_frame(text), login(1001, "t"));
+        // platform, deviceId and seq may be left out; ids are trimmed.
+        assert_eq!(parse_client_frame(r#"{"cmd":"login","data":{"userId":" 7 ","token":""}}"#), login(7, ""));
+        // Extra keys are ignored.
+        let extra = r#"{"cmd":"login","x":1,"data":{"userId":"7","token":"t","more":[1]}}"#;
+        assert_eq!(parse_client_frame(extra), login(7, "t"));
+    }
+
+    #[test]
+    fn malformed_logins_are_bad() {
+        for text in [
+            r#"{"cmd":"login"}"#,
+            r#"{"cmd":"login","data":{}}"#,
+            r#"{"cmd":"login","data":{"userId":"7"}}"#,
+            r#"{"cmd":"login","data":{"token":"t"}}"#,
+            r#"{"cmd":"login","data":{"userId":7,"token":"t"}}"#,
+            r#"{"cmd":"login","data":{"userId":"abc","token":"t"}}"#,
+            r#"{"cmd":"login","data":{"userId":"0","token":"t"}}"#,
+            r#"{"cmd":"login","data":{"userId":"-3","token":"t"}}"#,
+            r#"{"cmd":"login","data":{"userId":"7","token":5}}"#,
+            r#"{"cmd":"login","data":"userId"}"#,
+        ] {
+            assert_eq!(parse_client_frame(text), ClientFrame::Bad, "{text}");
+        }
+    }
+
+    #[test]
+    fn heartbeats_keep_their_seq() {
+        let text = r#"{"seq":"42","cmd":"heartbeat","data":{}}"#;
+        assert_eq!(parse_client_frame(text), ClientFrame::Heartbeat { seq: "42".into() });
+        assert_eq!(parse_client_frame(r#"{"cmd":"heartbeat"}"#), ClientFrame::Heartbeat { seq: String::new() });
+        // The data of a heartbeat is not looked at.
+        let odd = r#"{"seq":"s","cmd":"heartbeat","data":[1,2]}"#;
+        assert_eq!(parse_client_frame(odd), ClientFrame::Heartbeat { seq: "s".into() });
+    }
+
+    #[test]
+    fn other_commands_are_ignored_not_bad() {
+        assert_eq!(parse_client_frame(r#"{"seq":"1","cmd":"subscribe","data":{}}"#), ClientFrame::Other);
+        assert_eq!(parse_client_frame(r#"{"cmd":""}"#), ClientFrame::Other);
+        assert_eq!(
+            parse_client_frame(r#"{"cmd":"Login","data":{}}"#),
+            ClientFrame::Other,
+            "commands are case-sensitive"
+        );
+    }
+
+    #[test]
+    fn non_frames_are_bad() {
+        for text in [
+            "",
+            " ",
+            "null",
+            "[]",
+            "{}",
+            "42",
+            r#"{"seq":"1"}"#,
+            r#"{"cmd":1}"#,
+            r#"{"cmd":"heartbeat","seq":1}"#,
+            "{\"cmd\"",
+        ] {
+            assert_eq!(parse_client_frame(text), ClientFrame::Bad, "{text:?}");
+        }
     }
 }

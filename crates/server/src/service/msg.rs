@@ -61,28 +61,59 @@ fn parse_mentions(content: &MsgContent) -> Result<Vec<MentionTarget>> {
         .collect()
 }
 
+/// A send request checked as far as it can be without the store: the
+/// `msg_id`, content type, text and mentions. Pure, so it is fuzzed on its
+/// own (`fuzz/fuzz_targets/proto_requests.rs`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedSend {
+    /// Trimmed, 1 to [`MAX_MSG_ID_LEN`] bytes.
+    pub msg_id: String,
+    pub chat_id: String,
+    pub chat_type: u64,
+    pub content_type: ContentType,
+    pub content: MsgContent,
+    pub mentions: Vec<MentionTarget>,
+    /// Capped to [`MAX_MSG_ID_LEN`] characters.
+    pub quote_msg_id: String,
+}
+
+/// Checks the parts of a send request that need no store.
+pub fn check_send(req: SendMessage) -> Result<CheckedSend> {
+    let msg_id = req.msg_id.trim().to_owned();
+    if msg_id.is_empty() {
+        return Err(Error::invalid("msg_id is required"));
+    }
+    if msg_id.len() > MAX_MSG_ID_LEN {
+        return Err(Error::invalid(format!("msg_id is longer than {MAX_MSG_ID_LEN} bytes")));
+    }
+    let content_type = ContentType::from_code(req.content_type)
+        .ok_or_else(|| Error::invalid(format!("unknown content_type {}", req.content_type)))?;
+    let content = req.content.ok_or_else(|| Error::invalid("content is required"))?;
+    if content_type.is_textual() && content.text.trim().is_empty() {
+        return Err(Error::invalid("text is empty"));
+    }
+    if content.text.len() > MAX_TEXT_LEN {
+        return Err(Error::invalid(format!("text is longer than {MAX_TEXT_LEN} bytes")));
+    }
+    let mentions = parse_mentions(&content)?;
+    Ok(CheckedSend {
+        msg_id,
+        chat_id: req.chat_id,
+        chat_type: req.chat_type,
+        content_type,
+        content,
+        mentions,
+        quote_msg_id: req.quote_msg_id.chars().take(MAX_MSG_ID_LEN).collect(),
+    })
+}
+
 impl Service {
     /// Stores a message from `user` and queues its push; a retried `msg_id`
     /// is answered as a success and stored once.
     pub async fn send_message(&self, user: Id, req: SendMessage) -> Result<Sent> {
-        let msg_id = req.msg_id.trim().to_owned();
-        if msg_id.is_empty() {
-            return Err(Error::invalid("msg_id is required"));
-        }
-        if msg_id.len() > MAX_MSG_ID_LEN {
-            return Err(Error::invalid(format!("msg_id is longer than {MAX_MSG_ID_LEN} bytes")));
-        }
-        let content_type = ContentType::from_code(req.content_type)
-            .ok_or_else(|| Error::invalid(format!("unknown content_type {}", req.content_type)))?;
-        let content = req.content.ok_or_else(|| Error::invalid("content is required"))?;
-        if content_type.is_textual() && content.text.trim().is_empty() {
-            return Err(Error::invalid("text is empty"));
-        }
-        if content.text.len() > MAX_TEXT_LEN {
-            return Err(Error::invalid(format!("text is longer than {MAX_TEXT_LEN} bytes")));
-        }
-        let mentions = parse_mentions(&content)?;
-        let peer = resolve_typed(self, &req.chat_id, req.chat_type).await?;
+        let CheckedSend { msg_id, chat_id, chat_type, content_type, content, mentions, quote_msg_id } =
+            check_send(req)?;
+        let peer = resolve_typed(self, &chat_id, chat_type).await?;
         self.check_not_self(user, &peer)?;
         let sender = self
             .store
@@ -98,7 +129,7 @@ impl Service {
             msg_id: msg_id.clone(),
             content_type,
             content: content.encode_to_vec(),
-            quote_msg_id: req.quote_msg_id.chars().take(MAX_MSG_ID_LEN).collect(),
+            quote_msg_id,
             preview: preview(content_type, &content, group_sender),
             mentions,
             sent_ms: now_ms(),
