@@ -1,0 +1,643 @@
+//! Property test: random sequences of sends, mark-reads, removes,
+//! sort-changes and mutes, applied both to a real server (over HTTP) and to a
+//! plain in-memory model written from the README's "Behaviour" rules (not
+//! from the server's code). After every step, every user's conversation list
+//! must match the model's: order, unread count and flag, mention count, `at`,
+//! the earliest unread mention, mute flag, preview, names.
+//!
+//! `PROPTEST_CASES=N` changes the number of cases (default 32, about half a
+//! minute in a debug build).
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use common::{TestApp, ANN, BEN, BOT, CAT, GROUP};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError};
+use yhconv_client::Client;
+use yhconv_proto::pb::{MsgContent, SendMessage};
+use yhconv_proto::{ChatType, ContentType};
+
+// ---------------------------------------------------------------------------
+// The world, as the model sees it.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Who {
+    Ann,
+    Ben,
+    Cat,
+}
+
+const EVERYONE: [Who; 3] = [Who::Ann, Who::Ben, Who::Cat];
+/// Members of GROUP.
+const GROUP_MEMBERS: [Who; 2] = [Who::Ann, Who::Ben];
+
+impl Who {
+    fn id(self) -> &'static str {
+        match self {
+            Who::Ann => ANN,
+            Who::Ben => BEN,
+            Who::Cat => CAT,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Who::Ann => "Ann",
+            Who::Ben => "Ben",
+            Who::Cat => "Cat",
+        }
+    }
+
+    fn in_group(self) -> bool {
+        GROUP_MEMBERS.contains(&self)
+    }
+}
+
+/// What an operation names: a user, the group, or the bot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    User(Who),
+    Group,
+    Bot,
+}
+
+impl Target {
+    fn id(self) -> &'static str {
+        match self {
+            Target::User(w) => w.id(),
+            Target::Group => GROUP,
+            Target::Bot => BOT,
+        }
+    }
+
+    fn chat_type(self) -> ChatType {
+        match self {
+            Target::User(_) => ChatType::User,
+            Target::Group => ChatType::Group,
+            Target::Bot => ChatType::Bot,
+        }
+    }
+}
+
+/// One conversation, whoever looks at it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum ChatKey {
+    /// A direct chat; the two users in order.
+    Direct(Who, Who),
+    Group,
+    /// A user's chat with the bot.
+    Bot(Who),
+}
+
+impl ChatKey {
+    fn of(user: Who, target: Target) -> Self {
+        match target {
+            Target::User(other) => ChatKey::Direct(user.min(other), user.max(other)),
+            Target::Group => ChatKey::Group,
+            Target::Bot => ChatKey::Bot(user),
+        }
+    }
+
+    fn members(self) -> Vec<Who> {
+        match self {
+            ChatKey::Direct(a, b) => vec![a, b],
+            ChatKey::Group => GROUP_MEMBERS.to_vec(),
+            ChatKey::Bot(u) => vec![u],
+        }
+    }
+
+    /// `chat_id` as `user` sees it: the other user, the group or the bot.
+    fn chat_id(self, user: Who) -> &'static str {
+        match self {
+            ChatKey::Direct(a, b) => {
+                if a == user {
+                    b.id()
+                } else {
+                    a.id()
+                }
+            }
+            ChatKey::Group => GROUP,
+            ChatKey::Bot(_) => BOT,
+        }
+    }
+
+    fn chat_type(self) -> u64 {
+        match self {
+            ChatKey::Direct(..) => 1,
+            ChatKey::Group => 2,
+            ChatKey::Bot(_) => 3,
+        }
+    }
+
+    /// Field 3: Ann calls Ben "Benny"; everything else is its own name.
+    fn display_name(self, user: Who) -> &'static str {
+        match self.chat_id(user) {
+            BEN if user == Who::Ann => "Benny",
+            GROUP => "Team",
+            BOT => "Helper",
+            id => EVERYONE.iter().find(|w| w.id() == id).map(|w| w.name()).unwrap(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Operations.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mention {
+    User(Who),
+    All,
+    /// A decimal id that is no user of any chat (the bot, the group, nobody).
+    Other(&'static str),
+}
+
+impl Mention {
+    fn wire(self) -> &'static str {
+        match self {
+            Mention::User(w) => w.id(),
+            Mention::All => "all",
+            Mention::Other(id) => id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Body {
+    /// Text, markdown or html with this text.
+    Textual(ContentType, &'static str),
+    /// Any other type (its `text`, if any, is not shown).
+    Tagged(ContentType),
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Send {
+        from: Who,
+        to: Target,
+        mentions: Vec<Mention>,
+        body: Body,
+    },
+    /// Sends the last accepted message again, same `msg_id`.
+    Retry,
+    Dismiss {
+        who: Who,
+        chat: Target,
+    },
+    Remove {
+        who: Who,
+        chat: Target,
+    },
+    SortChange {
+        who: Who,
+        target: Target,
+    },
+    NoNotify {
+        who: Who,
+        chat: Target,
+        on: bool,
+    },
+}
+
+const TEXTS: &[&str] = &[
+    "hi",
+    "  hello \n\n\t world  ",
+    "x\u{3000}y\u{a0}z",
+    "<b>bold</b>  **md**",
+    // Exactly 60 characters: not cut.
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    // 59 characters, a space, one more word: cut after the space.
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa12345678 b",
+    // 62 CJK characters.
+    "云湖云湖云湖云湖云湖云湖云湖云湖云湖云湖云湖云湖云湖云湖云湖云湖云湖云湖云湖云湖云湖云湖云湖云湖云湖云湖云湖云湖云湖云湖云湖",
+    // 61 emoji.
+    "😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀",
+    // Blank: refused for textual types.
+    " \n\t ",
+];
+
+const TAGGED: [(ContentType, &str); 8] = [
+    (ContentType::Image, "[图片]"),
+    (ContentType::File, "[文件]"),
+    (ContentType::Form, "[表单]"),
+    (ContentType::Post, "[文章]"),
+    (ContentType::Sticker, "[表情]"),
+    (ContentType::Video, "[视频]"),
+    (ContentType::Audio, "[语音]"),
+    (ContentType::Call, "[语音通话]"),
+];
+
+fn who() -> impl Strategy<Value = Who> {
+    prop_oneof![Just(Who::Ann), Just(Who::Ben), Just(Who::Cat)]
+}
+
+fn target() -> impl Strategy<Value = Target> {
+    prop_oneof![3 => who().prop_map(Target::User), 2 => Just(Target::Group), 1 => Just(Target::Bot)]
+}
+
+fn mention() -> impl Strategy<Value = Mention> {
+    prop_oneof![
+        4 => who().prop_map(Mention::User),
+        2 => Just(Mention::All),
+        1 => prop_oneof![Just(Mention::Other(BOT)), Just(Mention::Other(GROUP)), Just(Mention::Other("9999"))],
+    ]
+}
+
+fn body() -> impl Strategy<Value = Body> {
+    let textual = prop_oneof![Just(ContentType::Text), Just(ContentType::Markdown), Just(ContentType::Html)];
+    prop_oneof![
+        4 => (textual, proptest::sample::select(TEXTS)).prop_map(|(t, s)| Body::Textual(t, s)),
+        1 => proptest::sample::select(&TAGGED[..]).prop_map(|(t, _)| Body::Tagged(t)),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        8 => (who(), target(), proptest::collection::vec(mention(), 0..3), body())
+            .prop_map(|(from, to, mentions, body)| Op::Send { from, to, mentions, body }),
+        1 => Just(Op::Retry),
+        2 => (who(), target()).prop_map(|(who, chat)| Op::Dismiss { who, chat }),
+        2 => (who(), target()).prop_map(|(who, chat)| Op::Remove { who, chat }),
+        3 => (who(), target()).prop_map(|(who, target)| Op::SortChange { who, target }),
+        1 => (who(), target(), any::<bool>()).prop_map(|(who, chat, on)| Op::NoNotify { who, chat, on }),
+    ]
+}
+
+// ---------------------------------------------------------------------------
+// The model.
+
+/// What the rules say a call must answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Ok,
+    Err,
+    /// The README does not say (a call on a group one is not in, or on a
+    /// chat with oneself, other than send and sort-change): either answer
+    /// is accepted, and nothing visible may change.
+    Either,
+}
+
+#[derive(Debug, Clone)]
+struct ModelMsg {
+    seq: u64,
+    sender: Who,
+    /// Users this message mentions, after the rules dropped the rest.
+    mentions: BTreeSet<Who>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Chat {
+    messages: Vec<ModelMsg>,
+    last_time: u64,
+    preview: String,
+}
+
+/// One user's side of one chat.
+#[derive(Debug, Clone, Default)]
+struct View {
+    /// Has had a message or a sort-change: in the list unless hidden.
+    entered: bool,
+    hidden: bool,
+    read_seq: u64,
+    sort_time: u64,
+    muted: bool,
+}
+
+#[derive(Debug, Default)]
+struct Model {
+    /// Every message and sort-change is one tick later than the last.
+    clock: u64,
+    chats: BTreeMap<ChatKey, Chat>,
+    views: BTreeMap<(Who, ChatKey), View>,
+    /// The last accepted send, for [`Op::Retry`].
+    last_send: Option<(Who, SendMessage)>,
+}
+
+/// One list entry, as compared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    chat_id: String,
+    chat_type: u64,
+    name: String,
+    preview: String,
+    unread_count: u64,
+    unread_flag: u64,
+    at: u64,
+    mention_count: u64,
+    /// `at_data.msg_seq` and `at_data.mentioner_id`.
+    first_mention: Option<(u64, String)>,
+    muted: u64,
+}
+
+/// The README's preview rule for text: one line, trimmed, 60 characters then
+/// `…`.
+fn text_preview(text: &str) -> String {
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() > 60 {
+        let mut cut: String = line.chars().take(60).collect();
+        cut.push('…');
+        cut
+    } else {
+        line
+    }
+}
+
+impl Model {
+    fn tick(&mut self) -> u64 {
+        self.clock += 1;
+        self.clock
+    }
+
+    fn view(&mut self, user: Who, chat: ChatKey) -> &mut View {
+        self.views.entry((user, chat)).or_default()
+    }
+
+    /// Applies `op` if the rules accept it; says what the server must answer.
+    fn apply(&mut self, op: &Op, wire: Option<&SendMessage>) -> Expect {
+        match op {
+            Op::Send { from, to, mentions, body } => {
+                if *to == Target::User(*from) || (*to == Target::Group && !from.in_group()) {
+                    return Expect::Err;
+                }
+                let preview = match body {
+                    Body::Textual(_, text) if text.trim().is_empty() => return Expect::Err,
+                    Body::Textual(_, text) => text_preview(text),
+                    Body::Tagged(t) => TAGGED.iter().find(|(c, _)| c == t).unwrap().1.to_owned(),
+                };
+                let key = ChatKey::of(*from, *to);
+                let members = key.members();
+                let mut mentioned = BTreeSet::new();
+                for m in mentions {
+                    match m {
+                        Mention::User(w) if *w != *from && members.contains(w) => {
+                            mentioned.insert(*w);
+                        }
+                        Mention::All if key == ChatKey::Group => {
+                            mentioned.extend(members.iter().copied().filter(|w| w != from));
+                        }
+                        _ => {}
+                    }
+                }
+                let time = self.tick();
+                let chat = self.chats.entry(key).or_default();
+                let seq = chat.messages.len() as u64 + 1;
+                chat.messages.push(ModelMsg { seq, sender: *from, mentions: mentioned });
+                chat.last_time = time;
+                chat.preview = match key {
+                    ChatKey::Group => format!("{}: {preview}", from.name()),
+                    _ => preview,
+                };
+                for m in members {
+                    let view = self.view(m, key);
+                    view.entered = true;
+                    view.hidden = false;
+                    if m == *from {
+                        view.read_seq = seq;
+                    }
+                }
+                self.last_send = wire.map(|w| (*from, w.clone()));
+                Expect::Ok
+            }
+            // Answered success, stored once: nothing changes.
+            Op::Retry => Expect::Ok,
+            Op::Dismiss { who, chat } | Op::Remove { who, chat } => {
+                if *chat == Target::User(*who) || (*chat == Target::Group && !who.in_group()) {
+                    return Expect::Either;
+                }
+                let key = ChatKey::of(*who, *chat);
+                let last = self.chats.get(&key).map_or(0, |c| c.messages.len() as u64);
+                let remove = matches!(op, Op::Remove { .. });
+                let view = self.view(*who, key);
+                view.read_seq = last;
+                if remove && view.entered {
+                    view.hidden = true;
+                }
+                Expect::Ok
+            }
+            Op::SortChange { who, target } => {
+                if *target == Target::User(*who) || (*target == Target::Group && !who.in_group()) {
+                    return Expect::Err;
+                }
+                let key = ChatKey::of(*who, *target);
+                let time = self.tick();
+                let view = self.view(*who, key);
+                view.entered = true;
+                view.hidden = false;
+                view.sort_time = time;
+                Expect::Ok
+            }
+            Op::NoNotify { who, chat, on } => {
+                if *chat == Target::User(*who) || (*chat == Target::Group && !who.in_group()) {
+                    return Expect::Either;
+                }
+                self.view(*who, ChatKey::of(*who, *chat)).muted = *on;
+                Expect::Ok
+            }
+        }
+    }
+
+    /// `user`'s list, newest activity first.
+    fn list(&self, user: Who) -> Vec<Entry> {
+        let mut listed: Vec<(u64, Entry)> = Vec::new();
+        for ((u, key), view) in &self.views {
+            if *u != user || !view.entered || view.hidden {
+                continue;
+            }
+            let empty = Chat::default();
+            let chat = self.chats.get(key).unwrap_or(&empty);
+            let unread: Vec<&ModelMsg> = chat.messages.iter().filter(|m| m.seq > view.read_seq).collect();
+            let mentioning: Vec<&&ModelMsg> = unread.iter().filter(|m| m.mentions.contains(&user)).collect();
+            let entry = Entry {
+                chat_id: key.chat_id(user).to_owned(),
+                chat_type: key.chat_type(),
+                name: key.display_name(user).to_owned(),
+                preview: chat.preview.clone(),
+                unread_count: unread.len() as u64,
+                unread_flag: u64::from(!unread.is_empty()),
+                at: u64::from(!mentioning.is_empty()),
+                mention_count: mentioning.len() as u64,
+                first_mention: mentioning.first().map(|m| (m.seq, m.sender.id().to_owned())),
+                muted: u64::from(view.muted),
+            };
+            listed.push((chat.last_time.max(view.sort_time), entry));
+        }
+        listed.sort_by_key(|(time, _)| std::cmp::Reverse(*time));
+        listed.into_iter().map(|(_, e)| e).collect()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The real server.
+
+struct Real {
+    app: TestApp,
+    clients: BTreeMap<Who, Client>,
+}
+
+impl Real {
+    async fn start() -> Self {
+        let app = TestApp::spawn().await;
+        let mut clients = BTreeMap::new();
+        for w in EVERYONE {
+            clients.insert(w, app.client(w.id()).await);
+        }
+        Self { app, clients }
+    }
+
+    fn client(&self, w: Who) -> &Client {
+        &self.clients[&w]
+    }
+
+    async fn list(&self, user: Who) -> Result<Vec<Entry>, String> {
+        let list = self.client(user).conversation_list(None).await.map_err(|e| format!("list for {user:?}: {e}"))?;
+        if list.total as usize != list.data.len() {
+            return Err(format!("total {} but {} entries", list.total, list.data.len()));
+        }
+        Ok(list
+            .data
+            .into_iter()
+            .map(|c| Entry {
+                chat_id: c.chat_id,
+                chat_type: c.chat_type,
+                name: c.name,
+                preview: c.chat_content,
+                unread_count: c.unread_count,
+                unread_flag: c.unread_message,
+                at: c.at,
+                mention_count: c.mention_count,
+                first_mention: c.at_data.map(|a| (a.msg_seq, a.mentioner_id)),
+                muted: c.do_not_disturb,
+            })
+            .collect())
+    }
+}
+
+fn wire_message(n: usize, from: Who, to: Target, mentions: &[Mention], body: &Body) -> SendMessage {
+    let (content_type, text) = match body {
+        Body::Textual(t, text) => (*t, *text),
+        Body::Tagged(t) => (*t, "not shown"),
+    };
+    SendMessage {
+        msg_id: format!("m{n}-{}", from.id()),
+        chat_id: to.id().to_owned(),
+        chat_type: to.chat_type().code(),
+        content: Some(MsgContent {
+            text: text.to_owned(),
+            mentioned_id: mentions.iter().map(|m| m.wire().to_owned()).collect(),
+            ..Default::default()
+        }),
+        content_type: content_type.code(),
+        ..Default::default()
+    }
+}
+
+/// Runs `ops` against a fresh server and the model, comparing after each.
+async fn check(ops: &[Op]) -> Result<(), String> {
+    let real = Real::start().await;
+    let mut model = Model::default();
+    let mut history = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        let mut wire = None;
+        let answer = match op {
+            Op::Send { from, to, mentions, body } => {
+                let msg = wire_message(i, *from, *to, mentions, body);
+                let answer = real.client(*from).send_message(&msg).await;
+                wire = Some(msg);
+                answer
+            }
+            Op::Retry => match &model.last_send {
+                Some((from, msg)) => real.client(*from).send_message(msg).await,
+                None => Ok(()),
+            },
+            Op::Dismiss { who, chat } => real.client(*who).dismiss_notification(chat.id()).await,
+            Op::Remove { who, chat } => real.client(*who).remove_conversation(chat.id()).await,
+            Op::SortChange { who, target } => real.client(*who).sort_change(target.id()).await,
+            Op::NoNotify { who, chat, on } => real.client(*who).set_no_notify(chat.id(), *on).await,
+        };
+        let expected = model.apply(op, wire.as_ref());
+        history.push(format!("{i}: {op:?} -> {}", if answer.is_ok() { "ok".into() } else { format!("{answer:?}") }));
+        let refused = matches!(answer, Err(yhconv_client::Error::Api { code: -1, .. }));
+        let right = match expected {
+            Expect::Ok => answer.is_ok(),
+            Expect::Err => refused,
+            Expect::Either => answer.is_ok() || refused,
+        };
+        if !right {
+            return Err(format!(
+                "step {i}: model expects {expected:?}, server answered {answer:?}\n{}",
+                history.join("\n")
+            ));
+        }
+        for user in EVERYONE {
+            let got = real.list(user).await?;
+            let want = model.list(user);
+            if got != want {
+                return Err(format!(
+                    "step {i}: {user:?}'s list differs\n  server: {got:#?}\n  model:  {want:#?}\nsteps:\n{}",
+                    history.join("\n")
+                ));
+            }
+        }
+    }
+    real.app.shutdown().await;
+    Ok(())
+}
+
+fn config() -> Config {
+    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(32);
+    Config { cases, max_shrink_iters: 400, ..Config::default() }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn lists_follow_the_model(ops in proptest::collection::vec(op(), 1..=25)) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        runtime.block_on(check(&ops)).map_err(TestCaseError::fail)?;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The model's own rules, checked by hand.
+
+#[test]
+fn model_preview_rules() {
+    assert_eq!(text_preview("  hello \n\n\t world  "), "hello world");
+    assert_eq!(text_preview(TEXTS[4]), TEXTS[4]);
+    assert!(text_preview(TEXTS[5]).ends_with(" …"));
+    assert_eq!(text_preview(TEXTS[6]).chars().count(), 61);
+}
+
+#[test]
+fn model_mentions_and_hiding() {
+    let mut m = Model::default();
+    let send = |from, to, mentions: Vec<Mention>| Op::Send {
+        from,
+        to,
+        mentions,
+        body: Body::Textual(ContentType::Text, "hi"),
+    };
+    assert_eq!(m.apply(&send(Who::Ben, Target::Group, vec![Mention::All, Mention::User(Who::Ann)]), None), Expect::Ok);
+    assert_eq!(m.apply(&send(Who::Cat, Target::Group, vec![]), None), Expect::Err);
+    assert_eq!(m.apply(&send(Who::Ann, Target::User(Who::Ben), vec![Mention::All]), None), Expect::Ok);
+    let ann = m.list(Who::Ann);
+    assert_eq!(
+        ann.iter().map(|e| (e.chat_id.as_str(), e.unread_count, e.mention_count)).collect::<Vec<_>>(),
+        [(BEN, 0, 0), (GROUP, 1, 1)]
+    );
+    let ben = m.list(Who::Ben);
+    assert_eq!(
+        ben.iter().map(|e| (e.chat_id.as_str(), e.unread_count, e.mention_count)).collect::<Vec<_>>(),
+        [(ANN, 1, 0), (GROUP, 0, 0)]
+    );
+    assert_eq!(m.apply(&Op::Remove { who: Who::Ben, chat: Target::User(Who::Ann) }, None), Expect::Ok);
+    assert_eq!(m.list(Who::Ben).len(), 1);
+    assert_eq!(m.apply(&Op::SortChange { who: Who::Cat, target: Target::Group }, None), Expect::Err);
+    assert!(m.list(Who::Cat).is_empty());
+}
