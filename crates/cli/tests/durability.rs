@@ -150,11 +150,22 @@ async fn sigterm_finishes_in_flight_requests_and_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let db = db_url(dir.path());
     let mut server = Server::start(dir.path(), &db, &["--demo", "--rate-limit", "0"]);
+    // A push socket open through the shutdown gets a proper close frame.
+    let alice = Client::new(&server.base_url).unwrap().with_token(server.token("10001"));
+    let mut socket = alice.connect_push("10001", "linux", "sigterm").await.unwrap();
+    socket.heartbeat().await.unwrap();
     let (tasks, acked) = start_load(&server);
     wait_for(&acked, 100).await;
     let status =
         tokio::task::block_in_place(|| server.terminate(Duration::from_secs(30))).expect("exits after SIGTERM");
     assert!(status.success(), "clean exit: {status}");
+    loop {
+        match socket.next_event().await {
+            Ok(Some(_)) => continue, // the heartbeat ack and the load's pushes
+            Ok(None) => break,
+            Err(e) => panic!("the socket was cut instead of closed: {e}"),
+        }
+    }
     // Every request got an answer or a refused connection; none was refused
     // by the server (the load panics on any -1).
     for task in tasks {

@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
@@ -23,7 +24,12 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     shutdown: tokio::sync::watch::Sender<bool>,
+    /// Closes when every clone of `state` is gone.
+    drained: tokio::sync::mpsc::Receiver<()>,
 }
+
+/// How long shutdown waits for push sockets to say goodbye.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Opens the store a config names (waiting for PostgreSQL if it is not up yet).
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
@@ -48,8 +54,9 @@ impl Application {
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let limits = RateLimits::start(&config);
         let metrics = Metrics::new();
-        let state = AppState { service, config: Arc::new(config), shutdown: shutdown_rx, limits, metrics };
-        Ok(Self { listener, state, shutdown })
+        let (in_flight, drained) = tokio::sync::mpsc::channel(1);
+        let state = AppState { service, config: Arc::new(config), shutdown: shutdown_rx, limits, metrics, in_flight };
+        Ok(Self { listener, state, shutdown, drained })
     }
 
     /// The address actually bound.
@@ -63,18 +70,24 @@ impl Application {
     }
 
     /// Serves until `stop` completes; then stops accepting, tells sockets to
-    /// close, and lets in-flight requests finish.
+    /// close, lets in-flight requests finish, and waits for every socket to
+    /// have sent its close frame.
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let router = http::router(self.state.clone());
-        let shutdown = self.shutdown;
-        axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        let Self { listener, state, shutdown, mut drained } = self;
+        let router = http::router(state);
+        let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 stop.await;
                 tracing::info!("shutting down: finishing in-flight requests");
                 let _ = shutdown.send(true);
             })
             .await
-            .context("serving HTTP")
+            .context("serving HTTP");
+        if tokio::time::timeout(DRAIN_TIMEOUT, drained.recv()).await.is_err() {
+            tracing::warn!("some push sockets did not close within {DRAIN_TIMEOUT:?}");
+        }
+        tracing::info!("stopped");
+        served
     }
 }
 

@@ -37,6 +37,9 @@ pub struct AppState {
     pub limits: Arc<limit::RateLimits>,
     /// Request and socket metrics for `/metrics`.
     pub metrics: Arc<metrics::Metrics>,
+    /// Held by every clone of the state, so by every live push socket:
+    /// shutdown waits until all are gone (see `Application::run_until`).
+    pub in_flight: tokio::sync::mpsc::Sender<()>,
 }
 
 /// The whole application's routes and middleware.
