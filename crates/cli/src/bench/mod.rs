@@ -67,6 +67,11 @@ pub struct BenchArgs {
     /// cycled over the connections).
     #[arg(long)]
     token: Vec<String>,
+    /// Run only these scenarios (repeatable; the floor always runs first):
+    /// list_50, md5_50, list_1000, md5_1000, dismiss, send_10, send_big,
+    /// floor_again. Handy while profiling one of them.
+    #[arg(long, value_name = "KEY")]
+    only: Vec<String>,
     /// Print one JSON object with everything instead of the table.
     #[arg(long)]
     json: bool,
@@ -165,6 +170,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             (Some(server), base, scenarios, built.big_group_members)
         }
     };
+    let scenarios = select(scenarios, &args.only)?;
     let (floor_path, floor_note) = floor_path(&base_url).await?;
     notes.extend(floor_note);
     let mut server = server;
@@ -242,6 +248,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 }
 
 type ScenarioPlan = (&'static str, String, Op, Vec<String>);
+
+/// The floor and the scenarios `only` names (all of them when it is empty).
+fn select(plans: Vec<ScenarioPlan>, only: &[String]) -> anyhow::Result<Vec<ScenarioPlan>> {
+    if let Some(unknown) = only.iter().find(|k| !plans.iter().any(|p| p.0 == k.as_str())) {
+        let keys: Vec<&str> = plans.iter().map(|p| p.0).collect();
+        bail!("no scenario {unknown:?} here; the keys are {}", keys.join(", "));
+    }
+    Ok(plans.into_iter().filter(|p| only.is_empty() || p.0 == "floor" || only.iter().any(|k| k == p.0)).collect())
+}
 
 fn floor_op() -> Op {
     Op::Floor { path: String::new() }
