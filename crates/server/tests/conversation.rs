@@ -201,3 +201,17 @@ async fn md5_round_trip() {
     assert_eq!(third.total, 1);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn every_call_naming_yourself_is_refused_alike() {
+    let app = TestApp::spawn().await;
+    let ann = app.client(ANN).await;
+    let expected = (-1, "a conversation with yourself is not supported".to_string());
+    assert_eq!(api_error(ann.dismiss_notification(ANN).await), expected);
+    assert_eq!(api_error(ann.remove_conversation(ANN).await), expected);
+    assert_eq!(api_error(ann.sort_change(ANN).await), expected);
+    assert_eq!(api_error(ann.set_no_notify(ANN, true).await), expected);
+    assert_eq!(api_error(ann.send_text(ANN, ChatType::User, "me", &[]).await), expected);
+    assert!(list(&ann).await.is_empty());
+    app.shutdown().await;
+}

@@ -65,6 +65,7 @@ impl Service {
     /// Marks the conversation read (idempotent).
     pub async fn dismiss_notification(&self, user: Id, chat_id: &str) -> Result<()> {
         let peer = self.resolve(chat_id, "chatId").await?;
+        self.check_not_self(user, &peer)?;
         self.store.change_view(user, &peer, ViewChange::MarkRead).await?;
         Ok(())
     }
@@ -72,6 +73,7 @@ impl Service {
     /// Hides the conversation until new activity and clears its unread state.
     pub async fn remove_conversation(&self, user: Id, chat_id: &str) -> Result<()> {
         let peer = self.resolve(chat_id, "chatId").await?;
+        self.check_not_self(user, &peer)?;
         self.store.change_view(user, &peer, ViewChange::Remove).await?;
         Ok(())
     }
