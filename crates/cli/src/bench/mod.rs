@@ -67,6 +67,10 @@ pub struct BenchArgs {
     /// cycled over the connections).
     #[arg(long)]
     token: Vec<String>,
+    /// With --target on this machine: the server's process id, so that its
+    /// memory and CPU time are reported too.
+    #[arg(long, requires = "target")]
+    server_pid: Option<u32>,
     /// Run only these scenarios (repeatable; the floor always runs first):
     /// list_50, md5_50, list_1000, md5_1000, dismiss, send_10, send_big,
     /// floor_again. Handy while profiling one of them.
@@ -174,8 +178,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let (floor_path, floor_note) = floor_path(&base_url).await?;
     notes.extend(floor_note);
     let mut server = server;
-    let load = args.load(server.as_ref().map(ServerProcess::pid))?;
-    let memory_at_start = server.as_ref().map(ServerProcess::memory).transpose()?;
+    let server_pid = server.as_ref().map(ServerProcess::pid).or(args.server_pid);
+    let load = args.load(server_pid)?;
+    let memory_at_start = server_pid.map(server::memory).transpose()?;
     let mut results = Vec::new();
     let mut floor = None;
     for (key, name, op, tokens) in scenarios {
@@ -193,7 +198,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 }
                 Some(s.memory()?)
             }
-            None => None,
+            None => args.server_pid.map(server::memory).transpose()?,
         };
         let (floor_rps, floor_p50) = *floor.get_or_insert((measured.requests_per_sec, measured.p50_us));
         say!(
@@ -213,10 +218,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             memory_after,
         });
     }
-    drift_note(&results, &mut notes);
-    notes.push(
-        "no push socket is connected during the run: group sends store the message and find nobody online".to_owned(),
-    );
+    drift_note(&results, &mut notes, server_pid.is_some());
+    if server_kind == "postgres" {
+        notes.push("with PostgreSQL, OTHER includes the database server's own processes".to_owned());
+    }
+    if results.iter().any(|r| r.key.starts_with("send")) {
+        notes.push(
+            "no push socket is connected during the run: group sends store the message and find nobody online"
+                .to_owned(),
+        );
+    }
     let mut report = Report {
         machine: Machine {
             cpu: report::cpu_model(),
@@ -325,16 +336,23 @@ async fn floor_path(base: &str) -> anyhow::Result<(String, Option<String>)> {
 }
 
 /// How far the floor moved between the start and the end of the run.
-fn drift_note(results: &[ScenarioResult], notes: &mut Vec<String>) {
+fn drift_note(results: &[ScenarioResult], notes: &mut Vec<String>, server_known: bool) {
     let rps = |key: &str| results.iter().find(|r| r.key == key).map(|r| r.measured.requests_per_sec);
     if let (Some(first), Some(last)) = (rps("floor"), rps("floor_again")) {
         let drift = (last - first) / first.max(1e-9) * 100.0;
+        let verdict = match drift.abs() > 15.0 {
+            true => ": the machine's load changed during the run, so the ratios are unreliable; run again",
+            false => "",
+        };
         notes.push(format!(
-            "the floor moved {drift:+.1}% between the start and the end of the run ({first:.0} -> {last:.0} req/s)"
+            "the floor moved {drift:+.1}% between the start and the end of the run \
+             ({first:.0} -> {last:.0} req/s){verdict}"
         ));
     }
     let other = results.iter().map(|r| r.measured.cores_other).fold(0.0, f64::max);
-    if other > 0.2 {
+    if !server_known {
+        notes.push("the server's process is unknown (--target without --server-pid): OTHER includes it".to_owned());
+    } else if other > 0.2 {
         notes
             .push(format!("other processes kept up to {other:.2} cores busy during a scenario: the figures are noisy"));
     }

@@ -212,6 +212,9 @@ pub fn mib(kib: u64) -> String {
 
 /// The target checks, from the scenarios that ran.
 pub fn checks(report: &Report, big_group: usize, rss_limit_mib: f64) -> Vec<Check> {
+    let world = report.world.as_ref().map_or("the target's world".to_owned(), |w| {
+        format!("{} users, {} memberships", w.counts.users, w.counts.memberships)
+    });
     let s = |key: &str| report.scenario(key).map(|r| &r.measured);
     let floor = s("floor");
     let ratio_check = |name: &str, key: &str, min: f64| {
@@ -240,7 +243,7 @@ pub fn checks(report: &Report, big_group: usize, rss_limit_mib: f64) -> Vec<Chec
     };
     let peak = report.scenarios.iter().filter_map(|r| r.memory_after).map(|m| m.peak_kib).max();
     let rss = Check {
-        name: "server RSS with the big world (peak)".to_owned(),
+        name: format!("server RSS, peak ({world})"),
         target: format!("<= {rss_limit_mib:.0} MiB"),
         measured: peak.map_or("not measured".to_owned(), mib),
         pass: peak.map(|kib| kib as f64 / 1024.0 <= rss_limit_mib),
