@@ -255,6 +255,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     } else {
         print!("{}", report.render());
     }
+    // Misses are findings, not failures; failed requests are (the figures
+    // would be measuring error paths).
+    let failed: u64 = report.scenarios.iter().map(|s| s.measured.errors).sum();
+    if failed > 0 {
+        bail!("{failed} requests failed: the figures above are not valid");
+    }
     Ok(())
 }
 
