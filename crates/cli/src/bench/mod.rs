@@ -56,7 +56,7 @@ pub struct BenchArgs {
     #[arg(long)]
     memberships: Option<usize>,
     /// Members of the big group the send scenario posts to (capped at
-    /// --users + 1). Default 100000.
+    /// --users + 1).
     #[arg(long, default_value_t = 100_000)]
     big_group: usize,
     /// Drive an already running server at this base URL instead: no world is
