@@ -256,27 +256,44 @@ async fn the_list_endpoint_accepts_an_empty_body_and_numbers_each_answer() {
     app.shutdown().await;
 }
 
+/// Sends a request whose body never finishes arriving, and returns the raw
+/// answer the server gives up with.
+async fn stalled_request(base_url: &str, path: &str, token: &str) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base_url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: {addr}\r\ntoken: {token}\r\ncontent-length: 100\r\nconnection: close\r\n\r\n{{"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(20), stream.read_to_end(&mut answer)).await.unwrap().unwrap();
+    answer
+}
+
+/// (HTTP status line, body) of a raw HTTP/1.1 answer.
+fn split_answer(answer: &[u8]) -> (String, Vec<u8>) {
+    let at = answer.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete answer");
+    let head = String::from_utf8_lossy(&answer[..at]).to_string();
+    (head.lines().next().unwrap().to_owned(), answer[at + 4..].to_vec())
+}
+
 #[tokio::test]
 async fn a_request_over_the_time_limit_is_answered_in_its_own_format() {
-    // A limit so short that any request that waits for storage exceeds it.
-    let app = TestApp::spawn_with(|c| c.request_timeout = std::time::Duration::from_micros(1)).await;
-    let token = app.service.issue_token(yhconv_server::ids::Id::parse(ANN, "id").unwrap(), "t").await.unwrap();
-    let http = reqwest::Client::new();
-    let list =
-        http.post(format!("{}/v1/conversation/list", app.base_url)).header("token", &token).send().await.unwrap();
-    let (status, code, msg) = proto_answer(list).await;
-    assert_eq!((status, code), (StatusCode::SERVICE_UNAVAILABLE, -1));
-    assert!(msg.starts_with("request timed out"), "{msg}");
-    let read = http
-        .post(format!("{}/v1/conversation/dismiss-notification", app.base_url))
-        .header("token", &token)
-        .body(r#"{"chatId":"1002"}"#)
-        .send()
-        .await
-        .unwrap();
-    let (status, code, msg) = json_answer(read).await;
-    assert_eq!((status, code), (StatusCode::SERVICE_UNAVAILABLE, -1));
-    assert!(msg.starts_with("request timed out"), "{msg}");
+    let app = TestApp::spawn_with(|c| c.request_timeout = std::time::Duration::from_millis(300)).await;
+    let token = app.client(ANN).await.token().unwrap().to_owned();
+
+    let (status, body) = split_answer(&stalled_request(&app.base_url, "/v1/conversation/list", &token).await);
+    assert_eq!(status, "HTTP/1.1 503 Service Unavailable");
+    let answer = StatusOnly::decode(body.as_slice()).expect("a protobuf answer").status.unwrap();
+    assert_eq!(answer.code, -1);
+    assert!(answer.msg.starts_with("request timed out"), "{}", answer.msg);
+
+    let (status, body) = split_answer(&stalled_request(&app.base_url, "/v1/conversation/remove", &token).await);
+    assert_eq!(status, "HTTP/1.1 503 Service Unavailable");
+    let answer: serde_json::Value = serde_json::from_slice(&body).expect("a JSON answer");
+    assert_eq!(answer["code"], -1);
+    assert!(answer["msg"].as_str().unwrap().starts_with("request timed out"), "{answer}");
     app.shutdown().await;
 }
 

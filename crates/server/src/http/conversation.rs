@@ -1,12 +1,14 @@
 //! `/v1/conversation/*`: the list, mark-read, sort-change and remove.
 
 use axum::extract::State;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use md5::{Digest, Md5};
 use prost::Message;
 use yhconv_proto::json::{ChatIdBody, Reply, SortChangeBody};
-use yhconv_proto::pb::{AtData, Conversation, ConversationList, ConversationListRequest};
+use yhconv_proto::pb::{AtData, Conversation, ConversationList, ConversationListRequest, Status};
 
 use super::wire::{json_ok, ok_status, ApiError, Auth, JsonBody, JsonFormat, Proto, ProtoBody, ProtoFormat};
 use super::AppState;
@@ -30,30 +32,51 @@ async fn list_route(
     State(state): State<AppState>,
     auth: Auth<ProtoFormat>,
     ProtoBody(req): ProtoBody<ConversationListRequest>,
-) -> Result<Proto<ConversationList>, ApiError<ProtoFormat>> {
+) -> Result<Response, ApiError<ProtoFormat>> {
     let views = state.service.conversations(auth.user).await?;
     let mentioned_name = match views.iter().any(|v| v.first_mention.is_some()) {
         true => state.service.user_info(auth.user).await?.entity.name,
         false => String::new(),
     };
     let data: Vec<Conversation> = views.into_iter().map(|v| to_wire(v, auth.user, &mentioned_name)).collect();
-    let md5 = fingerprint(&data);
+    let (entries, md5) = encode_entries(&data);
     if !req.md5.is_empty() && req.md5.eq_ignore_ascii_case(&md5) {
-        return Ok(Proto(ConversationList { status: ok_status(), data: Vec::new(), total: 0, md5 }));
+        return Ok(Proto(ConversationList { status: ok_status(), data: Vec::new(), total: 0, md5 }).into_response());
     }
-    Ok(Proto(ConversationList { status: ok_status(), total: data.len() as u64, data, md5 }))
+    let body = encode_list(ok_status().unwrap_or_default(), &entries, data.len() as u64, &md5);
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/x-protobuf"))], body).into_response())
 }
 
-/// Hex md5 of the encoded entries: changes whenever anything shown changes.
-pub fn fingerprint(data: &[Conversation]) -> String {
-    let mut hasher = Md5::new();
-    let mut buf = Vec::with_capacity(256);
+/// The entries as they go on the wire (each framed as field 2 of
+/// `ConversationList`), and their fingerprint: the hex md5 of those bytes.
+/// It changes whenever anything shown changes. Encoding once serves both.
+pub fn encode_entries(data: &[Conversation]) -> (Vec<u8>, String) {
+    let mut entries = Vec::with_capacity(data.iter().map(|c| c.encoded_len() + 3).sum());
     for entry in data {
-        buf.clear();
-        entry.encode_length_delimited(&mut buf).expect("Vec grows as needed");
-        hasher.update(&buf);
+        prost::encoding::message::encode(2, entry, &mut entries);
     }
-    hex::encode(hasher.finalize())
+    let md5 = hex::encode(Md5::digest(&entries));
+    (entries, md5)
+}
+
+/// The list's fingerprint (see [`encode_entries`]).
+pub fn fingerprint(data: &[Conversation]) -> String {
+    encode_entries(data).1
+}
+
+/// A whole `ConversationList` answer around entries already encoded by
+/// [`encode_entries`]; byte for byte what prost would write.
+pub fn encode_list(status: Status, entries: &[u8], total: u64, md5: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(entries.len() + md5.len() + 64);
+    prost::encoding::message::encode(1, &status, &mut out);
+    out.extend_from_slice(entries);
+    if total != 0 {
+        prost::encoding::uint64::encode(3, &total, &mut out);
+    }
+    if !md5.is_empty() {
+        prost::encoding::string::encode(4, &md5.to_owned(), &mut out);
+    }
+    out
 }
 
 /// One list entry on the wire.
@@ -115,4 +138,44 @@ async fn remove_route(
 ) -> JsonAnswer {
     state.service.remove_conversation(auth.user, &body.chat_id).await?;
     Ok(json_ok(None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(i: u64) -> Conversation {
+        Conversation {
+            chat_id: format!("{}", 1000 + i),
+            chat_type: 1 + i % 3,
+            name: format!("名字 {i}"),
+            chat_content: "hi".into(),
+            timestamp_ms: 1_700_000_000_000 + i,
+            unread_message: i % 2,
+            unread_count: i,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_hand_built_answer_is_what_prost_writes() {
+        for n in [0, 1, 50] {
+            let data: Vec<Conversation> = (0..n).map(entry).collect();
+            let (entries, md5) = encode_entries(&data);
+            let status = Status::ok(7);
+            let expected =
+                ConversationList { status: Some(status.clone()), data: data.clone(), total: n, md5: md5.clone() };
+            assert_eq!(encode_list(status, &entries, n, &md5), expected.encode_to_vec(), "{n} entries");
+        }
+    }
+
+    #[test]
+    fn the_fingerprint_follows_the_content() {
+        let data: Vec<Conversation> = (0..3).map(entry).collect();
+        let mut changed = data.clone();
+        changed[1].unread_count += 1;
+        assert_eq!(fingerprint(&data), fingerprint(&data.clone()));
+        assert_ne!(fingerprint(&data), fingerprint(&changed));
+        assert_eq!(fingerprint(&data).len(), 32);
+    }
 }

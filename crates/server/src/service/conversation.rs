@@ -55,11 +55,18 @@ impl ConversationView {
     }
 }
 
+/// The list's order: last activity, newest first; ties by peer id, ascending.
+pub fn sort_newest_first(views: &mut [ConversationView]) {
+    views.sort_unstable_by(|a, b| b.timestamp_ms.cmp(&a.timestamp_ms).then(a.peer.id.cmp(&b.peer.id)));
+}
+
 impl Service {
     /// The caller's listed conversations, newest first.
     pub async fn conversations(&self, user: Id) -> Result<Vec<ConversationView>> {
         let rows = self.store.conversations(user).await?;
-        Ok(rows.into_iter().map(ConversationView::from_row).collect())
+        let mut views: Vec<ConversationView> = rows.into_iter().map(ConversationView::from_row).collect();
+        sort_newest_first(&mut views);
+        Ok(views)
     }
 
     /// Marks the conversation read (idempotent).

@@ -194,7 +194,7 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes a token; true when it existed.
     async fn delete_token(&self, token_hash: [u8; 32]) -> Result<bool>;
 
-    /// The user's listed conversations, newest first (ties by peer id).
+    /// The user's listed conversations, in no particular order.
     async fn conversations(&self, user: Id) -> Result<Vec<ConversationRow>>;
     /// Applies a change to the user's view of the conversation with `peer`,
     /// creating the conversation when `change` may (touch, do-not-disturb)

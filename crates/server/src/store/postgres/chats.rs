@@ -32,8 +32,7 @@ pub(super) async fn conversations<C: GenericClient>(client: &C, user: Id) -> Res
              LEFT JOIN entity fe ON fe.id = fm.mentioner_id \
              WHERE m.user_id = $1 \
                AND (c.last_seq > 0 OR m.sort_ms > 0) \
-               AND (m.hidden_seq IS NULL OR c.last_seq > m.hidden_seq) \
-             ORDER BY GREATEST(c.last_message_ms, m.sort_ms) DESC, m.peer_id ASC",
+               AND (m.hidden_seq IS NULL OR c.last_seq > m.hidden_seq)",
         )
         .await?;
     let rows = client.query(&stmt, &[&user.get()]).await?;

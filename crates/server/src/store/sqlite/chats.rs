@@ -10,8 +10,10 @@ use crate::store::{
     Appended, ConversationRow, Entity, MentionRow, MentionTarget, NewMessage, StoredMessage, ViewChange,
 };
 
-/// The listed conversations of `user`, in one indexed pass over its member
-/// rows, plus one small lookup per conversation with unread messages.
+/// The listed conversations of `user` (unordered: the service sorts them),
+/// in two indexed passes over its member rows: one for the conversations,
+/// one for every unread mention of the user. No temporary b-trees, no
+/// per-row queries.
 pub(super) fn conversations(conn: &Connection, user: Id) -> Result<Vec<ConversationRow>> {
     let mut list = conn.prepare_cached(
         "SELECT e.id, e.kind, e.name, e.avatar_url, e.avatar_id, e.certification_level, \
@@ -23,22 +25,14 @@ pub(super) fn conversations(conn: &Connection, user: Id) -> Result<Vec<Conversat
          LEFT JOIN remark r ON r.user_id = m.user_id AND r.target_id = m.peer_id \
          WHERE m.user_id = ?1 \
            AND (c.last_seq > 0 OR m.sort_ms > 0) \
-           AND (m.hidden_seq IS NULL OR c.last_seq > m.hidden_seq) \
-         ORDER BY max(c.last_message_ms, m.sort_ms) DESC, m.peer_id ASC",
+           AND (m.hidden_seq IS NULL OR c.last_seq > m.hidden_seq)",
     )?;
-    let mut count_mentions = conn.prepare_cached(
-        "SELECT count(DISTINCT seq), min(seq) FROM mention \
-         WHERE chat_id = ?1 AND target_id IN (?2, 0) AND seq > ?3",
-    )?;
-    let mut first_mention = conn.prepare_cached(
-        "SELECT n.mentioner_id, coalesce(e.name, '') FROM mention n LEFT JOIN entity e ON e.id = n.mentioner_id \
-         WHERE n.chat_id = ?1 AND n.seq = ?2 LIMIT 1",
-    )?;
-    let mut rows = list.query([user.get()])?;
     let mut out = Vec::new();
+    let mut chat_ids = Vec::new();
+    let mut rows = list.query([user.get()])?;
     while let Some(row) = rows.next()? {
-        let chat_id: i64 = row.get(7)?;
-        let mut conversation = ConversationRow {
+        chat_ids.push(row.get::<_, i64>(7)?);
+        out.push(ConversationRow {
             peer: entity_at(row, 0)?,
             remark: row.get(6)?,
             last_seq: row.get(8)?,
@@ -49,22 +43,48 @@ pub(super) fn conversations(conn: &Connection, user: Id) -> Result<Vec<Conversat
             do_not_disturb: row.get::<_, i64>(13)? != 0,
             mention_count: 0,
             first_mention: None,
-        };
-        if conversation.last_seq > conversation.read_seq {
-            let (count, min_seq): (i64, Option<i64>) = count_mentions
-                .query_row(params![chat_id, user.get(), conversation.read_seq], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            conversation.mention_count = count;
-            if let Some(seq) = min_seq {
-                conversation.first_mention = first_mention
-                    .query_row(params![chat_id, seq], |r| {
-                        Ok(MentionRow { seq, mentioner_id: Id::from_raw(r.get(0)?), mentioner_name: r.get(1)? })
-                    })
-                    .optional()?;
-            }
-        }
-        out.push(conversation);
+        });
+    }
+    if out.iter().any(|c| c.last_seq > c.read_seq) {
+        let mut mentions = conn.prepare_cached(
+            "SELECT n.chat_id, n.seq, n.mentioner_id, coalesce(e.name, '') \
+             FROM member m \
+             JOIN chat c ON c.id = m.chat_id \
+             JOIN mention n ON n.chat_id = m.chat_id AND n.target_id IN (m.user_id, 0) AND n.seq > m.read_seq \
+             LEFT JOIN entity e ON e.id = n.mentioner_id \
+             WHERE m.user_id = ?1 AND c.last_seq > m.read_seq",
+        )?;
+        let found = mentions.query_map([user.get()], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                MentionRow { seq: r.get(1)?, mentioner_id: Id::from_raw(r.get(2)?), mentioner_name: r.get(3)? },
+            ))
+        })?;
+        let found = found.collect::<rusqlite::Result<Vec<_>>>()?;
+        attach_mentions(&mut out, &chat_ids, found);
     }
     Ok(out)
+}
+
+/// Adds each chat's unread mentions to its row: how many messages mention
+/// the user (a message naming the user and `all` counts once), and the
+/// earliest of them.
+pub(super) fn attach_mentions(rows: &mut [ConversationRow], chat_ids: &[i64], mut found: Vec<(i64, MentionRow)>) {
+    if found.is_empty() {
+        return;
+    }
+    found.sort_unstable_by_key(|(chat, m)| (*chat, m.seq));
+    found.dedup_by_key(|(chat, m)| (*chat, m.seq));
+    let mut by_chat: std::collections::HashMap<i64, (i64, MentionRow)> = std::collections::HashMap::new();
+    for (chat, mention) in found {
+        by_chat.entry(chat).and_modify(|(count, _)| *count += 1).or_insert((1, mention));
+    }
+    for (row, chat) in rows.iter_mut().zip(chat_ids) {
+        if let Some((count, first)) = by_chat.remove(chat) {
+            row.mention_count = count;
+            row.first_mention = Some(first);
+        }
+    }
 }
 
 /// The chat row of the user's conversation with `peer`, if it exists.

@@ -77,7 +77,8 @@ impl SqliteStore {
         .await
     }
 
-    /// Runs `f` on a reader connection.
+    /// Runs `f` on a reader connection, on the blocking pool: for reads that
+    /// may take a while (lists, history).
     async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
@@ -90,6 +91,24 @@ impl SqliteStore {
             f(&conn)
         })
         .await
+    }
+
+    /// Runs `f`, a lookup by key that takes microseconds, right here on a
+    /// free reader connection; a hand-off to the blocking pool would cost
+    /// more than the lookup. Falls back to [`Self::read`] when every reader
+    /// is busy.
+    async fn read_point<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        for offset in 0..self.readers.len() {
+            if let Ok(conn) = self.readers[(start + offset) % self.readers.len()].try_lock() {
+                return f(&conn);
+            }
+        }
+        self.read(f).await
     }
 }
 
@@ -152,7 +171,7 @@ impl Store for SqliteStore {
     }
 
     async fn entity(&self, id: Id) -> Result<Option<Entity>> {
-        self.read(move |conn| {
+        self.read_point(move |conn| {
             let sql = format!("SELECT {ENTITY_COLUMNS} FROM entity WHERE id = ?1");
             Ok(conn.prepare_cached(&sql)?.query_row([id.get()], |r| entity_at(r, 0)).optional()?)
         })
@@ -161,7 +180,7 @@ impl Store for SqliteStore {
 
     async fn credentials(&self, email: &str) -> Result<Option<(Id, Option<String>)>> {
         let email = email.to_owned();
-        self.read(move |conn| {
+        self.read_point(move |conn| {
             Ok(conn
                 .prepare_cached("SELECT user_id, password_hash FROM account WHERE email = ?1")?
                 .query_row([email], |r| Ok((Id::from_raw(r.get(0)?), r.get(1)?)))
@@ -171,7 +190,7 @@ impl Store for SqliteStore {
     }
 
     async fn profile(&self, user: Id) -> Result<Option<UserProfile>> {
-        self.read(move |conn| {
+        self.read_point(move |conn| {
             let sql = "SELECT e.id, e.kind, e.name, e.avatar_url, e.avatar_id, e.certification_level, \
                        coalesce(a.email, ''), coalesce(a.phone, '') \
                        FROM entity e LEFT JOIN account a ON a.user_id = e.id WHERE e.id = ?1 AND e.kind = 1";
@@ -205,7 +224,7 @@ impl Store for SqliteStore {
     }
 
     async fn token_user(&self, token_hash: [u8; 32]) -> Result<Option<Id>> {
-        self.read(move |conn| {
+        self.read_point(move |conn| {
             Ok(conn
                 .prepare_cached("SELECT user_id FROM token WHERE hash = ?1")?
                 .query_row([&token_hash[..]], |r| r.get(0).map(Id::from_raw))
@@ -230,7 +249,7 @@ impl Store for SqliteStore {
             // Clients mark a chat read every time they open it: when there is
             // nothing to mark, answer from a reader without taking the writer.
             let peer_id = peer.id;
-            match self.read(move |conn| chats::read_state(conn, user, peer_id)).await? {
+            match self.read_point(move |conn| chats::read_state(conn, user, peer_id)).await? {
                 None if peer.kind == ChatType::Group => return Err(Error::NotMember(peer.id.to_string())),
                 None => return Ok(false),
                 Some((read_seq, last_seq)) if read_seq >= last_seq => return Ok(false),
