@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 db="${1:-${YHCONV_TEST_POSTGRES:?give a postgres:// URL}}"
 cargo build -q -p yhconv
-yhconv=target/debug/yhconv
+yhconv="${CARGO_TARGET_DIR:-target}/debug/yhconv"
 work="$(mktemp -d)"
 pids=()
 cleanup() {
@@ -25,7 +25,8 @@ wait_healthy() {
             >/dev/null 2>&1 && return 0
         sleep 0.1
     done
-    echo "instance $1 did not become healthy" >&2
+    echo "instance $1 did not become healthy; its log:" >&2
+    cat "$work"/*.log >&2
     return 1
 }
 
