@@ -120,3 +120,59 @@ async fn a_message_sent_through_one_instance_is_pushed_from_the_other() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test]
+async fn start_up_waits_for_the_database_and_healthz_reports_it() {
+    let Some(admin) = postgres_admin_url() else {
+        eprintln!("skipped: YHCONV_TEST_POSTGRES is not set (run under scripts/with-postgres.sh)");
+        return;
+    };
+    let (admin_client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    // A database that does not exist yet: start-up retries until it does.
+    let name = format!("yhconv_late_{}", uuid::Uuid::new_v4().simple());
+    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    let create_later = {
+        let name = name.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            admin_client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+            admin_client
+        }
+    };
+    let (app, admin_client) = tokio::join!(
+        TestApp::spawn_on(DbUrl::Postgres(url), tempfile::tempdir().unwrap(), |c| {
+            c.postgres.connect_timeout = Duration::from_secs(1);
+            c.postgres.startup_wait = Duration::from_secs(30);
+        }),
+        create_later
+    );
+    let health = |base: String| async move {
+        let r = reqwest::get(format!("{base}/healthz")).await.unwrap();
+        let status = r.status().as_u16();
+        let body: serde_json::Value = r.json().await.unwrap();
+        (status, body["code"].as_i64().unwrap(), body["msg"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(health(app.base_url.clone()).await, (200, 1, "success".into()));
+
+    // The database goes away: /healthz says so; it comes back: /healthz recovers.
+    admin_client.batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false")).await.unwrap();
+    admin_client
+        .batch_execute(&format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+        .await
+        .unwrap();
+    let (status, code, msg) = health(app.base_url.clone()).await;
+    assert_eq!((status, code), (503, -1), "{msg}");
+    assert!(msg.starts_with("database unavailable"), "{msg}");
+    admin_client.batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true")).await.unwrap();
+    let mut recovered = false;
+    for _ in 0..50 {
+        if health(app.base_url.clone()).await.0 == 200 {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "/healthz recovers with the database");
+    app.shutdown().await;
+}
