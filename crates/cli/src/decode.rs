@@ -1,6 +1,6 @@
 //! `yhconv decode`: prints a protobuf answer read from stdin.
 
-use std::io::Read as _;
+use std::io::{Read as _, Write as _};
 
 use clap::{Args, ValueEnum};
 use prost::Message;
@@ -31,8 +31,11 @@ pub struct DecodeArgs {
 
 fn show<M: Message + Default + std::fmt::Debug>(bytes: &[u8]) -> anyhow::Result<()> {
     let message = M::decode(bytes).map_err(|e| anyhow::anyhow!("stdin is not this message: {e}"))?;
-    println!("{message:#?}");
-    Ok(())
+    // `| head` closing the pipe early is not an error.
+    match writeln!(std::io::stdout().lock(), "{message:#?}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 /// Decodes stdin and prints it.
