@@ -71,11 +71,6 @@ impl Error {
             other => other.to_string(),
         }
     }
-
-    /// Whether this is our fault rather than the caller's.
-    pub fn is_internal(&self) -> bool {
-        matches!(self, Self::Internal(_))
-    }
 }
 
 impl From<rusqlite::Error> for Error {

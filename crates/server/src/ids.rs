@@ -12,9 +12,6 @@ use crate::error::{Error, Result};
 pub struct Id(i64);
 
 impl Id {
-    /// Largest accepted id (fits every backend's signed 64-bit integer).
-    pub const MAX: i64 = i64::MAX;
-
     /// Parses a wire id: 1 to 18 decimal digits naming a positive number.
     /// `what` names the field in the error message.
     pub fn parse(raw: &str, what: &str) -> Result<Self> {

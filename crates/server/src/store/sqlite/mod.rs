@@ -7,7 +7,7 @@
 mod chats;
 mod identities;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -25,7 +25,6 @@ const MIGRATIONS: &[&str] = &[include_str!("0001_init.sql")];
 
 /// SQLite-backed [`Store`].
 pub struct SqliteStore {
-    path: PathBuf,
     writer: Arc<Mutex<Connection>>,
     readers: Arc<Vec<Mutex<Connection>>>,
     next_reader: AtomicUsize,
@@ -47,17 +46,7 @@ impl SqliteStore {
         let readers = (0..readers.max(1))
             .map(|_| open_connection(path, true).map(Mutex::new))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(Self {
-            path: path.to_owned(),
-            writer: Arc::new(Mutex::new(writer)),
-            readers: Arc::new(readers),
-            next_reader: AtomicUsize::new(0),
-        })
-    }
-
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(Self { writer: Arc::new(Mutex::new(writer)), readers: Arc::new(readers), next_reader: AtomicUsize::new(0) })
     }
 
     /// Runs `f` in an IMMEDIATE transaction on the writer connection.
