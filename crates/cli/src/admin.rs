@@ -77,7 +77,7 @@ enum AdminAction {
 }
 
 async fn service(db: &str) -> anyhow::Result<Service> {
-    open_service(&Config { db: DbUrl::parse(db)?, sqlite_readers: 1, ..Config::default() }).await
+    open_service(&Config { db: DbUrl::parse(db)?, sqlite_readers: 1, list_cache_mib: 0, ..Config::default() }).await
 }
 
 /// Runs `yhconv import`.

@@ -48,6 +48,11 @@ pub struct ServeArgs {
     /// full (fsync every commit: survives power loss too).
     #[arg(long, env = "YHCONV_SQLITE_SYNC", default_value = "normal")]
     sqlite_sync: yhconv_server::config::SqliteSync,
+    /// Memory for encoded conversation lists kept until they change, MiB;
+    /// 0 turns the cache off. SQLite only: with PostgreSQL, other instances
+    /// write too, so every list is read from the database.
+    #[arg(long, env = "YHCONV_LIST_CACHE_MIB", default_value_t = 64)]
+    list_cache_mib: u64,
     /// Requests per second allowed per token (sustained); 0 turns the limit off.
     #[arg(long, env = "YHCONV_RATE_LIMIT", default_value_t = 100)]
     rate_limit: u32,
@@ -83,6 +88,7 @@ impl ServeArgs {
             request_timeout: Duration::from_secs(self.request_timeout_secs.max(1)),
             cors_origins: self.cors_origins.clone(),
             sqlite_sync: self.sqlite_sync,
+            list_cache_mib: self.list_cache_mib,
             rate_limit_per_sec: self.rate_limit,
             rate_limit_burst: self.rate_burst,
             login_limit_per_sec: self.login_rate_limit,

@@ -76,6 +76,11 @@ fn serve_with_a_world_file_imports_it_first() {
     assert_eq!(chat_ids(&list), ["10001"]);
     assert_eq!(entry(&list, "10001")["name"], "安");
 
+    // One server per SQLite file: a second one is refused with a reason.
+    let out = run(&["serve", "--db", &db, "--listen", "127.0.0.1:0"]);
+    assert!(out.fails().contains("another yhconv server is already serving"), "{}", out.stderr);
+    drop(server);
+
     // A bad world file stops the server before it serves.
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, r#"{"users": [{"id": "ann", "name": "Ann"}]}"#).unwrap();

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +23,9 @@ use crate::store::Store;
 /// A bound, ready-to-run server.
 pub struct Application {
     listener: TcpListener,
+    /// Held while serving an SQLite file, so that a second server cannot
+    /// open it (see [`lock_sqlite`]).
+    _sqlite_lock: Option<std::fs::File>,
     state: AppState,
     shutdown: tokio::sync::watch::Sender<bool>,
     /// Closes when every clone of `state` is gone.
@@ -43,12 +47,45 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 pub async fn open_service(config: &Config) -> anyhow::Result<Service> {
     let store = open_store(config).await?;
     let hub = Hub::start(Arc::clone(&store), config.ws_queue_capacity);
-    Ok(Service::new(store, hub))
+    Ok(Service::new(store, hub, config.list_cache_mib.saturating_mul(1024 * 1024)))
+}
+
+/// Takes the serve lock of an SQLite database: `PATH-serve.lock`, locked
+/// for as long as the returned file is open (the OS lets go when the process
+/// ends, however it ends). One server per SQLite file: it keeps lists and
+/// push subscriptions in memory, which a second server's writes would not
+/// reach. `yhconv admin` and `yhconv import` do not take it.
+pub fn lock_sqlite(db: &Path) -> anyhow::Result<std::fs::File> {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-serve.lock");
+    let path = PathBuf::from(name);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another yhconv server is already serving {} (it holds {}); several instances need PostgreSQL",
+            db.display(),
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
+    }
 }
 
 impl Application {
     /// Opens the store and binds `config.listen` (port 0 picks a free one).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let sqlite_lock = match &config.db {
+            DbUrl::Sqlite(path) => Some(lock_sqlite(path)?),
+            DbUrl::Postgres(_) => None,
+        };
         let service = open_service(&config).await?;
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
@@ -56,7 +93,7 @@ impl Application {
         let metrics = Metrics::new();
         let (in_flight, drained) = tokio::sync::mpsc::channel(1);
         let state = AppState { service, config: Arc::new(config), shutdown: shutdown_rx, limits, metrics, in_flight };
-        Ok(Self { listener, state, shutdown, drained })
+        Ok(Self { listener, _sqlite_lock: sqlite_lock, state, shutdown, drained })
     }
 
     /// The address actually bound.
@@ -73,7 +110,7 @@ impl Application {
     /// close, lets in-flight requests finish, and waits for every socket to
     /// have sent its close frame.
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Self { listener, state, shutdown, mut drained } = self;
+        let Self { listener, _sqlite_lock, state, shutdown, mut drained } = self;
         let router = http::router(state);
         let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {

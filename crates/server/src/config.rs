@@ -81,6 +81,9 @@ pub struct Config {
     pub sqlite_readers: usize,
     /// SQLite commit durability. Default [`SqliteSync::Normal`].
     pub sqlite_sync: SqliteSync,
+    /// Memory for encoded lists kept until they change (SQLite only; see
+    /// `service::list_cache`), MiB; 0 turns the cache off. Default 64.
+    pub list_cache_mib: u64,
     /// Requests per second allowed per token (sustained); 0 turns the limit off. Default 100.
     pub rate_limit_per_sec: u32,
     /// Requests a token may send at once above its rate. Default 400.
@@ -104,6 +107,7 @@ impl Default for Config {
             cors_origins: Vec::new(),
             sqlite_readers: 4,
             sqlite_sync: SqliteSync::default(),
+            list_cache_mib: 64,
             rate_limit_per_sec: 100,
             rate_limit_burst: 400,
             login_limit_per_sec: 5,

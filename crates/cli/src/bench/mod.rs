@@ -73,7 +73,8 @@ pub struct BenchArgs {
     server_pid: Option<u32>,
     /// Run only these scenarios (repeatable; the floor always runs first):
     /// list_50, md5_50, list_1000, md5_1000, dismiss, send_10, send_big,
-    /// floor_again. Handy while profiling one of them.
+    /// floor_again, list_50_no_cache, list_1000_no_cache. Handy while
+    /// profiling one of them.
     #[arg(long, value_name = "KEY")]
     only: Vec<String>,
     /// Print one JSON object with everything instead of the table.
@@ -132,6 +133,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut notes = Vec::new();
     let mut world_report = None;
     let mut server_kind = String::new();
+    let mut db_url = None;
     let (server, base_url, scenarios, big_group) = match &args.target {
         Some(url) => {
             server_kind = format!("--target {url}");
@@ -161,7 +163,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             });
             say!(quiet, "starting the server ...");
             let started = Instant::now();
-            let server = ServerProcess::start(&db, &scratch.path().join("server.log")).await?;
+            let server = ServerProcess::start(&db, &scratch.path().join("server.log"), &[]).await?;
             say!(
                 quiet,
                 "server {} (pid {}) answered after {:.2} s",
@@ -171,6 +173,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             );
             let base = server.base_url.clone();
             let scenarios = local_scenarios(&built);
+            db_url = Some(db);
             (Some(server), base, scenarios, built.big_group_members)
         }
     };
@@ -179,11 +182,23 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     notes.extend(floor_note);
     let mut server = server;
     let server_pid = server.as_ref().map(ServerProcess::pid).or(args.server_pid);
-    let load = args.load(server_pid)?;
+    let mut load = args.load(server_pid)?;
     let memory_at_start = server_pid.map(server::memory).transpose()?;
     let mut results = Vec::new();
     let mut floor = None;
+    let mut base_url = base_url;
     for (key, name, op, tokens) in scenarios {
+        if key.ends_with(NO_CACHE) && server.is_some() {
+            if let Some(db) = &db_url {
+                say!(quiet, "restarting the server with --list-cache-mib 0 ...");
+                drop(server.take());
+                let log = scratch.path().join("server-no-cache.log");
+                let restarted = ServerProcess::start(db, &log, &["--list-cache-mib", "0"]).await?;
+                base_url = restarted.base_url.clone();
+                load.server_pid = Some(restarted.pid());
+                server = Some(restarted);
+            }
+        }
         let op = match op {
             Op::Floor { .. } => Op::Floor { path: floor_path.clone() },
             other => other,
@@ -221,6 +236,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     drift_note(&results, &mut notes, server_pid.is_some());
     if server_kind == "postgres" {
         notes.push("with PostgreSQL, OTHER includes the database server's own processes".to_owned());
+        notes.push(
+            "with PostgreSQL lists are never cached (other instances write too): every list is a read".to_owned(),
+        );
+    } else if results.iter().any(|r| r.key.starts_with("list_") || r.key.starts_with("md5_")) {
+        notes.push(
+            "list and md5 rows are answered from the server's list cache: nothing changes those lists during a \
+             scenario; the 'cache off' rows (the same world, --list-cache-mib 0) show what a list costs after \
+             it changed"
+                .to_owned(),
+        );
     }
     if results.iter().any(|r| r.key.starts_with("send")) {
         notes.push(
@@ -309,8 +334,20 @@ fn local_scenarios(w: &world::BuiltWorld) -> Vec<ScenarioPlan> {
             w.sender_tokens.clone(),
         ),
         ("floor_again", "floor again (drift)".to_owned(), floor_op(), Vec::new()),
+        // Last, on a server restarted without the list cache: what a list
+        // costs when it changed since it was last fetched.
+        ("list_50_no_cache", "list (50), cache off".to_owned(), Op::List { expect: Some(50) }, w.l50_tokens.clone()),
+        (
+            "list_1000_no_cache",
+            "list (1000), cache off".to_owned(),
+            Op::List { expect: Some(1_000) },
+            w.l1000_tokens.clone(),
+        ),
     ]
 }
+
+/// Keys of the scenarios that run on a server with the list cache off.
+const NO_CACHE: &str = "_no_cache";
 
 /// With `--target`: the floor and the token user's list, plain and md5-hit.
 async fn target_scenarios(base: &str, tokens: &[String], notes: &mut Vec<String>) -> anyhow::Result<Vec<ScenarioPlan>> {

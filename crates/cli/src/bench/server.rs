@@ -33,15 +33,17 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 impl ServerProcess {
-    /// Starts this executable's `serve` on `db`, with rate limits off,
-    /// logging to `log` (a file), and waits until it answers `/healthz`.
-    pub async fn start(db: &str, log: &Path) -> anyhow::Result<Self> {
+    /// Starts this executable's `serve` on `db`, with rate limits off and
+    /// `extra` flags, logging to `log` (a file), and waits until it answers
+    /// `/healthz`.
+    pub async fn start(db: &str, log: &Path, extra: &[&str]) -> anyhow::Result<Self> {
         let exe = std::env::current_exe().context("finding the yhconv executable")?;
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
         let log_file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let child = Command::new(exe)
             .args(["serve", "--db", db, "--listen", &addr.to_string()])
             .args(["--rate-limit", "0", "--login-rate-limit", "0"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file)

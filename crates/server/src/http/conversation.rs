@@ -8,12 +8,13 @@ use axum::Router;
 use md5::{Digest, Md5};
 use prost::Message;
 use yhconv_proto::json::{ChatIdBody, Reply, SortChangeBody};
-use yhconv_proto::pb::{AtData, Conversation, ConversationList, ConversationListRequest, Status};
+use yhconv_proto::pb::{AtData, Conversation, ConversationListRequest, Status};
 
-use super::wire::{json_ok, ok_status, ApiError, Auth, JsonBody, JsonFormat, Proto, ProtoBody, ProtoFormat};
+use super::wire::{json_ok, ok_status, ApiError, Auth, JsonBody, JsonFormat, ProtoBody, ProtoFormat};
 use super::AppState;
 use crate::ids::Id;
-use crate::service::conversation::ConversationView;
+use crate::service::conversation::{ConversationView, ListViews};
+use crate::service::list_cache::EncodedList;
 
 type JsonAnswer = Result<axum::Json<Reply<()>>, ApiError<JsonFormat>>;
 
@@ -33,18 +34,22 @@ async fn list_route(
     auth: Auth<ProtoFormat>,
     ProtoBody(req): ProtoBody<ConversationListRequest>,
 ) -> Result<Response, ApiError<ProtoFormat>> {
-    let views = state.service.conversations(auth.user).await?;
-    let mentioned_name = match views.iter().any(|v| v.first_mention.is_some()) {
-        true => state.service.user_info(auth.user).await?.entity.name,
-        false => String::new(),
+    let user = auth.user;
+    let list = state.service.conversation_list(user, |list| encode_views(list, user)).await?;
+    let status = ok_status().unwrap_or_default();
+    let body = if !req.md5.is_empty() && req.md5.eq_ignore_ascii_case(&list.md5) {
+        encode_list(status, &[], 0, &list.md5)
+    } else {
+        encode_list(status, &list.entries, list.total, &list.md5)
     };
-    let data: Vec<Conversation> = views.into_iter().map(|v| to_wire(v, auth.user, &mentioned_name)).collect();
-    let (entries, md5) = encode_entries(&data);
-    if !req.md5.is_empty() && req.md5.eq_ignore_ascii_case(&md5) {
-        return Ok(Proto(ConversationList { status: ok_status(), data: Vec::new(), total: 0, md5 }).into_response());
-    }
-    let body = encode_list(ok_status().unwrap_or_default(), &entries, data.len() as u64, &md5);
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/x-protobuf"))], body).into_response())
+}
+
+/// The caller's list on the wire.
+pub fn encode_views(list: ListViews, user: Id) -> EncodedList {
+    let data: Vec<Conversation> = list.views.into_iter().map(|v| to_wire(v, user, &list.own_name)).collect();
+    let (entries, md5) = encode_entries(&data);
+    EncodedList { entries: entries.into(), md5, total: data.len() as u64 }
 }
 
 /// The entries as they go on the wire (each framed as field 2 of
@@ -142,6 +147,8 @@ async fn remove_route(
 
 #[cfg(test)]
 mod tests {
+    use yhconv_proto::pb::ConversationList;
+
     use super::*;
 
     fn entry(i: u64) -> Conversation {

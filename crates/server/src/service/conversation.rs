@@ -1,5 +1,10 @@
 //! The conversation list and the calls that change it.
 
+use std::sync::Arc;
+
+use yhconv_proto::ChatType;
+
+use super::list_cache::{EncodedList, Snapshot};
 use super::{now_ms, Service};
 use crate::error::Result;
 use crate::ids::Id;
@@ -55,34 +60,78 @@ impl ConversationView {
     }
 }
 
+/// Whether a conversation shows in the list: it has a message or was brought
+/// to the top, and was not removed since (a new message brings a removed one
+/// back).
+pub fn is_listed(row: &ConversationRow) -> bool {
+    (row.last_seq > 0 || row.sort_ms > 0) && row.hidden_seq.is_none_or(|hidden| row.last_seq > hidden)
+}
+
 /// The list's order: last activity, newest first; ties by peer id, ascending.
 pub fn sort_newest_first(views: &mut [ConversationView]) {
     views.sort_unstable_by(|a, b| b.timestamp_ms.cmp(&a.timestamp_ms).then(a.peer.id.cmp(&b.peer.id)));
 }
 
+/// The caller's list before encoding: what `encode` in
+/// [`Service::conversation_list`] gets.
+pub struct ListViews {
+    /// The listed conversations, newest first.
+    pub views: Vec<ConversationView>,
+    /// The caller's own name (for `at_data`); empty when nothing mentions them.
+    pub own_name: String,
+}
+
 impl Service {
-    /// The caller's listed conversations, newest first.
-    pub async fn conversations(&self, user: Id) -> Result<Vec<ConversationView>> {
+    /// The caller's list as it goes on the wire: `encode` turns the views
+    /// into bytes. Kept in memory and answered from there until something it
+    /// shows changes (see [`super::list_cache`]).
+    pub async fn conversation_list(
+        &self,
+        user: Id,
+        encode: impl FnOnce(ListViews) -> EncodedList,
+    ) -> Result<Arc<EncodedList>> {
+        let Some(cache) = &self.lists else {
+            let (views, _) = self.read_list(user).await?;
+            return Ok(Arc::new(encode(views)));
+        };
+        let identity_epoch = self.store.identity_epoch().await?;
+        if let Some(list) = cache.get(user, identity_epoch) {
+            return Ok(list);
+        }
+        let at = Snapshot { generation: cache.generation(), identity_epoch };
+        let (views, groups) = self.read_list(user).await?;
+        let list = Arc::new(encode(views));
+        cache.insert(user, at, groups, Arc::clone(&list));
+        Ok(list)
+    }
+
+    /// The caller's listed conversations, newest first, and every group
+    /// they are in (listed or not).
+    async fn read_list(&self, user: Id) -> Result<(ListViews, Vec<Id>)> {
         let rows = self.store.conversations(user).await?;
-        let mut views: Vec<ConversationView> = rows.into_iter().map(ConversationView::from_row).collect();
+        let groups = rows.iter().filter(|r| r.peer.kind == ChatType::Group).map(|r| r.peer.id).collect();
+        let mut views: Vec<ConversationView> =
+            rows.into_iter().filter(is_listed).map(ConversationView::from_row).collect();
         sort_newest_first(&mut views);
-        Ok(views)
+        let own_name = match views.iter().any(|v| v.first_mention.is_some()) {
+            true => self.user_info(user).await?.entity.name,
+            false => String::new(),
+        };
+        Ok((ListViews { views, own_name }, groups))
     }
 
     /// Marks the conversation read (idempotent).
     pub async fn dismiss_notification(&self, user: Id, chat_id: &str) -> Result<()> {
         let peer = self.resolve(chat_id, "chatId").await?;
         self.check_not_self(user, &peer)?;
-        self.store.change_view(user, &peer, ViewChange::MarkRead).await?;
-        Ok(())
+        self.change_view(user, &peer, ViewChange::MarkRead).await
     }
 
     /// Hides the conversation until new activity and clears its unread state.
     pub async fn remove_conversation(&self, user: Id, chat_id: &str) -> Result<()> {
         let peer = self.resolve(chat_id, "chatId").await?;
         self.check_not_self(user, &peer)?;
-        self.store.change_view(user, &peer, ViewChange::Remove).await?;
-        Ok(())
+        self.change_view(user, &peer, ViewChange::Remove).await
     }
 
     /// Brings the conversation with `target` to the top, creating it if the
@@ -90,15 +139,21 @@ impl Service {
     pub async fn sort_change(&self, user: Id, target: &str) -> Result<()> {
         let peer = self.resolve(target, "userId").await?;
         self.check_not_self(user, &peer)?;
-        self.store.change_view(user, &peer, ViewChange::Touch { now_ms: now_ms() }).await?;
-        Ok(())
+        self.change_view(user, &peer, ViewChange::Touch { now_ms: now_ms() }).await
     }
 
     /// Sets the caller's do-not-disturb flag for the conversation.
     pub async fn set_do_not_disturb(&self, user: Id, chat_id: &str, on: bool) -> Result<()> {
         let peer = self.resolve(chat_id, "chatId").await?;
         self.check_not_self(user, &peer)?;
-        self.store.change_view(user, &peer, ViewChange::DoNotDisturb(on)).await?;
+        self.change_view(user, &peer, ViewChange::DoNotDisturb(on)).await
+    }
+
+    /// Applies a view change and records it for the list cache.
+    async fn change_view(&self, user: Id, peer: &Entity, change: ViewChange) -> Result<()> {
+        if self.store.change_view(user, peer, change).await? {
+            self.list_changed_for(user);
+        }
         Ok(())
     }
 
@@ -133,6 +188,7 @@ mod tests {
             last_message_ms: 5_000,
             sort_ms: 0,
             do_not_disturb: false,
+            hidden_seq: None,
             mention_count: mentions,
             first_mention: (mentions > 0).then(|| MentionRow {
                 seq: read_seq + 1,
@@ -166,6 +222,16 @@ mod tests {
         let v = ConversationView::from_row(row(10, 4, 2));
         assert_eq!((v.mention_count, v.at_flag()), (2, 1));
         assert_eq!(v.first_mention.unwrap().seq, 5);
+    }
+
+    #[test]
+    fn listed_once_active_and_again_after_news_since_remove() {
+        let silent = row(0, 0, 0);
+        assert!(!is_listed(&silent), "a group nobody wrote in");
+        assert!(is_listed(&ConversationRow { sort_ms: 1, ..silent.clone() }), "brought to the top");
+        let removed = ConversationRow { hidden_seq: Some(7), ..row(7, 7, 0) };
+        assert!(!is_listed(&removed));
+        assert!(is_listed(&ConversationRow { last_seq: 8, ..removed }), "a message since the remove");
     }
 
     #[test]

@@ -8,9 +8,11 @@
 //! - [`conversation`]: the list and the calls that change it.
 //! - [`msg`]: sending and listing messages.
 //! - [`identity`]: importing users, groups, bots and remarks.
+//! - [`list_cache`]: each user's encoded list, kept until it changes.
 
 pub mod conversation;
 pub mod identity;
+pub mod list_cache;
 pub mod msg;
 pub mod user;
 
@@ -22,18 +24,39 @@ use crate::error::{Error, Result};
 use crate::ids::Id;
 use crate::push::Hub;
 use crate::store::{Entity, Store};
+use list_cache::ListCache;
 
 /// The server's business logic over a [`Store`].
 #[derive(Clone)]
 pub struct Service {
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
+    /// None when lists are not cached (a store shared with other instances,
+    /// or a budget of 0).
+    lists: Option<Arc<ListCache>>,
 }
 
 impl Service {
-    /// A service over `store`, publishing pushes to `hub`.
-    pub fn new(store: Arc<dyn Store>, hub: Arc<Hub>) -> Self {
-        Self { store, hub }
+    /// A service over `store`, publishing pushes to `hub`, keeping up to
+    /// `list_cache_bytes` of encoded lists in memory when the store is this
+    /// process's alone.
+    pub fn new(store: Arc<dyn Store>, hub: Arc<Hub>, list_cache_bytes: u64) -> Self {
+        let lists = (list_cache_bytes > 0 && !store.shared()).then(|| Arc::new(ListCache::new(list_cache_bytes)));
+        Self { store, hub, lists }
+    }
+
+    /// Records a committed change to what `user` sees in their list.
+    fn list_changed_for(&self, user: Id) {
+        if let Some(lists) = &self.lists {
+            lists.user_changed(user);
+        }
+    }
+
+    /// Records a committed message in `group`: every member's list changed.
+    fn list_changed_in_group(&self, group: Id) {
+        if let Some(lists) = &self.lists {
+            lists.group_changed(group);
+        }
     }
 
     /// The underlying store.

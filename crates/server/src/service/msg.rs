@@ -137,6 +137,13 @@ impl Service {
         let sent_ms = new.sent_ms;
         let appended = self.store.append_message(&peer, new).await?;
         if !appended.duplicate {
+            match peer.kind {
+                ChatType::Group => self.list_changed_in_group(peer.id),
+                ChatType::User | ChatType::Bot => {
+                    self.list_changed_for(user);
+                    self.list_changed_for(peer.id);
+                }
+            }
             self.hub.publish(PushEvent {
                 peer,
                 sender,

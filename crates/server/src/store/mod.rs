@@ -80,7 +80,8 @@ pub struct ImportStats {
     pub remarks: usize,
 }
 
-/// One row of a user's conversation list, before it is put on the wire.
+/// One of a user's conversations, listed or not (the service's
+/// `is_listed` decides), before it is put on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConversationRow {
     /// The peer: the other user, the group, or the bot.
@@ -94,6 +95,8 @@ pub struct ConversationRow {
     pub last_message_ms: i64,
     /// When the user last brought it to the top (0 if never).
     pub sort_ms: i64,
+    /// Set by remove: hidden until `last_seq` passes it.
+    pub hidden_seq: Option<i64>,
     pub do_not_disturb: bool,
     /// Unread messages that mention this user (or `all`).
     pub mention_count: i64,
@@ -194,8 +197,12 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes a token; true when it existed.
     async fn delete_token(&self, token_hash: [u8; 32]) -> Result<bool>;
 
-    /// The user's listed conversations, in no particular order.
+    /// Every conversation the user has (member rows, including silent groups
+    /// and removed chats), in no particular order.
     async fn conversations(&self, user: Id) -> Result<Vec<ConversationRow>>;
+    /// A number that changes whenever identities (names, avatars, remarks,
+    /// memberships) change, by any process using the database.
+    async fn identity_epoch(&self) -> Result<i64>;
     /// Applies a change to the user's view of the conversation with `peer`,
     /// creating the conversation when `change` may (touch, do-not-disturb)
     /// and the user may talk to the peer. Errors `NotMember` for a group the
@@ -219,6 +226,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Checks that the database answers.
     async fn health(&self) -> Result<()>;
+
+    /// True when other server instances may write the same database, so no
+    /// answer may be kept in memory beyond one request. False when this
+    /// process makes every change to conversations and tokens (other
+    /// processes only import identities, which move [`Store::identity_epoch`]).
+    fn shared(&self) -> bool {
+        false
+    }
 
     /// A store shared by several server instances delivers every stored
     /// message, from any instance, to `sink` in commit order and returns

@@ -40,6 +40,8 @@ pub fn world() -> World {
 /// A running server.
 pub struct TestApp {
     pub base_url: String,
+    /// The database it serves.
+    pub db: DbUrl,
     pub service: Service,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -73,6 +75,7 @@ impl TestApp {
             ..Config::default()
         };
         tweak(&mut config);
+        let db = config.db.clone();
         let app = Application::build(config).await.expect("server builds");
         app.service().import_world(world()).await.expect("world imports");
         let base_url = format!("http://{}", app.local_addr());
@@ -81,7 +84,7 @@ impl TestApp {
         let handle = tokio::spawn(app.run_until(async move {
             let _ = stopped.await;
         }));
-        Self { base_url, service, stop: Some(stop), handle: Some(handle), _dir: dir }
+        Self { base_url, db, service, stop: Some(stop), handle: Some(handle), _dir: dir }
     }
 
     /// A client with no token.

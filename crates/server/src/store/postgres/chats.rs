@@ -10,14 +10,15 @@ use crate::store::{
     Appended, ConversationRow, Entity, MentionRow, MentionTarget, NewMessage, StoredMessage, ViewChange,
 };
 
-/// The listed conversations of `user` in one query: its member rows, with
-/// the unread mentions of each (LATERAL) only where something is unread.
+/// Every conversation of `user` (unfiltered: the service decides what is
+/// listed) in one query: its member rows, with the unread mentions of each
+/// (LATERAL) only where something is unread.
 pub(super) async fn conversations<C: GenericClient>(client: &C, user: Id) -> Result<Vec<ConversationRow>> {
     let stmt = client
         .prepare_cached(
             "SELECT e.id, e.kind, e.name, e.avatar_url, e.avatar_id, e.certification_level, \
                     r.remark, c.last_seq, c.last_preview, c.last_message_ms, m.read_seq, m.sort_ms, m.dnd, \
-                    coalesce(mc.cnt, 0), mc.min_seq, fm.mentioner_id, coalesce(fe.name, '') \
+                    coalesce(mc.cnt, 0), mc.min_seq, fm.mentioner_id, coalesce(fe.name, ''), m.hidden_seq \
              FROM member m \
              JOIN chat c ON c.id = m.chat_id \
              JOIN entity e ON e.id = m.peer_id \
@@ -30,9 +31,7 @@ pub(super) async fn conversations<C: GenericClient>(client: &C, user: Id) -> Res
                  SELECT n.mentioner_id FROM mention n WHERE n.chat_id = c.id AND n.seq = mc.min_seq LIMIT 1 \
              ) fm ON TRUE \
              LEFT JOIN entity fe ON fe.id = fm.mentioner_id \
-             WHERE m.user_id = $1 \
-               AND (c.last_seq > 0 OR m.sort_ms > 0) \
-               AND (m.hidden_seq IS NULL OR c.last_seq > m.hidden_seq)",
+             WHERE m.user_id = $1",
         )
         .await?;
     let rows = client.query(&stmt, &[&user.get()]).await?;
@@ -53,6 +52,7 @@ pub(super) async fn conversations<C: GenericClient>(client: &C, user: Id) -> Res
                 read_seq: row.try_get(10)?,
                 sort_ms: row.try_get(11)?,
                 do_not_disturb: row.try_get(12)?,
+                hidden_seq: row.try_get(17)?,
                 mention_count: row.try_get(13)?,
                 first_mention,
             })

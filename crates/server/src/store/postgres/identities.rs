@@ -57,6 +57,7 @@ pub(super) async fn apply(tx: &Transaction<'_>, batch: &IdentityBatch) -> Result
         .await?;
         stats.remarks += 1;
     }
+    tx.execute("UPDATE meta SET value = value + 1 WHERE key = 'identity_epoch'", &[]).await?;
     Ok(stats)
 }
 

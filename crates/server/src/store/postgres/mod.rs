@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::push::PushEvent;
 
 /// Schema migrations, applied in order under an advisory lock.
-const MIGRATIONS: &[&str] = &[include_str!("0001_init.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("0001_init.sql"), include_str!("0002_identity_epoch.sql")];
 /// Advisory lock key held while migrating ("yhconv" in ASCII, as a number).
 const MIGRATION_LOCK: i64 = 0x7968_636f_6e76;
 /// The channel new messages are announced on.
@@ -220,6 +220,12 @@ impl Store for PostgresStore {
         chats::conversations(&client, user).await
     }
 
+    async fn identity_epoch(&self) -> Result<i64> {
+        let client = self.pool.get().await?;
+        let stmt = client.prepare_cached("SELECT value FROM meta WHERE key = 'identity_epoch'").await?;
+        Ok(client.query_one(&stmt, &[]).await?.get(0))
+    }
+
     async fn change_view(&self, user: Id, peer: &Entity, change: ViewChange) -> Result<bool> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
@@ -258,6 +264,10 @@ impl Store for PostgresStore {
         let client = self.pool.get().await?;
         client.simple_query("SELECT 1").await?;
         Ok(())
+    }
+
+    fn shared(&self) -> bool {
+        true
     }
 
     fn start_push_feed(&self, sink: mpsc::UnboundedSender<PushEvent>) -> bool {

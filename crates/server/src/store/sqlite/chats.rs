@@ -10,22 +10,28 @@ use crate::store::{
     Appended, ConversationRow, Entity, MentionRow, MentionTarget, NewMessage, StoredMessage, ViewChange,
 };
 
-/// The listed conversations of `user` (unordered: the service sorts them),
-/// in two indexed passes over its member rows: one for the conversations,
-/// one for every unread mention of the user. No temporary b-trees, no
-/// per-row queries.
+/// Every conversation of `user` (unordered and unfiltered: the service
+/// decides what is listed and sorts), in two indexed passes over its member
+/// rows: one for the conversations, one for every unread mention of the
+/// user. No temporary b-trees, no per-row queries.
 pub(super) fn conversations(conn: &Connection, user: Id) -> Result<Vec<ConversationRow>> {
+    // One read transaction for both passes: one snapshot, one WAL read lock.
+    let tx = conn.unchecked_transaction()?;
+    let rows = conversations_in(&tx, user)?;
+    tx.commit()?;
+    Ok(rows)
+}
+
+fn conversations_in(conn: &Connection, user: Id) -> Result<Vec<ConversationRow>> {
     let mut list = conn.prepare_cached(
         "SELECT e.id, e.kind, e.name, e.avatar_url, e.avatar_id, e.certification_level, \
                 r.remark, c.id, c.last_seq, c.last_preview, c.last_message_ms, \
-                m.read_seq, m.sort_ms, m.dnd \
+                m.read_seq, m.sort_ms, m.dnd, m.hidden_seq \
          FROM member m \
          JOIN chat c ON c.id = m.chat_id \
          JOIN entity e ON e.id = m.peer_id \
          LEFT JOIN remark r ON r.user_id = m.user_id AND r.target_id = m.peer_id \
-         WHERE m.user_id = ?1 \
-           AND (c.last_seq > 0 OR m.sort_ms > 0) \
-           AND (m.hidden_seq IS NULL OR c.last_seq > m.hidden_seq)",
+         WHERE m.user_id = ?1",
     )?;
     let mut out = Vec::new();
     let mut chat_ids = Vec::new();
@@ -41,6 +47,7 @@ pub(super) fn conversations(conn: &Connection, user: Id) -> Result<Vec<Conversat
             read_seq: row.get(11)?,
             sort_ms: row.get(12)?,
             do_not_disturb: row.get::<_, i64>(13)? != 0,
+            hidden_seq: row.get(14)?,
             mention_count: 0,
             first_mention: None,
         });

@@ -49,6 +49,7 @@ pub(super) fn apply(tx: &Transaction<'_>, batch: &IdentityBatch) -> Result<Impor
         .execute(params![remark.user.get(), remark.target.get(), remark.remark])?;
         stats.remarks += 1;
     }
+    tx.prepare_cached("UPDATE meta SET value = value + 1 WHERE key = 'identity_epoch'")?.execute([])?;
     Ok(stats)
 }
 

@@ -21,7 +21,7 @@ use crate::config::SqliteSync;
 use crate::error::{Error, Result};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts them.
-const MIGRATIONS: &[&str] = &[include_str!("0001_init.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("0001_init.sql"), include_str!("0002_identity_epoch.sql")];
 
 /// SQLite-backed [`Store`].
 pub struct SqliteStore {
@@ -231,6 +231,15 @@ impl Store for SqliteStore {
 
     async fn conversations(&self, user: Id) -> Result<Vec<ConversationRow>> {
         self.read(move |conn| chats::conversations(conn, user)).await
+    }
+
+    async fn identity_epoch(&self) -> Result<i64> {
+        self.read_point(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT value FROM meta WHERE key = 'identity_epoch'")?
+                .query_row([], |r| r.get(0))?)
+        })
+        .await
     }
 
     async fn change_view(&self, user: Id, peer: &Entity, change: ViewChange) -> Result<bool> {

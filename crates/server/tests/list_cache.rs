@@ -1,0 +1,133 @@
+//! The server keeps each user's encoded list until something it shows
+//! changes (SQLite; with PostgreSQL every list is read afresh). These tests
+//! fetch a list so that it is cached, change the world in each way that can
+//! change it, and check that the next fetch shows the change.
+
+mod common;
+
+use common::*;
+use yhconv_proto::ChatType;
+use yhconv_server::app::open_service;
+use yhconv_server::{Config, DbUrl, World};
+
+/// A service on the same database as the server, the way `yhconv admin`
+/// opens it from another process: it shares no memory with the server.
+async fn another_process(db: &DbUrl) -> yhconv_server::Service {
+    open_service(&Config { db: db.clone(), sqlite_readers: 1, list_cache_mib: 0, ..Config::default() })
+        .await
+        .expect("second handle on the database")
+}
+
+#[tokio::test]
+async fn identity_changes_from_another_process_reach_cached_lists() {
+    let app = TestApp::spawn().await;
+    let (ann, ben, cat) = (app.client(ANN).await, app.client(BEN).await, app.client(CAT).await);
+    ben.send_text(GROUP, ChatType::Group, "hello team", &[]).await.unwrap();
+    assert_eq!(entry(&ann, GROUP).await.name, "Team");
+    assert!(list(&cat).await.is_empty(), "Cat is not in the group yet");
+
+    let admin = another_process(&app.db).await;
+    let world = World::from_json(
+        r#"{"groups": [{"id": "2001", "name": "Team 2", "avatar_url": "https://a/team2.png", "members": ["1003"]}],
+            "remarks": [{"user": "1001", "target": "1002", "remark": "B."}]}"#,
+    )
+    .unwrap();
+    admin.import_world(world).await.unwrap();
+
+    let renamed = entry(&ann, GROUP).await;
+    assert_eq!((renamed.name.as_str(), renamed.avatar_url.as_str()), ("Team 2", "https://a/team2.png"));
+    let joined = list(&cat).await;
+    assert_eq!(joined.len(), 1, "a new member sees the group it joined: {joined:?}");
+    assert_eq!((joined[0].chat_id.as_str(), joined[0].unread_count), (GROUP, 0));
+
+    ben.send_text(ANN, ChatType::User, "hi", &[]).await.unwrap();
+    list(&ann).await;
+    let admin = another_process(&app.db).await;
+    admin
+        .import_world(
+            World::from_json(r#"{"remarks": [{"user": "1001", "target": "1002", "remark": "Benjamin"}]}"#).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(entry(&ann, BEN).await.name, "Benjamin");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_silent_or_removed_group_enters_a_cached_list_with_its_next_message() {
+    let app = TestApp::spawn().await;
+    let (ann, ben) = (app.client(ANN).await, app.client(BEN).await);
+    assert!(list(&ann).await.is_empty(), "nobody wrote in the group yet");
+    ben.send_text(GROUP, ChatType::Group, "first", &[]).await.unwrap();
+    assert_eq!(summary(&ann).await, pairs(&[(GROUP, 1)]));
+
+    ann.remove_conversation(GROUP).await.unwrap();
+    assert!(list(&ann).await.is_empty());
+    ben.send_text(GROUP, ChatType::Group, "second", &[]).await.unwrap();
+    assert_eq!(summary(&ann).await, pairs(&[(GROUP, 1)]));
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_change_of_ones_own_view_reaches_the_cached_list() {
+    let app = TestApp::spawn().await;
+    let (ann, ben) = (app.client(ANN).await, app.client(BEN).await);
+    ben.send_text(ANN, ChatType::User, "hi", &[]).await.unwrap();
+    ben.send_text(GROUP, ChatType::Group, "@Ann", &[ANN]).await.unwrap();
+    let before = ann.conversation_list(None).await.unwrap();
+    assert_eq!(before.total, 2);
+
+    ann.dismiss_notification(GROUP).await.unwrap();
+    assert_eq!((entry(&ann, GROUP).await.unread_count, entry(&ann, GROUP).await.at), (0, 0));
+    ann.set_no_notify(BEN, true).await.unwrap();
+    assert_eq!(entry(&ann, BEN).await.do_not_disturb, 1);
+    ann.sort_change(BOT).await.unwrap();
+    assert_eq!(list(&ann).await[0].chat_id, BOT, "sort-change creates the bot chat at the top");
+    ann.send_text(BOT, ChatType::Bot, "weather?", &[]).await.unwrap();
+    assert_eq!(entry(&ann, BOT).await.chat_content, "weather?");
+    ann.remove_conversation(BEN).await.unwrap();
+    assert_eq!(list(&ann).await.iter().map(|c| c.chat_id.as_str()).collect::<Vec<_>>(), [BOT, GROUP]);
+
+    // A direct message changes both lists.
+    ann.send_text(CAT, ChatType::User, "hey Cat", &[]).await.unwrap();
+    let cat = app.client(CAT).await;
+    assert_eq!(summary(&cat).await, pairs(&[(ANN, 1)]));
+    ann.send_text(CAT, ChatType::User, "again", &[]).await.unwrap();
+    assert_eq!(summary(&cat).await, pairs(&[(ANN, 2)]));
+    app.shutdown().await;
+}
+
+/// Lists fetched while messages are being stored may be cached with any
+/// state; once the sends are answered, the next list must count them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_read_during_sends_never_stay_stale() {
+    let app = TestApp::spawn().await;
+    let (ann, ben) = (app.client(ANN).await, app.client(BEN).await);
+    for round in 1..=5u64 {
+        let reader = {
+            let ann = ann.clone();
+            tokio::spawn(async move {
+                for _ in 0..40 {
+                    ann.conversation_list(None).await.unwrap();
+                }
+            })
+        };
+        let senders: Vec<_> = (0..4)
+            .map(|i| {
+                let ben = ben.clone();
+                tokio::spawn(async move {
+                    for j in 0..5 {
+                        ben.send_text(GROUP, ChatType::Group, &format!("{i}-{j}"), &[]).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for sender in senders {
+            sender.await.unwrap();
+        }
+        assert_eq!(summary(&ann).await, pairs(&[(GROUP, 20 * round)]), "round {round}");
+        reader.await.unwrap();
+        assert_eq!(summary(&ann).await, pairs(&[(GROUP, 20 * round)]), "round {round}, after the reader");
+    }
+    app.shutdown().await;
+}
