@@ -6,9 +6,12 @@ use yhconv_proto::ChatType;
 
 use super::list_cache::{EncodedList, Snapshot};
 use super::{now_ms, Service};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ids::Id;
-use crate::store::{ConversationRow, Entity, MentionRow, ViewChange};
+use crate::store::{ConversationRow, Entity, MentionRow, ReadPosition, ViewChange};
+
+/// The answer to any call that names the caller's own id.
+const SELF_CONVERSATION: &str = "a conversation with yourself is not supported";
 
 /// One conversation as the caller should see it: the rules applied, not yet
 /// encoded.
@@ -122,9 +125,19 @@ impl Service {
 
     /// Marks the conversation read (idempotent).
     pub async fn dismiss_notification(&self, user: Id, chat_id: &str) -> Result<()> {
-        let peer = self.resolve(chat_id, "chatId").await?;
-        self.check_not_self(user, &peer)?;
-        self.change_view(user, &peer, ViewChange::MarkRead).await
+        let id = Id::parse(chat_id, "chatId")?;
+        if id == user {
+            return Err(Error::invalid(SELF_CONVERSATION));
+        }
+        // Clients mark a chat read every time they open it: one lookup says
+        // whether there is anything to mark, and only then is there a write.
+        let (peer, position) = self.store.read_position(user, id).await?.ok_or(Error::UnknownChat(id.to_string()))?;
+        match position {
+            None if peer.kind == ChatType::Group => Err(Error::NotMember(peer.id.to_string())),
+            None => Ok(()),
+            Some(ReadPosition { read_seq, last_seq }) if read_seq >= last_seq => Ok(()),
+            Some(_) => self.change_view(user, &peer, ViewChange::MarkRead).await,
+        }
     }
 
     /// Hides the conversation until new activity and clears its unread state.
@@ -159,7 +172,7 @@ impl Service {
 
     pub(super) fn check_not_self(&self, user: Id, peer: &Entity) -> Result<()> {
         if peer.id == user {
-            return Err(crate::error::Error::invalid("a conversation with yourself is not supported"));
+            return Err(Error::invalid(SELF_CONVERSATION));
         }
         Ok(())
     }

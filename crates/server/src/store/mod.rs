@@ -104,6 +104,15 @@ pub struct ConversationRow {
     pub first_mention: Option<MentionRow>,
 }
 
+/// Where a user stands in a conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadPosition {
+    /// The last message the user has read.
+    pub read_seq: i64,
+    /// The chat's last message.
+    pub last_seq: i64,
+}
+
 /// A stored mention, with the mentioner's display name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MentionRow {
@@ -197,6 +206,9 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes a token; true when it existed.
     async fn delete_token(&self, token_hash: [u8; 32]) -> Result<bool>;
 
+    /// The entity `peer` names and, if the user has a conversation with it,
+    /// the user's read position and the chat's last sequence, in one lookup.
+    async fn read_position(&self, user: Id, peer: Id) -> Result<Option<(Entity, Option<ReadPosition>)>>;
     /// Every conversation the user has (member rows, including silent groups
     /// and removed chats), in no particular order.
     async fn conversations(&self, user: Id) -> Result<Vec<ConversationRow>>;

@@ -226,6 +226,27 @@ impl Store for PostgresStore {
         Ok(client.query_one(&stmt, &[]).await?.get(0))
     }
 
+    async fn read_position(&self, user: Id, peer: Id) -> Result<Option<(Entity, Option<ReadPosition>)>> {
+        let client = self.pool.get().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT e.id, e.kind, e.name, e.avatar_url, e.avatar_id, e.certification_level, m.read_seq, c.last_seq \
+                 FROM entity e \
+                 LEFT JOIN member m ON m.user_id = $1 AND m.peer_id = e.id \
+                 LEFT JOIN chat c ON c.id = m.chat_id \
+                 WHERE e.id = $2",
+            )
+            .await?;
+        let Some(row) = client.query_opt(&stmt, &[&user.get(), &peer.get()]).await? else {
+            return Ok(None);
+        };
+        let position = match (row.try_get::<_, Option<i64>>(6)?, row.try_get::<_, Option<i64>>(7)?) {
+            (Some(read_seq), Some(last_seq)) => Some(ReadPosition { read_seq, last_seq }),
+            _ => None,
+        };
+        Ok(Some((entity_at(&row, 0)?, position)))
+    }
+
     async fn change_view(&self, user: Id, peer: &Entity, change: ViewChange) -> Result<bool> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;

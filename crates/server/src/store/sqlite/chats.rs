@@ -7,7 +7,7 @@ use super::{entity_at, identities::chat_row};
 use crate::error::{Error, Result};
 use crate::ids::Id;
 use crate::store::{
-    Appended, ConversationRow, Entity, MentionRow, MentionTarget, NewMessage, StoredMessage, ViewChange,
+    Appended, ConversationRow, Entity, MentionRow, MentionTarget, NewMessage, ReadPosition, StoredMessage, ViewChange,
 };
 
 /// Every conversation of `user` (unordered and unfiltered: the service
@@ -130,15 +130,24 @@ fn open_conversation(tx: &Transaction<'_>, user: Id, peer: &Entity) -> Result<i6
     }
 }
 
-/// The user's read position and the chat's last sequence, if the user has
-/// a conversation with `peer`.
-pub(super) fn read_state(conn: &Connection, user: Id, peer: Id) -> Result<Option<(i64, i64)>> {
+/// The entity `peer` names, and the user's position in their conversation
+/// with it if there is one.
+pub(super) fn read_position(conn: &Connection, user: Id, peer: Id) -> Result<Option<(Entity, Option<ReadPosition>)>> {
     Ok(conn
         .prepare_cached(
-            "SELECT m.read_seq, c.last_seq FROM member m JOIN chat c ON c.id = m.chat_id \
-             WHERE m.user_id = ?1 AND m.peer_id = ?2",
+            "SELECT e.id, e.kind, e.name, e.avatar_url, e.avatar_id, e.certification_level, m.read_seq, c.last_seq \
+             FROM entity e \
+             LEFT JOIN member m ON m.user_id = ?1 AND m.peer_id = e.id \
+             LEFT JOIN chat c ON c.id = m.chat_id \
+             WHERE e.id = ?2",
         )?
-        .query_row([user.get(), peer.get()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row([user.get(), peer.get()], |r| {
+            let position = match (r.get::<_, Option<i64>>(6)?, r.get::<_, Option<i64>>(7)?) {
+                (Some(read_seq), Some(last_seq)) => Some(ReadPosition { read_seq, last_seq }),
+                _ => None,
+            };
+            Ok((entity_at(r, 0)?, position))
+        })
         .optional()?)
 }
 

@@ -242,18 +242,11 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn read_position(&self, user: Id, peer: Id) -> Result<Option<(Entity, Option<ReadPosition>)>> {
+        self.read_point(move |conn| chats::read_position(conn, user, peer)).await
+    }
+
     async fn change_view(&self, user: Id, peer: &Entity, change: ViewChange) -> Result<bool> {
-        if change == ViewChange::MarkRead {
-            // Clients mark a chat read every time they open it: when there is
-            // nothing to mark, answer from a reader without taking the writer.
-            let peer_id = peer.id;
-            match self.read_point(move |conn| chats::read_state(conn, user, peer_id)).await? {
-                None if peer.kind == ChatType::Group => return Err(Error::NotMember(peer.id.to_string())),
-                None => return Ok(false),
-                Some((read_seq, last_seq)) if read_seq >= last_seq => return Ok(false),
-                Some(_) => {}
-            }
-        }
         let peer = peer.clone();
         self.write(move |tx| chats::change_view(tx, user, &peer, change)).await
     }
