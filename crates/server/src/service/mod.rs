@@ -9,11 +9,13 @@
 //! - [`msg`]: sending and listing messages.
 //! - [`identity`]: importing users, groups, bots and remarks.
 //! - [`list_cache`]: each user's encoded list, kept until it changes.
+//! - [`token_cache`]: which user a token belongs to.
 
 pub mod conversation;
 pub mod identity;
 pub mod list_cache;
 pub mod msg;
+pub mod token_cache;
 pub mod user;
 
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -25,6 +27,10 @@ use crate::ids::Id;
 use crate::push::Hub;
 use crate::store::{Entity, Store};
 use list_cache::ListCache;
+use token_cache::TokenCache;
+
+/// Most tokens kept in memory (about 100 bytes each).
+const TOKEN_CACHE_CAPACITY: usize = 100_000;
 
 /// The server's business logic over a [`Store`].
 #[derive(Clone)]
@@ -34,15 +40,20 @@ pub struct Service {
     /// None when lists are not cached (a store shared with other instances,
     /// or a budget of 0).
     lists: Option<Arc<ListCache>>,
+    /// None when the store is shared with other instances (their logouts
+    /// would not reach it).
+    tokens: Option<Arc<TokenCache>>,
 }
 
 impl Service {
-    /// A service over `store`, publishing pushes to `hub`, keeping up to
-    /// `list_cache_bytes` of encoded lists in memory when the store is this
-    /// process's alone.
+    /// A service over `store`, publishing pushes to `hub`. When the store is
+    /// this process's alone, it keeps up to `list_cache_bytes` of encoded
+    /// lists and the users of recently used tokens in memory.
     pub fn new(store: Arc<dyn Store>, hub: Arc<Hub>, list_cache_bytes: u64) -> Self {
-        let lists = (list_cache_bytes > 0 && !store.shared()).then(|| Arc::new(ListCache::new(list_cache_bytes)));
-        Self { store, hub, lists }
+        let private = !store.shared();
+        let lists = (private && list_cache_bytes > 0).then(|| Arc::new(ListCache::new(list_cache_bytes)));
+        let tokens = private.then(|| Arc::new(TokenCache::new(TOKEN_CACHE_CAPACITY)));
+        Self { store, hub, lists, tokens }
     }
 
     /// Records a committed change to what `user` sees in their list.

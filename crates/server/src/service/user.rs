@@ -50,7 +50,17 @@ impl Service {
         if token.len() > MAX_CREDENTIAL_LEN {
             return Err(Error::Unauthorized(AuthFailure::Unknown));
         }
-        self.store.token_user(token_hash(token)).await?.ok_or(Error::Unauthorized(AuthFailure::Unknown))
+        let hash = token_hash(token);
+        let Some(cache) = &self.tokens else {
+            return self.store.token_user(hash).await?.ok_or(Error::Unauthorized(AuthFailure::Unknown));
+        };
+        if let Some(user) = cache.get(&hash) {
+            return Ok(user);
+        }
+        let revocations = cache.revocations();
+        let user = self.store.token_user(hash).await?.ok_or(Error::Unauthorized(AuthFailure::Unknown))?;
+        cache.keep(hash, user, revocations);
+        Ok(user)
     }
 
     /// Checks email and password; on success stores and returns a new token.
@@ -92,7 +102,11 @@ impl Service {
 
     /// Revokes the caller's token at once.
     pub async fn logout(&self, token: &str) -> Result<()> {
-        self.store.delete_token(token_hash(token.trim())).await?;
+        let hash = token_hash(token.trim());
+        self.store.delete_token(hash).await?;
+        if let Some(cache) = &self.tokens {
+            cache.revoked(&hash);
+        }
         Ok(())
     }
 
