@@ -1,19 +1,26 @@
-//! `yhconv serve`: flags (and `YHCONV_*` environment) to a server config.
+//! `yhconv serve`: flags, `YHCONV_*` environment and a config file to a
+//! server config.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::Args;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args};
 use yhconv_server::config::PgSettings;
 use yhconv_server::{demo, Application, Config, DbUrl, World};
 
 use crate::client_cmd::text::table;
+use crate::config_file::ServeFile;
 
 /// Flags of `yhconv serve`.
 #[derive(Args, Debug)]
 pub struct ServeArgs {
+    /// TOML file with any of these settings, under the flags' names (e.g.
+    /// `list-cache-mib = 128`); flags and environment variables win over it.
+    #[arg(long, env = "YHCONV_CONFIG")]
+    config: Option<PathBuf>,
     /// Address to listen on.
     #[arg(long, env = "YHCONV_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -77,6 +84,56 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// Takes every setting given neither as a flag nor in the environment
+    /// from the `--config` file, when one is named. `matches` are this
+    /// subcommand's, to tell a default from a value someone gave.
+    pub fn apply_config_file(&mut self, matches: &ArgMatches) -> anyhow::Result<()> {
+        let Some(path) = self.config.clone() else {
+            return Ok(());
+        };
+        let file = ServeFile::read(&path)?.resolve_paths(&path);
+        let unset = |id: &str| matches!(matches.value_source(id), None | Some(ValueSource::DefaultValue));
+        let invalid = |key: &str, why: String| {
+            anyhow::anyhow!("config file {}: {}: {why}", path.display(), key.replace('_', "-"))
+        };
+        // `take!(file_key => field)` copies a value; `parse` parses a string.
+        macro_rules! take {
+            ($key:ident => $field:ident) => {
+                if let Some(value) = file.$key {
+                    if unset(stringify!($field)) {
+                        self.$field = value.into();
+                    }
+                }
+            };
+            ($key:ident => $field:ident, parse) => {
+                if let Some(value) = file.$key {
+                    if unset(stringify!($field)) {
+                        self.$field = value.parse().map_err(|e| invalid(stringify!($key), format!("{e}")))?;
+                    }
+                }
+            };
+        }
+        take!(listen => listen, parse);
+        take!(db => db);
+        take!(world => world);
+        take!(max_body_bytes => max_body_bytes);
+        take!(ws_max_frame_bytes => ws_max_frame_bytes);
+        take!(ws_idle_secs => ws_idle_secs);
+        take!(ws_queue => ws_queue);
+        take!(request_timeout_secs => request_timeout_secs);
+        take!(cors_origin => cors_origins);
+        take!(sqlite_sync => sqlite_sync, parse);
+        take!(list_cache_mib => list_cache_mib);
+        take!(rate_limit => rate_limit);
+        take!(rate_burst => rate_burst);
+        take!(login_rate_limit => login_rate_limit);
+        take!(db_pool_size => db_pool_size);
+        take!(db_connect_timeout_secs => db_connect_timeout_secs);
+        take!(db_startup_wait_secs => db_startup_wait_secs);
+        take!(log => log);
+        Ok(())
+    }
+
     fn config(&self) -> anyhow::Result<Config> {
         Ok(Config {
             listen: self.listen,

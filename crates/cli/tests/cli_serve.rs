@@ -1,5 +1,5 @@
 //! End-to-end tests of `yhconv serve` as a user starts it: the demo login
-//! table, a restart on the same database, and `--world`.
+//! table, a restart on the same database, `--world`, and `--config`.
 
 mod common;
 
@@ -86,6 +86,47 @@ fn serve_with_a_world_file_imports_it_first() {
     std::fs::write(&bad, r#"{"users": [{"id": "ann", "name": "Ann"}]}"#).unwrap();
     let out = run(&["serve", "--db", &db, "--listen", "127.0.0.1:0", "--world", bad.to_str().unwrap()]);
     assert!(out.fails().contains("decimal id"), "{}", out.stderr);
+}
+
+#[test]
+fn serve_takes_settings_from_a_config_file_below_its_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_url(dir.path());
+    let world = serde_json::json!({
+        "users": [{"id": "10001", "name": "Ann", "email": "ann@example.com", "password": "ann-pw"},
+                  {"id": "10002", "name": "Ben", "email": "ben@example.com", "password": "ben-pw"}]
+    });
+    std::fs::create_dir(dir.path().join("etc")).unwrap();
+    std::fs::write(dir.path().join("etc/world.json"), world.to_string()).unwrap();
+    let config = dir.path().join("etc/yhconv.toml");
+    // `world` is relative to the file; the body limit is small enough to see.
+    std::fs::write(&config, "# yhconv settings\nworld = \"world.json\"\nmax-body-bytes = 300\nlist-cache-mib = 8\n")
+        .unwrap();
+    let config = config.to_str().unwrap();
+    let long_text = "长".repeat(200);
+    let send_long = |server: &Server| {
+        let login = run_with(server.client_cmd(), &["--email", "ann@example.com", "--password", "ann-pw", "login"]);
+        server.client(login.ok().trim_end(), &["send", "10002", "--type", "user", &long_text])
+    };
+
+    let server = Server::start(dir.path(), &db, &["--config", config]);
+    let refused = send_long(&server);
+    assert!(refused.fails().contains("request body is larger than 300 bytes"), "{}", refused.stderr);
+    drop(server);
+
+    let server = Server::start(dir.path(), &db, &["--config", config, "--max-body-bytes", "100000"]);
+    send_long(&server).ok();
+    drop(server);
+
+    // Mistakes in the file stop the server with the file, line and key.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "listen = \"127.0.0.1:0\"\nlist-cache = 8\n").unwrap();
+    let out = run(&["serve", "--db", &db, "--config", bad.to_str().unwrap()]);
+    let err = out.fails();
+    assert!(err.contains("bad.toml") && err.contains("list-cache") && err.contains("line 2"), "{err}");
+    std::fs::write(&bad, "listen = \"everywhere\"\n").unwrap();
+    let err = run(&["serve", "--db", &db, "--config", bad.to_str().unwrap()]).fails().to_owned();
+    assert!(err.contains("bad.toml: listen: invalid socket address"), "{err}");
 }
 
 /// The table checker is not vacuous: a row padded by characters instead of
