@@ -90,7 +90,7 @@ impl Application {
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let limits = RateLimits::start(&config);
-        let metrics = Metrics::new();
+        let metrics = Metrics::new(&service);
         let (in_flight, drained) = tokio::sync::mpsc::channel(1);
         let state = AppState { service, config: Arc::new(config), shutdown: shutdown_rx, limits, metrics, in_flight };
         Ok(Self { listener, _sqlite_lock: sqlite_lock, state, shutdown, drained })

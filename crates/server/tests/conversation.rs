@@ -212,6 +212,7 @@ async fn every_call_naming_yourself_is_refused_alike() {
     assert_eq!(api_error(ann.sort_change(ANN).await), expected);
     assert_eq!(api_error(ann.set_no_notify(ANN, true).await), expected);
     assert_eq!(api_error(ann.send_text(ANN, ChatType::User, "me", &[]).await), expected);
+    assert_eq!(api_error(ann.list_messages(ANN, ChatType::User, 10, None).await), expected);
     assert!(list(&ann).await.is_empty());
     app.shutdown().await;
 }

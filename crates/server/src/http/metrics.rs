@@ -1,5 +1,6 @@
 //! `GET /metrics`: Prometheus text format. Requests and latencies by route,
-//! method and status, and the number of live push sockets.
+//! method and status, the number of live push sockets, and how the list
+//! cache is doing.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,14 +9,16 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use super::AppState;
+use crate::service::Service;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -46,8 +49,9 @@ fn latency_histogram() -> Histogram {
 }
 
 impl Metrics {
-    /// A fresh registry with every metric registered.
-    pub fn new() -> Arc<Self> {
+    /// A fresh registry with every metric registered; `service` is asked
+    /// about its caches at each scrape.
+    pub fn new(service: &Service) -> Arc<Self> {
         let mut registry = Registry::with_prefix("yhconv");
         let requests = Family::<RequestLabels, Counter>::default();
         let latency: LatencyFamily = Family::new_with_constructor(latency_histogram);
@@ -55,7 +59,43 @@ impl Metrics {
         registry.register("http_requests", "HTTP requests answered, by route, method and status", requests.clone());
         registry.register("http_request_duration_seconds", "Time to answer, by route and method", latency.clone());
         registry.register("push_sockets", "Logged-in push sockets on this instance", sockets.clone());
+        registry.register_collector(Box::new(ListCacheCollector(service.clone())));
         Arc::new(Self { registry, requests, latency, sockets })
+    }
+}
+
+/// The list cache's figures, read at each scrape (nothing when lists are
+/// not cached).
+struct ListCacheCollector(Service);
+
+impl std::fmt::Debug for ListCacheCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ListCacheCollector")
+    }
+}
+
+impl Collector for ListCacheCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(stats) = self.0.list_cache_stats() else {
+            return Ok(());
+        };
+        let counters = [
+            ("list_cache_hits", "Lists answered from memory", stats.hits),
+            ("list_cache_misses", "Lists read from the database", stats.misses),
+        ];
+        for (name, help, value) in counters {
+            let counter = ConstCounter::new(value);
+            counter.encode(encoder.encode_descriptor(name, help, None, counter.metric_type())?)?;
+        }
+        let gauges = [
+            ("list_cache_entries", "Lists kept in memory", stats.entries),
+            ("list_cache_bytes", "Memory the kept lists weigh, bytes", stats.bytes),
+        ];
+        for (name, help, value) in gauges {
+            let gauge = ConstGauge::new(value as i64);
+            gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
+        }
+        Ok(())
     }
 }
 

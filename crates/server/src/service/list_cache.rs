@@ -76,6 +76,21 @@ pub struct ListCache {
     generation: AtomicU64,
     slots: Box<[AtomicU64]>,
     entries: Cache<Id, Arc<Entry>, ByBytes>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// How the cache is doing, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListCacheStats {
+    /// Lists answered from memory.
+    pub hits: u64,
+    /// Lists read from the store (absent, changed, or evicted).
+    pub misses: u64,
+    /// Lists kept now.
+    pub entries: u64,
+    /// Their weight: encoded bytes plus bookkeeping.
+    pub bytes: u64,
 }
 
 impl ListCache {
@@ -86,6 +101,8 @@ impl ListCache {
             generation: AtomicU64::new(0),
             slots: (0..SLOTS).map(|_| AtomicU64::new(0)).collect(),
             entries: Cache::with_weighter(estimated_entries, budget_bytes, ByBytes),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
@@ -96,11 +113,24 @@ impl ListCache {
 
     /// The user's cached list, if nothing it shows changed since it was read.
     pub fn get(&self, user: Id, identity_epoch: i64) -> Option<Arc<EncodedList>> {
-        let entry = self.entries.get(&user)?;
-        let fresh = entry.at.identity_epoch == identity_epoch
-            && self.unchanged_since(user, entry.at.generation)
-            && entry.groups.iter().all(|&group| self.unchanged_since(group, entry.at.generation));
-        fresh.then(|| Arc::clone(&entry.list))
+        let found = self.entries.get(&user).filter(|entry| {
+            entry.at.identity_epoch == identity_epoch
+                && self.unchanged_since(user, entry.at.generation)
+                && entry.groups.iter().all(|&group| self.unchanged_since(group, entry.at.generation))
+        });
+        let counter = if found.is_some() { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found.map(|entry| Arc::clone(&entry.list))
+    }
+
+    /// Hits, misses and what is kept now.
+    pub fn stats(&self) -> ListCacheStats {
+        ListCacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            entries: self.entries.len() as u64,
+            bytes: self.entries.weight(),
+        }
     }
 
     /// Keeps a list read at `at`; `groups` are all the user's groups.
@@ -161,6 +191,9 @@ mod tests {
         assert!(cache.get(id(1), 7).is_some(), "other users' and groups' changes keep it");
         cache.group_changed(id(101));
         assert!(cache.get(id(1), 7).is_none(), "a message in one of its groups drops it");
+        let stats = cache.stats();
+        assert_eq!((stats.hits, stats.misses, stats.entries), (2, 1, 1));
+        assert!(stats.bytes > 0);
     }
 
     #[test]

@@ -56,6 +56,11 @@ impl Service {
         Self { store, hub, lists, tokens }
     }
 
+    /// How the list cache is doing; None when lists are not cached.
+    pub fn list_cache_stats(&self) -> Option<list_cache::ListCacheStats> {
+        self.lists.as_ref().map(|lists| lists.stats())
+    }
+
     /// Records a committed change to what `user` sees in their list.
     fn list_changed_for(&self, user: Id) {
         if let Some(lists) = &self.lists {

@@ -167,6 +167,7 @@ impl Service {
         before_msg_id: Option<&str>,
     ) -> Result<Vec<StoredMessage>> {
         let peer = resolve_typed(self, chat_id, chat_type).await?;
+        self.check_not_self(user, &peer)?;
         let limit = match count {
             0 => DEFAULT_PAGE,
             n => n.min(MAX_PAGE),
