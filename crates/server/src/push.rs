@@ -34,10 +34,23 @@ pub struct PushEvent {
     pub sent_ms: i64,
 }
 
+/// What the fan-out task acts on: a stored message, or a revoked token whose
+/// sockets must close. With a shared store both arrive from the store's feed,
+/// from whichever instance they happened on.
+#[derive(Debug, Clone)]
+pub enum FeedEvent {
+    Message(Box<PushEvent>),
+    /// The sha256 of a token that was logged out.
+    LoggedOut([u8; 32]),
+}
+
 struct SocketEntry {
     id: u64,
+    /// The hash of the token the socket logged in with.
+    token_hash: [u8; 32],
     queue: mpsc::Sender<Bytes>,
     lagged: Arc<AtomicBool>,
+    logged_out: Arc<AtomicBool>,
 }
 
 /// Registry of logged-in sockets and the fan-out queue.
@@ -45,7 +58,7 @@ pub struct Hub {
     sockets: RwLock<HashMap<Id, Vec<SocketEntry>>>,
     next_socket_id: AtomicU64,
     queue_capacity: usize,
-    events: mpsc::UnboundedSender<PushEvent>,
+    events: mpsc::UnboundedSender<FeedEvent>,
     /// True when the store feeds every stored message (from any instance).
     store_feeds: bool,
     order_locks: Vec<tokio::sync::Mutex<()>>,
@@ -59,12 +72,18 @@ pub struct Subscription {
     /// Encoded frames to write to the socket, in order.
     pub frames: mpsc::Receiver<Bytes>,
     lagged: Arc<AtomicBool>,
+    logged_out: Arc<AtomicBool>,
 }
 
 impl Subscription {
     /// True when the hub dropped this socket for falling behind.
     pub fn lagged(&self) -> bool {
         self.lagged.load(Ordering::Relaxed)
+    }
+
+    /// True when the hub dropped this socket because its token was revoked.
+    pub fn logged_out(&self) -> bool {
+        self.logged_out.load(Ordering::Relaxed)
     }
 }
 
@@ -92,14 +111,33 @@ impl Hub {
         hub
     }
 
-    /// Registers a logged-in socket of `user`.
-    pub fn subscribe(self: &Arc<Self>, user: Id) -> Subscription {
+    /// Registers a socket of `user`, logged in with the token whose hash is
+    /// `token_hash`.
+    pub fn subscribe(self: &Arc<Self>, user: Id, token_hash: [u8; 32]) -> Subscription {
         let (queue, frames) = mpsc::channel(self.queue_capacity);
         let id = self.next_socket_id.fetch_add(1, Ordering::Relaxed);
         let lagged = Arc::new(AtomicBool::new(false));
-        let entry = SocketEntry { id, queue, lagged: Arc::clone(&lagged) };
+        let logged_out = Arc::new(AtomicBool::new(false));
+        let entry =
+            SocketEntry { id, token_hash, queue, lagged: Arc::clone(&lagged), logged_out: Arc::clone(&logged_out) };
         self.sockets.write().unwrap_or_else(|p| p.into_inner()).entry(user).or_default().push(entry);
-        Subscription { hub: Arc::clone(self), user, id, frames, lagged }
+        Subscription { hub: Arc::clone(self), user, id, frames, lagged, logged_out }
+    }
+
+    /// Drops every socket of this instance logged in with a revoked token:
+    /// each gets the frames already queued, then closes saying why.
+    pub fn log_out(&self, token_hash: &[u8; 32]) {
+        let mut sockets = self.sockets.write().unwrap_or_else(|p| p.into_inner());
+        sockets.retain(|_, list| {
+            list.retain(|socket| {
+                let revoked = socket.token_hash == *token_hash;
+                if revoked {
+                    socket.logged_out.store(true, Ordering::Relaxed);
+                }
+                !revoked
+            });
+            !list.is_empty()
+        });
     }
 
     fn unregister(&self, user: Id, id: u64) {
@@ -139,7 +177,7 @@ impl Hub {
         if self.store_feeds {
             return;
         }
-        if self.events.send(event).is_err() {
+        if self.events.send(FeedEvent::Message(Box::new(event))).is_err() {
             tracing::warn!("push fan-out task is gone; push dropped");
         }
     }
@@ -168,9 +206,16 @@ impl Hub {
 }
 
 /// The fan-out task: one event at a time, in publish order.
-async fn fan_out(hub: std::sync::Weak<Hub>, store: Arc<dyn Store>, mut events: mpsc::UnboundedReceiver<PushEvent>) {
+async fn fan_out(hub: std::sync::Weak<Hub>, store: Arc<dyn Store>, mut events: mpsc::UnboundedReceiver<FeedEvent>) {
     while let Some(event) = events.recv().await {
         let Some(hub) = hub.upgrade() else { return };
+        let event = match event {
+            FeedEvent::Message(event) => *event,
+            FeedEvent::LoggedOut(token_hash) => {
+                hub.log_out(&token_hash);
+                continue;
+            }
+        };
         let receivers: Vec<(Id, Id)> = match event.peer.kind {
             // (receiver, chat id as the receiver sees it)
             ChatType::User => vec![(event.sender.id, event.peer.id), (event.peer.id, event.sender.id)],

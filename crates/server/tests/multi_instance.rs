@@ -176,3 +176,22 @@ async fn start_up_waits_for_the_database_and_healthz_reports_it() {
     assert!(recovered, "/healthz recovers with the database");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_logout_through_one_instance_closes_the_tokens_sockets_on_the_other() {
+    let Some((a, b)) = two_instances().await else { return };
+    let ben_on_b: Client = b.client(BEN).await;
+    let mut socket = ben_on_b.connect_push(BEN, "linux", "on-b").await.unwrap();
+    socket.heartbeat().await.unwrap();
+    let ack = tokio::time::timeout(Duration::from_secs(10), socket.next_event()).await.unwrap().unwrap();
+    assert!(matches!(ack, Some(PushEvent::HeartbeatAck { .. })));
+
+    // The same token, logged out through instance A.
+    let ben_on_a = a.anonymous().with_token(ben_on_b.token().unwrap().to_owned());
+    ben_on_a.logout().await.unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(10), socket.next_event()).await.expect("closed in time");
+    assert!(matches!(closed, Ok(None)), "{closed:?}");
+    assert!(ben_on_b.conversation_list(None).await.unwrap_err().is_unauthorized());
+    a.shutdown().await;
+    b.shutdown().await;
+}

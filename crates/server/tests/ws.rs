@@ -199,3 +199,32 @@ async fn idle_sockets_are_closed_and_shutdown_closes_the_rest() {
     assert!(matches!(closed, Ok(None)), "{closed:?}");
     stop.await.unwrap();
 }
+
+#[tokio::test]
+async fn logout_closes_the_sockets_of_that_token_only() {
+    let app = TestApp::spawn().await;
+    let ann = app.client(ANN).await;
+    let ws_url = format!("{}/ws", app.base_url.replace("http://", "ws://"));
+    let (mut raw, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
+    let login = serde_json::json!({"seq": "1", "cmd": "login", "data": {"userId": ANN, "token": ann.token().unwrap(), "platform": "linux", "deviceId": "old"}});
+    raw.send(tokio_tungstenite::tungstenite::Message::text(login.to_string())).await.unwrap();
+    raw.send(tokio_tungstenite::tungstenite::Message::text(r#"{"seq":"2","cmd":"heartbeat","data":{}}"#))
+        .await
+        .unwrap();
+    assert!(matches!(raw.next().await, Some(Ok(tokio_tungstenite::tungstenite::Message::Binary(_)))));
+    let mut other_device = socket(&app, ANN, "other").await;
+    assert_eq!(app.service.hub().socket_count(), 2);
+
+    ann.logout().await.unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(10), raw.next()).await.expect("closed in time");
+    match closed {
+        Some(Ok(tokio_tungstenite::tungstenite::Message::Close(Some(frame)))) => {
+            assert_eq!((u16::from(frame.code), frame.reason.as_str()), (1008, "logged out"));
+        }
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    app.client(BEN).await.send_text(ANN, ChatType::User, "still there?", &[]).await.unwrap();
+    assert_eq!(next_push(&mut other_device).await.content.unwrap().text, "still there?");
+    assert_eq!(app.service.hub().socket_count(), 1);
+    app.shutdown().await;
+}

@@ -19,6 +19,7 @@ use yhconv_proto::json::{WsClientFrame, WsLoginData};
 use super::AppState;
 use crate::ids::Id;
 use crate::push::{encode_heartbeat_ack, Subscription};
+use crate::service::user::token_hash;
 use crate::service::Service;
 
 /// Frames that fail to parse before a login, after which the socket closes.
@@ -55,7 +56,8 @@ pub struct SessionSettings {
 /// What to do with one client frame.
 enum Action {
     Ignore,
-    Login(Id),
+    /// A good login: the user and the hash of the token it used.
+    Login(Id, [u8; 32]),
     Answer(axum::body::Bytes),
     Bad,
 }
@@ -99,9 +101,9 @@ pub async fn run_session<K, S>(
                 match handle_frame(&service, &text, subscription.is_some()).await {
                     Action::Ignore => {}
                     Action::Bad => bad_frames += 1,
-                    Action::Login(user) => {
+                    Action::Login(user, token_hash) => {
                         tracing::debug!(%user, "websocket login");
-                        subscription = Some(service.hub().subscribe(user));
+                        subscription = Some(service.hub().subscribe(user, token_hash));
                     }
                     Action::Answer(frame) => {
                         if !send(&mut sink, Message::Binary(frame)).await {
@@ -119,6 +121,7 @@ pub async fn run_session<K, S>(
                         break "";
                     }
                 }
+                None if subscription.as_ref().is_some_and(Subscription::logged_out) => break "logged out",
                 None => {
                     tracing::warn!("closing websocket that fell too far behind its pushes");
                     break "too far behind";
@@ -139,7 +142,7 @@ fn close_code(reason: &str) -> u16 {
     match reason {
         "server shutting down" => 1001,
         "too far behind" => 1013,
-        "too many bad frames" | "bad frame" => 1008,
+        "too many bad frames" | "bad frame" | "logged out" => 1008,
         _ => 1000,
     }
 }
@@ -195,7 +198,7 @@ async fn handle_frame(service: &Service, text: &str, logged_in: bool) -> Action 
     match parse_client_frame(text) {
         ClientFrame::Bad => Action::Bad,
         ClientFrame::Login { user_id, token } => match service.authenticate(Some(&token)).await {
-            Ok(user) if user == user_id => Action::Login(user),
+            Ok(user) if user == user_id => Action::Login(user, token_hash(token.trim())),
             _ => Action::Bad,
         },
         ClientFrame::Heartbeat { seq } if logged_in => Action::Answer(encode_heartbeat_ack(&seq)),

@@ -107,6 +107,7 @@ impl Service {
         if let Some(cache) = &self.tokens {
             cache.revoked(&hash);
         }
+        self.hub.log_out(&hash);
         Ok(())
     }
 

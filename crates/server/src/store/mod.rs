@@ -14,7 +14,7 @@ use yhconv_proto::{ChatType, ContentType};
 
 use crate::error::Result;
 use crate::ids::Id;
-use crate::push::PushEvent;
+use crate::push::FeedEvent;
 
 /// A user, group or bot: what a conversation shows of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -248,10 +248,10 @@ pub trait Store: Send + Sync + 'static {
     }
 
     /// A store shared by several server instances delivers every stored
-    /// message, from any instance, to `sink` in commit order and returns
-    /// true. A store private to this process returns false: the service then
-    /// publishes its own messages.
-    fn start_push_feed(&self, sink: mpsc::UnboundedSender<PushEvent>) -> bool {
+    /// message and every revoked token, from any instance, to `sink` in
+    /// commit order and returns true. A store private to this process
+    /// returns false: the service then publishes its own messages.
+    fn start_push_feed(&self, sink: mpsc::UnboundedSender<FeedEvent>) -> bool {
         let _ = sink;
         false
     }

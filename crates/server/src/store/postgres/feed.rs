@@ -1,6 +1,6 @@
 //! The push feed: one dedicated connection LISTENs for new messages stored
 //! by any instance, and hands each one (loaded in full) to the local hub,
-//! in commit order. It reconnects with backoff when the connection drops;
+//! in commit order; and for logouts, whose sockets the hub closes. It reconnects with backoff when the connection drops;
 //! pushes announced while it is down are not replayed (clients resync with
 //! the list, as after any disconnect).
 
@@ -14,12 +14,12 @@ use tokio_postgres::{AsyncMessage, NoTls};
 use yhconv_proto::pb::MsgContent;
 use yhconv_proto::ChatType;
 
-use super::{entity_at, PUSH_CHANNEL};
+use super::{entity_at, LOGOUT_PREFIX, PUSH_CHANNEL};
 use crate::error::{Error, Result};
-use crate::push::PushEvent;
+use crate::push::{FeedEvent, PushEvent};
 
 /// Runs until the hub goes away.
-pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: mpsc::UnboundedSender<PushEvent>) {
+pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: mpsc::UnboundedSender<FeedEvent>) {
     let mut delay = Duration::from_millis(200);
     while !sink.is_closed() {
         match config.connect(NoTls).await {
@@ -48,9 +48,22 @@ pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: mpsc::
                     tracing::debug!("push feed listening");
                     delay = Duration::from_millis(200);
                     while let Some(payload) = incoming.recv().await {
+                        if let Some(hex_hash) = payload.strip_prefix(LOGOUT_PREFIX) {
+                            let mut token_hash = [0u8; 32];
+                            match hex::decode_to_slice(hex_hash, &mut token_hash) {
+                                Ok(()) => {
+                                    if sink.send(FeedEvent::LoggedOut(token_hash)).is_err() {
+                                        driver.abort();
+                                        return;
+                                    }
+                                }
+                                Err(e) => tracing::error!(error = %e, payload, "push feed: bad logout payload"),
+                            }
+                            continue;
+                        }
                         match load(&pool, &payload).await {
                             Ok(Some(event)) => {
-                                if sink.send(event).is_err() {
+                                if sink.send(FeedEvent::Message(Box::new(event))).is_err() {
                                     driver.abort();
                                     return;
                                 }

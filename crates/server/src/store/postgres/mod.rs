@@ -22,7 +22,7 @@ use yhconv_proto::ChatType;
 
 use super::*;
 use crate::error::{Error, Result};
-use crate::push::PushEvent;
+use crate::push::FeedEvent;
 
 /// Schema migrations, applied in order under an advisory lock.
 const MIGRATIONS: &[&str] = &[include_str!("0001_init.sql"), include_str!("0002_identity_epoch.sql")];
@@ -30,6 +30,9 @@ const MIGRATIONS: &[&str] = &[include_str!("0001_init.sql"), include_str!("0002_
 const MIGRATION_LOCK: i64 = 0x7968_636f_6e76;
 /// The channel new messages are announced on.
 const PUSH_CHANNEL: &str = "yhconv_push";
+/// Payloads on [`PUSH_CHANNEL`]: `CHAT:SEQ` for a stored message, this
+/// prefix and a token's hex sha256 for a logout.
+const LOGOUT_PREFIX: &str = "logout:";
 
 /// Connection settings for [`PostgresStore::connect`].
 #[derive(Debug, Clone)]
@@ -210,9 +213,17 @@ impl Store for PostgresStore {
     }
 
     async fn delete_token(&self, token_hash: [u8; 32]) -> Result<bool> {
-        let client = self.pool.get().await?;
-        let stmt = client.prepare_cached("DELETE FROM token WHERE hash = $1").await?;
-        Ok(client.execute(&stmt, &[&&token_hash[..]]).await? > 0)
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let stmt = tx.prepare_cached("DELETE FROM token WHERE hash = $1").await?;
+        let deleted = tx.execute(&stmt, &[&&token_hash[..]]).await? > 0;
+        if deleted {
+            // Every instance closes the sockets that logged in with it.
+            let notify = tx.prepare_cached("SELECT pg_notify($1, $2)").await?;
+            tx.execute(&notify, &[&PUSH_CHANNEL, &format!("{LOGOUT_PREFIX}{}", hex::encode(token_hash))]).await?;
+        }
+        tx.commit().await?;
+        Ok(deleted)
     }
 
     async fn conversations(&self, user: Id) -> Result<Vec<ConversationRow>> {
@@ -291,7 +302,7 @@ impl Store for PostgresStore {
         true
     }
 
-    fn start_push_feed(&self, sink: mpsc::UnboundedSender<PushEvent>) -> bool {
+    fn start_push_feed(&self, sink: mpsc::UnboundedSender<FeedEvent>) -> bool {
         tokio::spawn(feed::run(self.config.clone(), self.pool.clone(), sink));
         true
     }
