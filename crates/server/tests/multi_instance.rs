@@ -195,3 +195,44 @@ async fn a_logout_through_one_instance_closes_the_tokens_sockets_on_the_other() 
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test]
+async fn pushes_sent_while_an_instance_reconnects_to_the_database_still_arrive() {
+    let Some((a, b)) = two_instances().await else { return };
+    let ben = b.client(BEN).await;
+    let mut socket = ben.connect_push(BEN, "linux", "on-b").await.unwrap();
+    socket.heartbeat().await.unwrap();
+    let ack = tokio::time::timeout(Duration::from_secs(10), socket.next_event()).await.unwrap().unwrap();
+    assert!(matches!(ack, Some(PushEvent::HeartbeatAck { .. })));
+
+    // Cut the instances' LISTEN connections; they reconnect after a pause,
+    // and these messages are announced while nobody listens.
+    let DbUrl::Postgres(url) = &b.db else { unreachable!("two_instances runs on PostgreSQL") };
+    let (admin, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let cut = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(!cut.is_empty(), "found the feed connections");
+    let ann = a.client(ANN).await;
+    let mut sent = Vec::new();
+    for i in 0..3 {
+        sent.push(ann.send_text(BEN, ChatType::User, &format!("while away {i}"), &[]).await.unwrap());
+    }
+
+    let mut pushed = Vec::new();
+    while pushed.len() < sent.len() {
+        match tokio::time::timeout(Duration::from_secs(15), socket.next_event()).await.expect("push in time") {
+            Ok(Some(PushEvent::Message(push))) => pushed.push(push.msg_id),
+            other => panic!("expected a push, got {other:?}"),
+        }
+    }
+    assert_eq!(pushed, sent, "every message, once, in order");
+    a.shutdown().await;
+    b.shutdown().await;
+}

@@ -25,7 +25,11 @@ use crate::error::{Error, Result};
 use crate::push::FeedEvent;
 
 /// Schema migrations, applied in order under an advisory lock.
-const MIGRATIONS: &[&str] = &[include_str!("0001_init.sql"), include_str!("0002_identity_epoch.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("0001_init.sql"),
+    include_str!("0002_identity_epoch.sql"),
+    include_str!("0003_message_by_sent_ms.sql"),
+];
 /// Advisory lock key held while migrating ("yhconv" in ASCII, as a number).
 const MIGRATION_LOCK: i64 = 0x7968_636f_6e76;
 /// The channel new messages are announced on.
