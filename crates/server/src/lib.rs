@@ -4,8 +4,12 @@
 //! - [`app`]: builds the server (store, push hub, router) and runs it.
 //! - [`http`]: one module per API area (`conversation`, `msg`, `user`,
 //!   `friend`, `ws`); [`http::wire`] holds the extractors and answer formats.
-//! - [`service`]: the rules; handlers call one service function each.
-//! - [`store`]: the [`store::Store`] trait and its SQLite backend; all SQL.
+//! - [`service`]: the rules; handlers call one service function each. With
+//!   a store this process alone writes (SQLite), it keeps encoded lists
+//!   ([`service::list_cache`]) and token owners ([`service::token_cache`])
+//!   in memory.
+//! - [`store`]: the [`store::Store`] trait and its SQLite and PostgreSQL
+//!   backends; all SQL.
 //! - [`push`]: live sockets and fan-out of new messages.
 //! - [`preview`]: the last-message preview rules.
 //! - [`error`]: the one error type and its protocol codes.
