@@ -1,7 +1,7 @@
 //! Micro-benchmarks of the pure functions on the list and send paths: what
 //! `POST /v1/conversation/list` does besides reading the store (entries to
-//! wire form, the md5 fingerprint, protobuf encoding) and the preview every
-//! send computes.
+//! wire form, the md5 fingerprint, protobuf encoding), the list cache's
+//! freshness check on a hit, and the preview every send computes.
 //!
 //! `cargo bench -p yhconv-server --bench hot_paths`; CI only builds them.
 //! Whole-server numbers (HTTP, store, concurrency) come from `yhconv bench`.
@@ -125,5 +125,19 @@ fn previews(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, list, previews);
+/// A list cache hit: the entry's user and 50 group slots checked.
+fn cache_hit(c: &mut Criterion) {
+    use std::sync::Arc;
+    use yhconv_server::service::list_cache::{EncodedList, ListCache, Snapshot};
+    let cache = ListCache::new(64 << 20);
+    let at = Snapshot { generation: cache.generation(), identity_epoch: 1 };
+    let groups: Vec<Id> = (0..50).map(|g| Id::from_raw(2_000_000 + g)).collect();
+    let list = Arc::new(EncodedList { entries: vec![0u8; 5_000].into(), md5: "0".repeat(32), total: 50 });
+    cache.insert(Id::from_raw(10_001), at, groups, list);
+    c.bench_function("list cache hit (50 groups)", |b| {
+        b.iter(|| black_box(cache.get(black_box(Id::from_raw(10_001)), 1)).expect("a hit"))
+    });
+}
+
+criterion_group!(benches, list, previews, cache_hit);
 criterion_main!(benches);
