@@ -100,6 +100,8 @@ pub enum ClientCommand {
     },
     /// Show who the token belongs to.
     Whoami,
+    /// Revoke the token (its push sockets close too).
+    Logout,
     /// Print pushed messages as they arrive, until Ctrl-C (times in UTC).
     Watch,
 }
@@ -203,6 +205,10 @@ async fn command(client: &Client, args: &ClientArgs) -> anyhow::Result<()> {
                 false => emit(&format!("id     {}\nname   {}\nemail  {}\n", me.id, me.name, me.email)),
             }
         }
+        ClientCommand::Logout => {
+            client.logout().await.map_err(fail("logout"))?;
+            ok(json)
+        }
         ClientCommand::Watch => watch(client, args).await,
     }
 }
@@ -240,10 +246,20 @@ async fn watch(client: &Client, args: &ClientArgs) -> anyhow::Result<()> {
                 );
             }
             event = push.next_event() => match event.map_err(fail("push socket"))? {
-                None => {
-                    eprintln!("the server closed the connection");
-                    return Ok(());
-                }
+                None => match push.close_reason() {
+                    // Revoked token, bad frames, or fell behind: not a clean end.
+                    Some(close) if matches!(close.code, 1008 | 1013) => {
+                        bail!("push socket: the server closed it: {} ({})", close.reason, close.code)
+                    }
+                    Some(close) => {
+                        eprintln!("the server closed the connection: {} ({})", close.reason, close.code);
+                        return Ok(());
+                    }
+                    None => {
+                        eprintln!("the server closed the connection");
+                        return Ok(());
+                    }
+                },
                 Some(PushEvent::HeartbeatAck { .. }) => {
                     ack_deadline = None;
                     if !announced {

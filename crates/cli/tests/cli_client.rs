@@ -314,6 +314,14 @@ fn watch_json_prints_a_message_pushed_by_another_user() {
     // The sender's own socket gets it too, as a text line naming Alice.
     let (line, _) = bob_watch.stdout.until("the pushed line", |l| l.contains(text));
     assert!(line.ends_with(&format!("  user {ALICE}  Bob  #3  {text}")), "{line}");
+
+    // Logging out closes the token's socket: watch ends, saying why, non-zero.
+    server.client(&bob, &["logout"]).ok();
+    let (line, _) = bob_watch.stderr.until("the close reason", |l| l.contains("closed"));
+    assert_eq!(line, "error: push socket: the server closed it: logged out (1008)");
+    let mut bob_watch = bob_watch;
+    assert_eq!(bob_watch.child.wait().unwrap().code(), Some(1));
+    assert!(server.client(&bob, &["whoami"]).fails().contains("-101"));
 }
 
 #[test]

@@ -39,7 +39,7 @@ use std::time::Duration;
 use reqwest::Url;
 
 pub use error::{Error, Result};
-pub use ws::{PushEvent, PushSocket};
+pub use ws::{CloseReason, PushEvent, PushSocket};
 pub use yhconv_proto::{pb, ChatType, ContentType};
 
 /// The `User-Agent` of every request and of the push socket handshake.

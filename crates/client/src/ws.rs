@@ -45,6 +45,18 @@ pub enum PushEvent {
 pub struct PushSocket {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     timeout: Duration,
+    close: Option<CloseReason>,
+}
+
+/// Why the server closed the socket, from its close frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseReason {
+    /// The WebSocket close code (yhconv: 1000 idle, 1001 shutting down,
+    /// 1008 logged out or bad frames, 1013 fell too far behind).
+    pub code: u16,
+    /// The reason text (yhconv: `idle`, `server shutting down`, `logged
+    /// out`, `too far behind`, ...).
+    pub reason: String,
 }
 
 impl Client {
@@ -61,7 +73,7 @@ impl Client {
         let (ws, _response) = tokio::time::timeout(self.timeout, connect)
             .await
             .map_err(|_| Error::WebSocket(format!("connecting to {url} timed out")))??;
-        let mut socket = PushSocket { ws, timeout: self.timeout };
+        let mut socket = PushSocket { ws, timeout: self.timeout, close: None };
         let login = WsLoginData {
             user_id: user_id.to_owned(),
             token,
@@ -101,10 +113,18 @@ impl PushSocket {
                 // tungstenite queued the pong; send it now, not at the next write.
                 Message::Ping(_) => self.ws.flush().await?,
                 // The close reply is automatic; the stream ends right after.
-                Message::Close(_) => {}
+                Message::Close(frame) => {
+                    self.close = frame.map(|f| CloseReason { code: f.code.into(), reason: f.reason.to_string() });
+                }
                 Message::Text(_) | Message::Pong(_) | Message::Frame(_) => {}
             }
         }
+    }
+
+    /// Why the server closed the socket, once [`PushSocket::next_event`]
+    /// returned `None` after a close frame that said so.
+    pub fn close_reason(&self) -> Option<&CloseReason> {
+        self.close.as_ref()
     }
 
     /// Sends any text frame as is (for testing servers).

@@ -186,6 +186,8 @@ async fn idle_sockets_are_closed_and_shutdown_closes_the_rest() {
     let mut idle = socket(&app, ANN, "idle").await;
     let closed = tokio::time::timeout(Duration::from_secs(10), idle.next_event()).await.expect("closed in time");
     assert!(matches!(closed, Ok(None)), "{closed:?}");
+    let reason = idle.close_reason().expect("a close frame");
+    assert_eq!((reason.code, reason.reason.as_str()), (1000, "idle"));
 
     // Heartbeats keep a socket open past the idle time.
     let mut busy = socket(&app, BEN, "busy").await;
