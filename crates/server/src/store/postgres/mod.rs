@@ -34,6 +34,8 @@ const MIGRATIONS: &[&str] = &[
 const MIGRATION_LOCK: i64 = 0x7968_636f_6e76;
 /// The channel new messages are announced on.
 const PUSH_CHANNEL: &str = "yhconv_push";
+/// An import this large refreshes the planner's statistics at once.
+const BULK_IMPORT_ROWS: usize = 1_000;
 /// Payloads on [`PUSH_CHANNEL`]: `CHAT:SEQ` for a stored message, this
 /// prefix and a token's hex sha256 for a logout.
 const LOGOUT_PREFIX: &str = "logout:";
@@ -157,6 +159,12 @@ impl Store for PostgresStore {
         let tx = client.transaction().await?;
         let stats = identities::apply(&tx, &batch).await?;
         tx.commit().await?;
+        if stats.users + stats.memberships + stats.bots + stats.remarks >= BULK_IMPORT_ROWS {
+            // Autovacuum would refresh the statistics within a minute or so;
+            // until then the planner, seeing tables far smaller than they
+            // are, picks sequential scans for every list.
+            client.batch_execute("ANALYZE entity, account, chat, member, remark").await?;
+        }
         Ok(stats)
     }
 
