@@ -241,8 +241,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// True when other server instances may write the same database, so no
     /// answer may be kept in memory beyond one request. False when this
-    /// process makes every change to conversations and tokens (other
-    /// processes only import identities, which move [`Store::identity_epoch`]).
+    /// process makes every change to conversations and revokes every token
+    /// (other processes only import identities, which move
+    /// [`Store::identity_epoch`], and issue new tokens).
     fn shared(&self) -> bool {
         false
     }
