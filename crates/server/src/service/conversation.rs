@@ -10,9 +10,6 @@ use crate::error::{Error, Result};
 use crate::ids::Id;
 use crate::store::{ConversationRow, Entity, MentionRow, ReadPosition, ViewChange};
 
-/// The answer to any call that names the caller's own id.
-const SELF_CONVERSATION: &str = "a conversation with yourself is not supported";
-
 /// One conversation as the caller should see it: the rules applied, not yet
 /// encoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,9 +123,7 @@ impl Service {
     /// Marks the conversation read (idempotent).
     pub async fn dismiss_notification(&self, user: Id, chat_id: &str) -> Result<()> {
         let id = Id::parse(chat_id, "chatId")?;
-        if id == user {
-            return Err(Error::invalid(SELF_CONVERSATION));
-        }
+        self.check_not_self(user, id)?;
         // Clients mark a chat read every time they open it: one lookup says
         // whether there is anything to mark, and only then is there a write.
         let (peer, position) = self.store.read_position(user, id).await?.ok_or(Error::UnknownChat(id.to_string()))?;
@@ -143,7 +138,7 @@ impl Service {
     /// Hides the conversation until new activity and clears its unread state.
     pub async fn remove_conversation(&self, user: Id, chat_id: &str) -> Result<()> {
         let peer = self.resolve(chat_id, "chatId").await?;
-        self.check_not_self(user, &peer)?;
+        self.check_not_self(user, peer.id)?;
         self.change_view(user, &peer, ViewChange::Remove).await
     }
 
@@ -151,14 +146,14 @@ impl Service {
     /// caller may talk to the target.
     pub async fn sort_change(&self, user: Id, target: &str) -> Result<()> {
         let peer = self.resolve(target, "userId").await?;
-        self.check_not_self(user, &peer)?;
+        self.check_not_self(user, peer.id)?;
         self.change_view(user, &peer, ViewChange::Touch { now_ms: now_ms() }).await
     }
 
     /// Sets the caller's do-not-disturb flag for the conversation.
     pub async fn set_do_not_disturb(&self, user: Id, chat_id: &str, on: bool) -> Result<()> {
         let peer = self.resolve(chat_id, "chatId").await?;
-        self.check_not_self(user, &peer)?;
+        self.check_not_self(user, peer.id)?;
         self.change_view(user, &peer, ViewChange::DoNotDisturb(on)).await
     }
 
@@ -170,9 +165,10 @@ impl Service {
         Ok(())
     }
 
-    pub(super) fn check_not_self(&self, user: Id, peer: &Entity) -> Result<()> {
-        if peer.id == user {
-            return Err(Error::invalid(SELF_CONVERSATION));
+    /// Every call naming the caller's own id gets the same answer.
+    pub(super) fn check_not_self(&self, user: Id, peer: Id) -> Result<()> {
+        if peer == user {
+            return Err(Error::invalid("a conversation with yourself is not supported"));
         }
         Ok(())
     }

@@ -114,7 +114,7 @@ impl Service {
         let CheckedSend { msg_id, chat_id, chat_type, content_type, content, mentions, quote_msg_id } =
             check_send(req)?;
         let peer = resolve_typed(self, &chat_id, chat_type).await?;
-        self.check_not_self(user, &peer)?;
+        self.check_not_self(user, peer.id)?;
         let sender = self
             .store
             .entity(user)
@@ -167,7 +167,7 @@ impl Service {
         before_msg_id: Option<&str>,
     ) -> Result<Vec<StoredMessage>> {
         let peer = resolve_typed(self, chat_id, chat_type).await?;
-        self.check_not_self(user, &peer)?;
+        self.check_not_self(user, peer.id)?;
         let limit = match count {
             0 => DEFAULT_PAGE,
             n => n.min(MAX_PAGE),
