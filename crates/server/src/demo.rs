@@ -4,8 +4,8 @@
 use yhconv_proto::pb::{MsgContent, SendMessage};
 use yhconv_proto::{ChatType, ContentType};
 
-use crate::error::Result;
-use crate::ids::Id;
+use crate::domain::error::Result;
+use crate::domain::ids::Id;
 use crate::service::identity::{World, WorldBot, WorldGroup, WorldRemark, WorldUser};
 use crate::service::Service;
 

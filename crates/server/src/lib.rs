@@ -18,9 +18,8 @@
 pub mod app;
 pub mod config;
 pub mod demo;
-pub mod error;
+pub mod domain;
 pub mod http;
-pub mod ids;
 pub mod preview;
 pub mod push;
 pub mod service;
@@ -28,6 +27,7 @@ pub mod store;
 
 pub use app::Application;
 pub use config::{Config, DbUrl};
-pub use error::{Error, Result};
+pub use domain::error::{Error, Result};
+pub use domain::{error, ids};
 pub use service::identity::World;
 pub use service::Service;

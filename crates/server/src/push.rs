@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use yhconv_proto::pb::{Info, MsgContent, PushData, PushMsg, Sender, WsFrame};
 use yhconv_proto::{ChatType, PUSH_MESSAGE_TYPE_URL};
 
-use crate::ids::Id;
+use crate::domain::ids::Id;
 use crate::store::{Entity, Store};
 
 /// A stored message to push.

@@ -12,7 +12,7 @@ use yhconv_proto::pb::{AtData, Conversation, ConversationListRequest, Status};
 
 use super::wire::{json_ok, ok_status, ApiError, Auth, JsonBody, JsonFormat, ProtoBody, ProtoFormat};
 use super::AppState;
-use crate::ids::Id;
+use crate::domain::ids::Id;
 use crate::service::conversation::{ConversationView, ListViews};
 use crate::service::list_cache::EncodedList;
 

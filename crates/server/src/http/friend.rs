@@ -7,7 +7,7 @@ use yhconv_proto::json::{NoNotifyBody, Reply};
 
 use super::wire::{json_ok, ApiError, Auth, JsonBody, JsonFormat};
 use super::AppState;
-use crate::error::Error;
+use crate::domain::error::Error;
 
 /// The friend routes.
 pub fn router() -> Router<AppState> {

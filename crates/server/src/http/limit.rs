@@ -10,7 +10,7 @@ use std::time::Duration;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::domain::error::{Error, Result};
 use crate::service::user::token_hash;
 
 /// Burst allowance for logins from one IP.

@@ -22,7 +22,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
-use crate::error::Error;
+use crate::domain::error::Error;
 use crate::service::Service;
 use wire::{ApiError, JsonFormat};
 

@@ -8,7 +8,7 @@ use yhconv_proto::pb::{ListMessageRequest, ListMessageResponse, Msg, MsgContent,
 
 use super::wire::{ok_status, ApiError, Auth, Proto, ProtoBody, ProtoFormat};
 use super::AppState;
-use crate::ids::Id;
+use crate::domain::ids::Id;
 use crate::store::StoredMessage;
 
 /// The message routes.

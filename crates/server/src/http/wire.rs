@@ -19,8 +19,8 @@ use yhconv_proto::json::Reply;
 use yhconv_proto::pb::{Status, StatusOnly};
 
 use super::AppState;
-use crate::error::Error;
-use crate::ids::Id;
+use crate::domain::error::Error;
+use crate::domain::ids::Id;
 
 static REQUEST_NUMBER: AtomicI64 = AtomicI64::new(1);
 

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use yhconv_proto::json::{WsClientFrame, WsLoginData};
 
 use super::AppState;
-use crate::ids::Id;
+use crate::domain::ids::Id;
 use crate::push::{encode_heartbeat_ack, Subscription};
 use crate::service::user::token_hash;
 use crate::service::Service;

@@ -6,8 +6,8 @@ use yhconv_proto::ChatType;
 
 use super::list_cache::{EncodedList, Snapshot};
 use super::{now_ms, Service};
-use crate::error::{Error, Result};
-use crate::ids::Id;
+use crate::domain::error::{Error, Result};
+use crate::domain::ids::Id;
 use crate::store::{ConversationRow, Entity, MentionRow, ReadPosition, ViewChange};
 
 /// One conversation as the caller should see it: the rules applied, not yet

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use yhconv_proto::ChatType;
 
 use super::Service;
-use crate::error::{Error, Result};
-use crate::ids::Id;
+use crate::domain::error::{Error, Result};
+use crate::domain::ids::Id;
 use crate::store::{Entity, GroupRecord, IdentityBatch, ImportStats, RemarkRecord, UserRecord};
 
 /// A world file.

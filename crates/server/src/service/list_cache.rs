@@ -28,7 +28,7 @@ use bytes::Bytes;
 use quick_cache::sync::Cache;
 use quick_cache::Weighter;
 
-use crate::ids::Id;
+use crate::domain::ids::Id;
 
 /// Change slots shared by all users and groups (8 bytes each).
 pub const SLOTS: usize = 1 << 16;

@@ -5,8 +5,8 @@ use yhconv_proto::pb::{MsgContent, SendMessage};
 use yhconv_proto::{ChatType, ContentType};
 
 use super::{now_ms, Service};
-use crate::error::{Error, Result};
-use crate::ids::Id;
+use crate::domain::error::{Error, Result};
+use crate::domain::ids::Id;
 use crate::preview::preview;
 use crate::push::PushEvent;
 use crate::store::{Entity, MentionTarget, NewMessage, StoredMessage};

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use quick_cache::sync::Cache;
 
-use crate::ids::Id;
+use crate::domain::ids::Id;
 
 /// Tokens and their users, and a count of revocations.
 pub struct TokenCache {

@@ -6,8 +6,8 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use super::{now_ms, Service};
-use crate::error::{AuthFailure, Error, Result};
-use crate::ids::Id;
+use crate::domain::error::{AuthFailure, Error, Result};
+use crate::domain::ids::Id;
 use crate::store::UserProfile;
 
 /// Longest accepted email or password, in bytes.

@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 use yhconv_proto::{ChatType, ContentType};
 
-use crate::error::Result;
-use crate::ids::Id;
+use crate::domain::error::Result;
+use crate::domain::ids::Id;
 use crate::push::FeedEvent;
 
 /// A user, group or bot: what a conversation shows of it.

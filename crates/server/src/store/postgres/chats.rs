@@ -4,8 +4,8 @@ use deadpool_postgres::{GenericClient, Transaction};
 use yhconv_proto::ChatType;
 
 use super::{entity_at, identities::chat_row, PUSH_CHANNEL};
-use crate::error::{Error, Result};
-use crate::ids::Id;
+use crate::domain::error::{Error, Result};
+use crate::domain::ids::Id;
 use crate::store::{
     Appended, ConversationRow, Entity, MentionRow, MentionTarget, NewMessage, StoredMessage, ViewChange,
 };

@@ -20,7 +20,7 @@ use yhconv_proto::pb::MsgContent;
 use yhconv_proto::ChatType;
 
 use super::{entity_at, LOGOUT_PREFIX, PUSH_CHANNEL};
-use crate::error::{Error, Result};
+use crate::domain::error::{Error, Result};
 use crate::push::{FeedEvent, PushEvent};
 
 /// How far before a drop the catch-up looks: a message's send time is taken

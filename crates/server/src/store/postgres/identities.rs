@@ -5,7 +5,7 @@ use deadpool_postgres::{GenericClient, Transaction};
 use tokio_postgres::error::SqlState;
 use yhconv_proto::ChatType;
 
-use crate::error::{Error, Result};
+use crate::domain::error::{Error, Result};
 use crate::store::{Entity, IdentityBatch, ImportStats};
 
 /// Rows per bulk statement.

@@ -21,7 +21,7 @@ use tokio_postgres::{NoTls, Row};
 use yhconv_proto::ChatType;
 
 use super::*;
-use crate::error::{Error, Result};
+use crate::domain::error::{Error, Result};
 use crate::push::FeedEvent;
 
 /// Schema migrations, applied in order under an advisory lock.

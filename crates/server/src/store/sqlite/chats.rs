@@ -4,8 +4,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use yhconv_proto::ChatType;
 
 use super::{entity_at, identities::chat_row};
-use crate::error::{Error, Result};
-use crate::ids::Id;
+use crate::domain::error::{Error, Result};
+use crate::domain::ids::Id;
 use crate::store::{
     Appended, ConversationRow, Entity, MentionRow, MentionTarget, NewMessage, ReadPosition, StoredMessage, ViewChange,
 };

@@ -3,8 +3,8 @@
 use rusqlite::{params, OptionalExtension, Transaction};
 use yhconv_proto::ChatType;
 
-use crate::error::{Error, Result};
-use crate::ids::Id;
+use crate::domain::error::{Error, Result};
+use crate::domain::ids::Id;
 use crate::store::{Entity, IdentityBatch, ImportStats};
 
 /// Applies a whole batch inside the caller's transaction.

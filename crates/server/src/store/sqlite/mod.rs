@@ -18,7 +18,7 @@ use yhconv_proto::ChatType;
 
 use super::*;
 use crate::config::SqliteSync;
-use crate::error::{Error, Result};
+use crate::domain::error::{Error, Result};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts them.
 const MIGRATIONS: &[&str] = &[include_str!("0001_init.sql"), include_str!("0002_identity_epoch.sql")];
