@@ -31,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
         if let Some(content) = &req.content {
             previews(content);
         }
-        match check_send(req.clone()) {
+        match check_send(req.clone().into()) {
             Ok(checked) => {
                 assert!(!checked.msg_id.is_empty() && checked.msg_id.len() <= 128);
                 assert!(checked.quote_msg_id.chars().count() <= 128);

@@ -105,7 +105,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         },
         AdminAction::AddMember { group, user } => {
             let group_id = Id::parse(&group, "group")?;
-            let existing = match service.store().entity(group_id).await? {
+            let existing = match service.entity(group_id).await? {
                 Some(e) if e.kind == yhconv_proto::ChatType::Group => e,
                 Some(e) => anyhow::bail!("{group} is a {}, not a group", e.kind.as_str()),
                 None => anyhow::bail!("no group {group}"),
@@ -131,7 +131,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         }
         AdminAction::Token { user } => {
             let id = Id::parse(&user, "user")?;
-            match service.store().entity(id).await? {
+            match service.entity(id).await? {
                 Some(e) if e.kind == yhconv_proto::ChatType::User => {}
                 _ => anyhow::bail!("no user {user}"),
             }

@@ -12,11 +12,11 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use prost::Message;
 use yhconv_proto::pb::{Conversation, ConversationList, MsgContent, Status};
 use yhconv_proto::{ChatType, ContentType};
-use yhconv_server::http::conversation::{fingerprint, to_wire};
+use yhconv_server::domain::model::{Entity, MentionRow};
 use yhconv_server::ids::Id;
 use yhconv_server::preview::preview;
 use yhconv_server::service::conversation::ConversationView;
-use yhconv_server::store::{Entity, MentionRow};
+use yhconv_server::service::list_wire::{fingerprint, to_wire};
 
 const USER: i64 = 10_002;
 

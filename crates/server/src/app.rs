@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 
 use crate::config::{Config, DbUrl};
+use crate::domain::store::Store;
 use crate::http::limit::RateLimits;
 use crate::http::metrics::Metrics;
 use crate::http::{self, AppState};
@@ -18,7 +19,6 @@ use crate::push::Hub;
 use crate::service::Service;
 use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
-use crate::store::Store;
 
 /// A bound, ready-to-run server.
 pub struct Application {

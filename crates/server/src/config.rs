@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use crate::store::postgres::PgSettings;
+pub use crate::store::sqlite::SqliteSync;
 
 /// Where the data lives, from a `--db` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,30 +32,6 @@ impl DbUrl {
             anyhow::bail!("unsupported database URL {url:?}: use sqlite://FILE or postgres://...");
         }
         Ok(Self::Sqlite(PathBuf::from(url)))
-    }
-}
-
-/// How hard SQLite syncs a commit to disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SqliteSync {
-    /// WAL with `synchronous=NORMAL`: a commit survives the server crashing
-    /// or being killed; the last commits may be lost if the machine loses
-    /// power (the database stays consistent). The default.
-    #[default]
-    Normal,
-    /// `synchronous=FULL`: every commit is fsynced before it is answered, so
-    /// it survives power loss too; each write costs an fsync.
-    Full,
-}
-
-impl std::str::FromStr for SqliteSync {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "normal" => Ok(Self::Normal),
-            "full" => Ok(Self::Full),
-            other => Err(format!("unknown SQLite sync mode {other:?} (normal or full)")),
-        }
     }
 }
 

@@ -105,7 +105,7 @@ pub async fn seed(service: &Service) -> Result<()> {
         (ming, message("demo-7", "10002", ChatType::User, ContentType::Markdown, "**周报** 已经写好了\n请查收", &[])),
     ];
     for (sender, msg) in script {
-        service.send_message(sender, msg).await?;
+        service.send_message(sender, msg.into()).await?;
     }
     Ok(())
 }

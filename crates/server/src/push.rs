@@ -1,12 +1,14 @@
-//! Live pushes: which sockets are logged in as whom, and fan-out of new
-//! messages to them.
+//! Live pushes: which sockets are logged in as whom, and fan-out of events
+//! to them.
 //!
-//! Sending never waits for a socket. The service hands each stored message
-//! to [`Hub::publish`] (in `msg_seq` order per chat, see [`Hub::order_lock`]);
-//! one fan-out task works out who is online among the chat's members, encodes
-//! one frame per receiver and `try_send`s it into each socket's bounded
-//! queue. A socket whose queue is full has fallen too far behind: it is
-//! dropped from the hub, and its connection closes saying why.
+//! Sending never waits for a socket. Every event comes the same way, on
+//! both engines: the store emits it with the write that made it, and its
+//! feed hands it to this instance's hub in commit order (see
+//! [`crate::domain::event`]). One fan-out task loads each new message,
+//! works out who is online among the chat's members, encodes one frame per
+//! receiver and `try_send`s it into each socket's bounded queue. A socket
+//! whose queue is full has fallen too far behind: it is dropped from the
+//! hub, and its connection closes saying why.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -18,50 +20,25 @@ use tokio::sync::mpsc;
 use yhconv_proto::pb::{Info, MsgContent, PushData, PushMsg, Sender, WsFrame};
 use yhconv_proto::{ChatType, PUSH_MESSAGE_TYPE_URL};
 
+use crate::domain::event::{Event, MessageKey, TokenHash};
 use crate::domain::ids::Id;
-use crate::store::{Entity, Store};
-
-/// A stored message to push.
-#[derive(Debug, Clone)]
-pub struct PushEvent {
-    /// The chat as the sender addressed it: the other user, group or bot.
-    pub peer: Entity,
-    pub sender: Entity,
-    pub msg_id: String,
-    pub seq: i64,
-    pub content_type: u64,
-    pub content: MsgContent,
-    pub sent_ms: i64,
-}
-
-/// What the fan-out task acts on: a stored message, or a revoked token whose
-/// sockets must close. With a shared store both arrive from the store's feed,
-/// from whichever instance they happened on.
-#[derive(Debug, Clone)]
-pub enum FeedEvent {
-    Message(Box<PushEvent>),
-    /// The sha256 of a token that was logged out.
-    LoggedOut([u8; 32]),
-}
+use crate::domain::model::AddressedMessage;
+use crate::domain::store::Store;
 
 struct SocketEntry {
     id: u64,
     /// The hash of the token the socket logged in with.
-    token_hash: [u8; 32],
+    token_hash: TokenHash,
     queue: mpsc::Sender<Bytes>,
     lagged: Arc<AtomicBool>,
     logged_out: Arc<AtomicBool>,
 }
 
-/// Registry of logged-in sockets and the fan-out queue.
+/// Registry of logged-in sockets, fed by the store's events.
 pub struct Hub {
     sockets: RwLock<HashMap<Id, Vec<SocketEntry>>>,
     next_socket_id: AtomicU64,
     queue_capacity: usize,
-    events: mpsc::UnboundedSender<FeedEvent>,
-    /// True when the store feeds every stored message (from any instance).
-    store_feeds: bool,
-    order_locks: Vec<tokio::sync::Mutex<()>>,
 }
 
 /// One logged-in socket's end of the hub. Dropping it unregisters the socket.
@@ -98,14 +75,11 @@ impl Hub {
     /// its fan-out task running on `store`.
     pub fn start(store: Arc<dyn Store>, queue_capacity: usize) -> Arc<Self> {
         let (events, rx) = mpsc::unbounded_channel();
-        let store_feeds = store.start_push_feed(events.clone());
+        store.start_feed(events);
         let hub = Arc::new(Self {
             sockets: RwLock::new(HashMap::new()),
             next_socket_id: AtomicU64::new(1),
             queue_capacity: queue_capacity.max(1),
-            events,
-            store_feeds,
-            order_locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
         });
         tokio::spawn(fan_out(Arc::downgrade(&hub), store, rx));
         hub
@@ -113,7 +87,7 @@ impl Hub {
 
     /// Registers a socket of `user`, logged in with the token whose hash is
     /// `token_hash`.
-    pub fn subscribe(self: &Arc<Self>, user: Id, token_hash: [u8; 32]) -> Subscription {
+    pub fn subscribe(self: &Arc<Self>, user: Id, token_hash: TokenHash) -> Subscription {
         let (queue, frames) = mpsc::channel(self.queue_capacity);
         let id = self.next_socket_id.fetch_add(1, Ordering::Relaxed);
         let lagged = Arc::new(AtomicBool::new(false));
@@ -126,7 +100,7 @@ impl Hub {
 
     /// Drops every socket of this instance logged in with a revoked token:
     /// each gets the frames already queued, then closes saying why.
-    pub fn log_out(&self, token_hash: &[u8; 32]) {
+    fn log_out(&self, token_hash: &TokenHash) {
         let mut sockets = self.sockets.write().unwrap_or_else(|p| p.into_inner());
         sockets.retain(|_, list| {
             list.retain(|socket| {
@@ -160,28 +134,6 @@ impl Hub {
         self.sockets.read().unwrap_or_else(|p| p.into_inner()).keys().copied().collect()
     }
 
-    /// The lock that orders stores and publishes within one chat: hold it
-    /// from before a message is stored until it is published, so pushes
-    /// leave in `msg_seq` order.
-    pub fn order_lock(&self, sender: Id, peer: &Entity) -> &tokio::sync::Mutex<()> {
-        let key = match peer.kind {
-            ChatType::Group => peer.id.get() as u64,
-            _ => (sender.get() as u64) ^ (peer.id.get() as u64),
-        };
-        &self.order_locks[(key % self.order_locks.len() as u64) as usize]
-    }
-
-    /// Queues a message this process stored for fan-out; never blocks.
-    /// Does nothing when the store feeds pushes itself (they arrive from it).
-    pub fn publish(&self, event: PushEvent) {
-        if self.store_feeds {
-            return;
-        }
-        if self.events.send(FeedEvent::Message(Box::new(event))).is_err() {
-            tracing::warn!("push fan-out task is gone; push dropped");
-        }
-    }
-
     /// Delivers `frame` to every socket of `user`; drops sockets whose queue
     /// is full.
     fn deliver(&self, user: Id, frame: Bytes) {
@@ -205,62 +157,67 @@ impl Hub {
     }
 }
 
-/// The fan-out task: one event at a time, in publish order.
-async fn fan_out(hub: std::sync::Weak<Hub>, store: Arc<dyn Store>, mut events: mpsc::UnboundedReceiver<FeedEvent>) {
+/// The fan-out task: one event at a time, in commit order.
+async fn fan_out(hub: std::sync::Weak<Hub>, store: Arc<dyn Store>, mut events: mpsc::UnboundedReceiver<Event>) {
     while let Some(event) = events.recv().await {
         let Some(hub) = hub.upgrade() else { return };
-        let event = match event {
-            FeedEvent::Message(event) => *event,
-            FeedEvent::LoggedOut(token_hash) => {
-                hub.log_out(&token_hash);
-                continue;
-            }
-        };
-        let receivers: Vec<(Id, Id)> = match event.peer.kind {
-            // (receiver, chat id as the receiver sees it)
-            ChatType::User => vec![(event.sender.id, event.peer.id), (event.peer.id, event.sender.id)],
-            ChatType::Bot => vec![(event.sender.id, event.peer.id)],
-            ChatType::Group => {
-                let online = hub.online_users();
-                if online.is_empty() {
-                    continue;
-                }
-                match store.members_among(event.peer.id, online).await {
-                    Ok(members) => members.into_iter().map(|m| (m, event.peer.id)).collect(),
-                    Err(e) => {
-                        tracing::error!(error = %e, group = %event.peer.id, "push: cannot read group members");
-                        continue;
-                    }
-                }
-            }
-        };
-        for (receiver, chat_id) in receivers {
-            hub.deliver(receiver, encode_push(&event, receiver, chat_id));
+        match event {
+            Event::LoggedOut(token_hash) => hub.log_out(&token_hash),
+            Event::Message(key) => push_message(&hub, store.as_ref(), key).await,
         }
     }
 }
 
-/// The `push_message` frame for one receiver.
-pub fn encode_push(event: &PushEvent, receiver: Id, chat_id: Id) -> Bytes {
+/// Pushes one stored message to every online receiver.
+async fn push_message(hub: &Hub, store: &dyn Store, key: MessageKey) {
+    if hub.socket_count() == 0 {
+        return;
+    }
+    let stored = match store.pushed_message(key).await {
+        Ok(Some(stored)) => stored,
+        Ok(None) => return tracing::warn!(?key, "push: announced message not found"),
+        Err(e) => return tracing::error!(error = %e, ?key, "push: cannot load message"),
+    };
+    let (sender, peer) = (stored.message.sender.id, stored.peer.id);
+    // (receiver, chat id as the receiver sees it)
+    let receivers: Vec<(Id, Id)> = match stored.peer.kind {
+        ChatType::User => vec![(sender, peer), (peer, sender)],
+        ChatType::Bot => vec![(sender, peer)],
+        ChatType::Group => match store.members_among(peer, hub.online_users()).await {
+            Ok(members) => members.into_iter().map(|m| (m, peer)).collect(),
+            Err(e) => return tracing::error!(error = %e, group = %peer, "push: cannot read group members"),
+        },
+    };
+    // Stored bytes were encoded by us from a decoded message.
+    let content = MsgContent::decode(stored.message.content.as_slice()).unwrap_or_default();
+    for (receiver, chat_id) in receivers {
+        hub.deliver(receiver, encode_push(&stored, &content, receiver, chat_id));
+    }
+}
+
+/// The `push_message` frame of `stored` (whose decoded content is
+/// `content`) for one receiver.
+pub fn encode_push(stored: &AddressedMessage, content: &MsgContent, receiver: Id, chat_id: Id) -> Bytes {
+    let message = &stored.message;
     let frame = WsFrame {
-        info: Some(Info { seq: event.msg_id.clone(), cmd: "push_message".into() }),
+        info: Some(Info { seq: message.msg_id.clone(), cmd: "push_message".into() }),
         data: Some(PushData {
             any: PUSH_MESSAGE_TYPE_URL.into(),
             msg: Some(PushMsg {
-                msg_id: event.msg_id.clone(),
+                msg_id: message.msg_id.clone(),
                 sender: Some(Sender {
-                    chat_id: event.sender.id.to_string(),
-                    chat_type: event.sender.kind.code(),
-                    name: event.sender.name.clone(),
-                    avatar_url: event.sender.avatar_url.clone(),
+                    chat_id: message.sender.id.to_string(),
+                    chat_type: message.sender.kind.code(),
+                    name: message.sender.name.clone(),
+                    avatar_url: message.sender.avatar_url.clone(),
                 }),
                 recv_id: receiver.to_string(),
                 chat_id: chat_id.to_string(),
-                chat_type: event.peer.kind.code(),
-                content: Some(event.content.clone()),
-                content_type: event.content_type,
-                timestamp: event.sent_ms.max(0) as u64,
-                msg_seq: event.seq.max(0) as u64,
+                chat_type: stored.peer.kind.code(),
+                content: Some(content.clone()),
+                content_type: message.content_type,
+                timestamp: message.sent_ms.max(0) as u64,
+                msg_seq: message.seq.max(0) as u64,
             }),
         }),
     };

@@ -140,7 +140,7 @@ async fn a_socket_that_never_reads_does_not_hold_up_the_others() {
     assert!(matches!(stuck.next().await, Some(Ok(tokio_tungstenite::tungstenite::Message::Binary(_)))));
 
     let mut ben_socket = socket(&app, BEN, "reader").await;
-    assert_eq!(app.service.hub().socket_count(), 2);
+    assert_eq!(app.service.socket_count(), 2);
     const BURST: u64 = 1000;
     let reader = tokio::spawn(async move {
         let mut last = 0;
@@ -157,7 +157,7 @@ async fn a_socket_that_never_reads_does_not_hold_up_the_others() {
         ann.send_text(GROUP, ChatType::Group, &body, &[]).await.unwrap();
     }
     assert_eq!(reader.await.unwrap(), BURST, "the reader got the whole burst");
-    assert_eq!(app.service.hub().socket_count(), 1, "the stuck socket was dropped");
+    assert_eq!(app.service.socket_count(), 1, "the stuck socket was dropped");
     drop(stuck);
     app.shutdown().await;
 }
@@ -176,7 +176,7 @@ async fn a_wrong_login_gets_nothing() {
     ben.send_text(ANN, ChatType::User, "secret", &[]).await.unwrap();
     assert_silent(&mut wrong).await;
     assert_silent(&mut spoof).await;
-    assert_eq!(app.service.hub().socket_count(), 0);
+    assert_eq!(app.service.socket_count(), 0);
     app.shutdown().await;
 }
 
@@ -215,7 +215,7 @@ async fn logout_closes_the_sockets_of_that_token_only() {
         .unwrap();
     assert!(matches!(raw.next().await, Some(Ok(tokio_tungstenite::tungstenite::Message::Binary(_)))));
     let mut other_device = socket(&app, ANN, "other").await;
-    assert_eq!(app.service.hub().socket_count(), 2);
+    assert_eq!(app.service.socket_count(), 2);
 
     ann.logout().await.unwrap();
     let closed = tokio::time::timeout(Duration::from_secs(10), raw.next()).await.expect("closed in time");
@@ -227,6 +227,6 @@ async fn logout_closes_the_sockets_of_that_token_only() {
     }
     app.client(BEN).await.send_text(ANN, ChatType::User, "still there?", &[]).await.unwrap();
     assert_eq!(next_push(&mut other_device).await.content.unwrap().text, "still there?");
-    assert_eq!(app.service.hub().socket_count(), 1);
+    assert_eq!(app.service.socket_count(), 1);
     app.shutdown().await;
 }

@@ -17,8 +17,8 @@ use anyhow::{bail, Context as _};
 use indicatif::{ProgressBar, ProgressStyle};
 use yhconv_proto::pb::{MsgContent, SendMessage};
 use yhconv_proto::{ChatType, ContentType};
+use yhconv_server::domain::model::{Entity, GroupRecord, IdentityBatch, UserRecord};
 use yhconv_server::ids::Id;
-use yhconv_server::store::{Entity, GroupRecord, IdentityBatch, UserRecord};
 use yhconv_server::Service;
 
 pub const L50: i64 = 10_001;
@@ -170,7 +170,7 @@ pub async fn build(service: &Service, spec: WorldSpec, quiet: bool) -> anyhow::R
     let started = Instant::now();
     let mut steps = Vec::new();
     let mut counts = WorldCounts { users: 0, groups: 0, memberships: 0, messages: 0, tokens: 0 };
-    let store = service.store();
+    let store = service;
 
     // 1. Every user in one transaction, without passwords.
     let step = Instant::now();
@@ -252,7 +252,7 @@ pub async fn build(service: &Service, spec: WorldSpec, quiet: bool) -> anyhow::R
             content_type: if n % 3 == 2 { ContentType::Markdown.code() } else { ContentType::Text.code() },
             ..Default::default()
         };
-        service.send_message(Id::from_raw(opening.from), req).await.context("sending a world message")?;
+        service.send_message(Id::from_raw(opening.from), req.into()).await.context("sending a world message")?;
         counts.messages += 1;
         progress.inc(1);
     }

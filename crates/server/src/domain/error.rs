@@ -73,12 +73,6 @@ impl Error {
     }
 }
 
-impl From<rusqlite::Error> for Error {
-    fn from(e: rusqlite::Error) -> Self {
-        Self::Internal(e.into())
-    }
-}
-
 /// The server's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

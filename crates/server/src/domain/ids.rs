@@ -29,7 +29,7 @@ impl Id {
     }
 
     /// Wraps a stored id.
-    pub fn from_raw(n: i64) -> Self {
+    pub const fn from_raw(n: i64) -> Self {
         Self(n)
     }
 

@@ -114,7 +114,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
 
 /// `GET /metrics`: every metric, in Prometheus text format.
 pub async fn metrics_route(State(state): State<AppState>) -> Response {
-    state.metrics.sockets.set(state.service.hub().socket_count() as i64);
+    state.metrics.sockets.set(state.service.socket_count() as i64);
     let mut body = String::new();
     if let Err(e) = prometheus_client::encoding::text::encode(&mut body, &state.metrics.registry) {
         tracing::error!(error = %e, "encoding metrics");

@@ -85,7 +85,7 @@ async fn livez_route() -> impl IntoResponse {
 /// `GET /healthz`: 200 and `{"code":1}` while the database answers; 503
 /// and `-1` naming the problem when it does not.
 async fn healthz_route(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
-    let check = tokio::time::timeout(std::time::Duration::from_secs(5), state.service.store().health()).await;
+    let check = tokio::time::timeout(std::time::Duration::from_secs(5), state.service.health()).await;
     let problem = match check {
         Ok(Ok(())) => return wire::json_ok::<()>(None).into_response(),
         Ok(Err(e)) => format!("database unavailable: {}", e.to_string().trim_start_matches("internal error: ")),

@@ -9,7 +9,7 @@ use yhconv_proto::pb::{ListMessageRequest, ListMessageResponse, Msg, MsgContent,
 use super::wire::{ok_status, ApiError, Auth, Proto, ProtoBody, ProtoFormat};
 use super::AppState;
 use crate::domain::ids::Id;
-use crate::store::StoredMessage;
+use crate::domain::model::StoredMessage;
 
 /// The message routes.
 pub fn router() -> Router<AppState> {
@@ -24,7 +24,7 @@ async fn send_message_route(
     auth: Auth<ProtoFormat>,
     ProtoBody(req): ProtoBody<SendMessage>,
 ) -> Result<Proto<StatusOnly>, ApiError<ProtoFormat>> {
-    state.service.send_message(auth.user, req).await?;
+    state.service.send_message(auth.user, req.into()).await?;
     Ok(Proto(StatusOnly { status: ok_status() }))
 }
 

@@ -103,7 +103,7 @@ pub async fn run_session<K, S>(
                     Action::Bad => bad_frames += 1,
                     Action::Login(user, token_hash) => {
                         tracing::debug!(%user, "websocket login");
-                        subscription = Some(service.hub().subscribe(user, token_hash));
+                        subscription = Some(service.subscribe(user, token_hash));
                     }
                     Action::Answer(frame) => {
                         if !send(&mut sink, Message::Binary(frame)).await {

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use yhconv_proto::ChatType;
 
 use super::list_cache::{EncodedList, Snapshot};
+use super::list_wire::encode_views;
 use super::{now_ms, Service};
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::Id;
-use crate::store::{ConversationRow, Entity, MentionRow, ReadPosition, ViewChange};
+use crate::domain::model::{ConversationRow, Entity, MentionRow, ReadPosition, ViewChange};
 
 /// One conversation as the caller should see it: the rules applied, not yet
 /// encoded.
@@ -72,8 +73,14 @@ pub fn sort_newest_first(views: &mut [ConversationView]) {
     views.sort_unstable_by(|a, b| b.timestamp_ms.cmp(&a.timestamp_ms).then(a.peer.id.cmp(&b.peer.id)));
 }
 
-/// The caller's list before encoding: what `encode` in
-/// [`Service::conversation_list`] gets.
+/// Whether `change` creates the conversation when there is none yet (with
+/// a user or bot; a group must list the caller as a member): bringing a
+/// chat to the top and muting it do, reading and removing do not.
+pub fn creates_conversation(change: ViewChange) -> bool {
+    matches!(change, ViewChange::Touch { .. } | ViewChange::DoNotDisturb(_))
+}
+
+/// The caller's list before encoding.
 pub struct ListViews {
     /// The listed conversations, newest first.
     pub views: Vec<ConversationView>,
@@ -82,17 +89,13 @@ pub struct ListViews {
 }
 
 impl Service {
-    /// The caller's list as it goes on the wire: `encode` turns the views
-    /// into bytes. Kept in memory and answered from there until something it
-    /// shows changes (see [`super::list_cache`]).
-    pub async fn conversation_list(
-        &self,
-        user: Id,
-        encode: impl FnOnce(ListViews) -> EncodedList,
-    ) -> Result<Arc<EncodedList>> {
+    /// The caller's list as it goes on the wire. Kept in memory and answered
+    /// from there until something it shows changes (see
+    /// [`super::list_cache`]).
+    pub async fn conversation_list(&self, user: Id) -> Result<Arc<EncodedList>> {
         let Some(cache) = &self.lists else {
             let (views, _) = self.read_list(user).await?;
-            return Ok(Arc::new(encode(views)));
+            return Ok(Arc::new(encode_views(views, user)));
         };
         let identity_epoch = self.store.identity_epoch().await?;
         if let Some(list) = cache.get(user, identity_epoch) {
@@ -100,7 +103,7 @@ impl Service {
         }
         let at = Snapshot { generation: cache.generation(), identity_epoch };
         let (views, groups) = self.read_list(user).await?;
-        let list = Arc::new(encode(views));
+        let list = Arc::new(encode_views(views, user));
         cache.insert(user, at, groups, Arc::clone(&list));
         Ok(list)
     }
@@ -128,18 +131,18 @@ impl Service {
         // whether there is anything to mark, and only then is there a write.
         let (peer, position) = self.store.read_position(user, id).await?.ok_or(Error::UnknownChat(id.to_string()))?;
         match position {
-            None if peer.kind == ChatType::Group => Err(Error::NotMember(peer.id.to_string())),
-            None => Ok(()),
-            Some(ReadPosition { read_seq, last_seq }) if read_seq >= last_seq => Ok(()),
+            None => no_conversation(&peer),
+            Some(ReadPosition { read_seq, last_seq, .. }) if read_seq >= last_seq => Ok(()),
             Some(_) => self.change_view(user, &peer, ViewChange::MarkRead).await,
         }
     }
 
-    /// Hides the conversation until new activity and clears its unread state.
+    /// Hides the conversation until new activity and clears its unread
+    /// state: read up to its last message, hidden until a newer one.
     pub async fn remove_conversation(&self, user: Id, chat_id: &str) -> Result<()> {
         let peer = self.resolve(chat_id, "chatId").await?;
         self.check_not_self(user, peer.id)?;
-        self.change_view(user, &peer, ViewChange::Remove).await
+        self.change_view(user, &peer, ViewChange::HideAndMarkRead).await
     }
 
     /// Brings the conversation with `target` to the top, creating it if the
@@ -157,9 +160,19 @@ impl Service {
         self.change_view(user, &peer, ViewChange::DoNotDisturb(on)).await
     }
 
-    /// Applies a view change and records it for the list cache.
+    /// Applies a view change, creating the conversation first when the
+    /// change does (see [`creates_conversation`]), and records it for the
+    /// list cache.
     async fn change_view(&self, user: Id, peer: &Entity, change: ViewChange) -> Result<()> {
-        if self.store.change_view(user, peer, change).await? {
+        let changed = match self.store.change_view(user, peer.id, change).await? {
+            Some(changed) => changed,
+            None if creates_conversation(change) && peer.kind != ChatType::Group => {
+                self.store.open_conversation(user, peer).await?;
+                self.store.change_view(user, peer.id, change).await?.unwrap_or(false)
+            }
+            None => return no_conversation(peer),
+        };
+        if changed {
             self.list_changed_for(user);
         }
         Ok(())
@@ -171,6 +184,16 @@ impl Service {
             return Err(Error::invalid("a conversation with yourself is not supported"));
         }
         Ok(())
+    }
+}
+
+/// What a call on a conversation that does not exist gets: for a group, the
+/// caller is not a member (`-1`); with a user or bot, there is nothing to
+/// change (success).
+pub(super) fn no_conversation(peer: &Entity) -> Result<()> {
+    match peer.kind {
+        ChatType::Group => Err(Error::NotMember(peer.id.to_string())),
+        ChatType::User | ChatType::Bot => Ok(()),
     }
 }
 
@@ -205,6 +228,24 @@ mod tests {
                 mentioner_name: "a".into(),
             }),
         }
+    }
+
+    #[test]
+    fn bringing_to_top_and_muting_create_a_conversation() {
+        assert!(creates_conversation(ViewChange::Touch { now_ms: 1 }));
+        assert!(creates_conversation(ViewChange::DoNotDisturb(false)));
+        assert!(!creates_conversation(ViewChange::MarkRead));
+        assert!(!creates_conversation(ViewChange::HideAndMarkRead));
+    }
+
+    #[test]
+    fn no_conversation_is_refused_only_for_groups() {
+        let mut peer = row(0, 0, 0).peer;
+        assert!(matches!(no_conversation(&peer), Err(Error::NotMember(_))));
+        peer.kind = ChatType::User;
+        assert!(no_conversation(&peer).is_ok());
+        peer.kind = ChatType::Bot;
+        assert!(no_conversation(&peer).is_ok());
     }
 
     #[test]

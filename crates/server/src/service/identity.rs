@@ -13,7 +13,7 @@ use yhconv_proto::ChatType;
 use super::Service;
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::Id;
-use crate::store::{Entity, GroupRecord, IdentityBatch, ImportStats, RemarkRecord, UserRecord};
+use crate::domain::model::{Entity, GroupRecord, IdentityBatch, ImportStats, JoinAt, RemarkRecord, UserRecord};
 
 /// A world file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -99,24 +99,6 @@ fn entity(id: &str, kind: ChatType, name: &str, avatar_url: &str, avatar_id: i64
 }
 
 impl World {
-    /// Ids are unique across users, groups and bots: one id twice in a file
-    /// is a mistake, not an update.
-    fn check_unique_ids(&self) -> Result<()> {
-        let mut seen = std::collections::HashSet::new();
-        let ids = self
-            .users
-            .iter()
-            .map(|u| &u.id)
-            .chain(self.groups.iter().map(|g| &g.id))
-            .chain(self.bots.iter().map(|b| &b.id));
-        for id in ids {
-            if !seen.insert(id.trim()) {
-                return Err(Error::invalid(format!("id {id} appears more than once in the world file")));
-            }
-        }
-        Ok(())
-    }
-
     /// Parses a world file's text.
     pub fn from_json(text: &str) -> Result<Self> {
         serde_json::from_str(text).map_err(|e| Error::invalid(format!("world file: {e}")))
@@ -124,7 +106,6 @@ impl World {
 
     /// Checks ids and turns the world into a store batch, hashing passwords.
     fn into_batch(self) -> Result<IdentityBatch> {
-        self.check_unique_ids()?;
         let mut batch = IdentityBatch::default();
         for u in self.users {
             let password_hash = match u.password.as_deref() {
@@ -133,7 +114,7 @@ impl World {
             };
             batch.users.push(UserRecord {
                 entity: entity(&u.id, ChatType::User, &u.name, &u.avatar_url, u.avatar_id, 0)?,
-                email: u.email.filter(|e| !e.trim().is_empty()).map(|e| e.trim().to_owned()),
+                email: u.email.filter(|e| !e.trim().is_empty()).map(|e| super::user::normalize_email(&e)),
                 password_hash,
             });
         }
@@ -157,12 +138,37 @@ impl World {
     }
 }
 
+/// Fails on an id that appears twice in a batch: ids are unique across
+/// users, groups and bots, so it would be a mistake, not an update.
+fn check_unique(batch: &IdentityBatch) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    let ids = batch.users.iter().map(|u| u.entity.id).chain(batch.groups.iter().map(|g| g.entity.id));
+    for id in ids.chain(batch.bots.iter().map(|b| b.id)) {
+        if !seen.insert(id) {
+            return Err(Error::invalid(format!("id {id} appears more than once in one import")));
+        }
+    }
+    Ok(())
+}
+
 impl Service {
     /// Creates or updates everything in `world`, all or nothing. Importing
     /// the same world again changes nothing.
     pub async fn import_world(&self, world: World) -> Result<ImportStats> {
         let batch =
             tokio::task::spawn_blocking(move || world.into_batch()).await.map_err(|e| Error::Internal(e.into()))??;
+        self.apply_identities(batch).await
+    }
+
+    /// Applies a batch built in code (the benchmark's bulk world): emails
+    /// normalized, ids checked unique, and new group members start with
+    /// everything already sent read ([`JoinAt::Latest`]).
+    pub async fn apply_identities(&self, mut batch: IdentityBatch) -> Result<ImportStats> {
+        check_unique(&batch)?;
+        for user in &mut batch.users {
+            user.email = user.email.as_deref().map(super::user::normalize_email);
+        }
+        batch.join_at = JoinAt::Latest;
         self.store.apply_identities(batch).await
     }
 }

@@ -2,10 +2,12 @@
 //!
 //! One [`Service`] is shared by every request. It takes parsed, typed input
 //! from the HTTP layer, checks it against the protocol's rules, and asks the
-//! [`Store`] to carry the change out. No bytes or SQL here.
+//! [`Store`] to carry the change out. No SQL and no sockets here; the only
+//! bytes are the encoded list the list cache keeps.
 //!
 //! - [`user`]: login, logout, tokens, profiles.
 //! - [`conversation`]: the list and the calls that change it.
+//! - [`list_wire`]: the list as it goes on the wire, and its md5.
 //! - [`msg`]: sending and listing messages.
 //! - [`identity`]: importing users, groups, bots and remarks.
 //! - [`list_cache`]: each user's encoded list, kept until it changes.
@@ -14,23 +16,28 @@
 pub mod conversation;
 pub mod identity;
 pub mod list_cache;
+pub mod list_wire;
 pub mod msg;
 pub mod token_cache;
 pub mod user;
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+
+use yhconv_proto::ChatType;
 
 use crate::domain::error::{Error, Result};
+use crate::domain::event::TokenHash;
 use crate::domain::ids::Id;
-use crate::push::Hub;
-use crate::store::{Entity, Store};
+use crate::domain::model::Entity;
+use crate::domain::store::Store;
+use crate::push::{Hub, Subscription};
 use list_cache::ListCache;
 use token_cache::TokenCache;
 
 /// Most tokens kept in memory (about 100 bytes each).
 const TOKEN_CACHE_CAPACITY: usize = 100_000;
+/// Locks that order sends within a chat (see [`Service::order_lock`]).
+const ORDER_LOCKS: usize = 64;
 
 /// The server's business logic over a [`Store`].
 #[derive(Clone)]
@@ -43,22 +50,45 @@ pub struct Service {
     /// None when the store is shared with other instances (their logouts
     /// would not reach it).
     tokens: Option<Arc<TokenCache>>,
+    order_locks: Arc<[tokio::sync::Mutex<()>]>,
 }
 
 impl Service {
-    /// A service over `store`, publishing pushes to `hub`. When the store is
-    /// this process's alone, it keeps up to `list_cache_bytes` of encoded
-    /// lists and the users of recently used tokens in memory.
+    /// A service over `store`, whose events reach `hub`'s sockets. When the
+    /// store is this process's alone, it keeps up to `list_cache_bytes` of
+    /// encoded lists and the users of recently used tokens in memory.
     pub fn new(store: Arc<dyn Store>, hub: Arc<Hub>, list_cache_bytes: u64) -> Self {
         let private = !store.shared();
         let lists = (private && list_cache_bytes > 0).then(|| Arc::new(ListCache::new(list_cache_bytes)));
         let tokens = private.then(|| Arc::new(TokenCache::new(TOKEN_CACHE_CAPACITY)));
-        Self { store, hub, lists, tokens }
+        let order_locks = (0..ORDER_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect();
+        Self { store, hub, lists, tokens, order_locks }
     }
 
     /// How the list cache is doing; None when lists are not cached.
     pub fn list_cache_stats(&self) -> Option<list_cache::ListCacheStats> {
         self.lists.as_ref().map(|lists| lists.stats())
+    }
+
+    /// Checks that the database answers (`/healthz`).
+    pub async fn health(&self) -> Result<()> {
+        self.store.health().await
+    }
+
+    /// Number of logged-in push sockets on this instance.
+    pub fn socket_count(&self) -> usize {
+        self.hub.socket_count()
+    }
+
+    /// Registers a push socket of `user`, logged in with the token whose
+    /// hash is `token_hash` (its logout closes the socket).
+    pub fn subscribe(&self, user: Id, token_hash: TokenHash) -> Subscription {
+        self.hub.subscribe(user, token_hash)
+    }
+
+    /// The user, group or bot `id` names, if any (for admin tools).
+    pub async fn entity(&self, id: Id) -> Result<Option<Entity>> {
+        self.store.entity(id).await
     }
 
     /// Records a committed change to what `user` sees in their list.
@@ -75,30 +105,23 @@ impl Service {
         }
     }
 
-    /// The underlying store.
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
-    }
-
-    /// The push hub live sockets subscribe to.
-    pub fn hub(&self) -> &Arc<Hub> {
-        &self.hub
-    }
-
     /// The user, group or bot a wire id names; `UnknownChat` if none.
     async fn resolve(&self, raw_id: &str, what: &str) -> Result<Entity> {
         let id = Id::parse(raw_id, what)?;
         self.store.entity(id).await?.ok_or_else(|| Error::UnknownChat(id.to_string()))
     }
+
+    /// The lock that orders sends within one chat: held from before a
+    /// message's send time is taken until it is stored, so send times grow
+    /// with `msg_seq` (the store emits pushes in commit order).
+    fn order_lock(&self, sender: Id, peer: &Entity) -> &tokio::sync::Mutex<()> {
+        let key = match peer.kind {
+            ChatType::Group => peer.id.get() as u64,
+            _ => (sender.get() as u64) ^ (peer.id.get() as u64),
+        };
+        &self.order_locks[(key % self.order_locks.len() as u64) as usize]
+    }
 }
 
-/// Milliseconds since the Unix epoch, strictly increasing within this
-/// process: two events never share a timestamp here, so the list's order
-/// follows the order things happened in.
-pub fn now_ms() -> i64 {
-    static LAST: AtomicI64 = AtomicI64::new(0);
-    let wall = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
-    let previous =
-        LAST.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| Some(wall.max(last + 1))).unwrap_or(wall);
-    wall.max(previous + 1)
-}
+/// The server's clock (see [`crate::domain::clock::now_ms`]).
+pub use crate::domain::clock::now_ms;

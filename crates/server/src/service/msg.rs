@@ -4,12 +4,12 @@ use prost::Message as _;
 use yhconv_proto::pb::{MsgContent, SendMessage};
 use yhconv_proto::{ChatType, ContentType};
 
+use super::conversation::no_conversation;
 use super::{now_ms, Service};
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::Id;
+use crate::domain::model::{Appended, Entity, MentionTarget, NewMessage, ReadPosition, StoredMessage};
 use crate::preview::preview;
-use crate::push::PushEvent;
-use crate::store::{Entity, MentionTarget, NewMessage, StoredMessage};
 
 /// Longest accepted `msg_id`, in bytes.
 pub const MAX_MSG_ID_LEN: usize = 128;
@@ -30,11 +30,44 @@ pub struct Sent {
     pub duplicate: bool,
 }
 
-/// The chat a request names, checked against its declared type.
-async fn resolve_typed(service: &Service, chat_id: &str, chat_type: u64) -> Result<Entity> {
+/// A message as a client asks to send it (the `SendMessage` of
+/// send-message, without what the server ignores).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Outgoing {
+    pub msg_id: String,
+    pub chat_id: String,
+    pub chat_type: u64,
+    pub content: Option<MsgContent>,
+    pub content_type: u64,
+    pub quote_msg_id: String,
+}
+
+impl From<SendMessage> for Outgoing {
+    fn from(req: SendMessage) -> Self {
+        Self {
+            msg_id: req.msg_id,
+            chat_id: req.chat_id,
+            chat_type: req.chat_type,
+            content: req.content,
+            content_type: req.content_type,
+            quote_msg_id: req.quote_msg_id,
+        }
+    }
+}
+
+/// The chat a request names, checked against its declared type, and the
+/// caller's position in it (none yet, or not a member).
+async fn resolve_typed(
+    service: &Service,
+    user: Id,
+    chat_id: &str,
+    chat_type: u64,
+) -> Result<(Entity, Option<ReadPosition>)> {
     let declared = ChatType::from_code(chat_type)
         .ok_or_else(|| Error::invalid(format!("unknown chat_type {chat_type} (1, 2 or 3)")))?;
-    let peer = service.resolve(chat_id, "chat_id").await?;
+    let id = Id::parse(chat_id, "chat_id")?;
+    let (peer, position) =
+        service.store.read_position(user, id).await?.ok_or_else(|| Error::UnknownChat(id.to_string()))?;
     if peer.kind != declared {
         return Err(Error::invalid(format!(
             "chat {} is a {}, not a {} (chat_type {})",
@@ -44,7 +77,7 @@ async fn resolve_typed(service: &Service, chat_id: &str, chat_type: u64) -> Resu
             declared.code()
         )));
     }
-    Ok(peer)
+    Ok((peer, position))
 }
 
 fn parse_mentions(content: &MsgContent) -> Result<Vec<MentionTarget>> {
@@ -78,7 +111,7 @@ pub struct CheckedSend {
 }
 
 /// Checks the parts of a send request that need no store.
-pub fn check_send(req: SendMessage) -> Result<CheckedSend> {
+pub fn check_send(req: Outgoing) -> Result<CheckedSend> {
     let msg_id = req.msg_id.trim().to_owned();
     if msg_id.is_empty() {
         return Err(Error::invalid("msg_id is required"));
@@ -107,54 +140,97 @@ pub fn check_send(req: SendMessage) -> Result<CheckedSend> {
     })
 }
 
+/// The mentions that count: never the sender; in a group, `all` and the
+/// members named (`members` says who of them is one); with a user, that
+/// user; with a bot, none.
+pub fn effective_mentions(
+    kind: ChatType,
+    sender: Id,
+    peer: Id,
+    mentions: &[MentionTarget],
+    members: &[Id],
+) -> Vec<MentionTarget> {
+    let mut out: Vec<MentionTarget> = Vec::new();
+    for &target in mentions {
+        let counts = match (kind, target) {
+            (ChatType::Group, MentionTarget::All) => true,
+            (_, MentionTarget::User(id)) if id == sender => false,
+            (ChatType::Group, MentionTarget::User(id)) => members.contains(&id),
+            (ChatType::User, MentionTarget::User(id)) => id == peer,
+            (ChatType::User | ChatType::Bot, _) => false,
+        };
+        if counts && !out.contains(&target) {
+            out.push(target);
+        }
+    }
+    out
+}
+
 impl Service {
-    /// Stores a message from `user` and queues its push; a retried `msg_id`
-    /// is answered as a success and stored once.
-    pub async fn send_message(&self, user: Id, req: SendMessage) -> Result<Sent> {
+    /// Stores a message from `user` (the store pushes it); a retried
+    /// `msg_id` is answered as a success and stored once.
+    pub async fn send_message(&self, user: Id, req: Outgoing) -> Result<Sent> {
         let CheckedSend { msg_id, chat_id, chat_type, content_type, content, mentions, quote_msg_id } =
             check_send(req)?;
-        let peer = resolve_typed(self, &chat_id, chat_type).await?;
-        self.check_not_self(user, peer.id)?;
+        let id = Id::parse(&chat_id, "chat_id")?;
+        self.check_not_self(user, id)?;
+        let (peer, position) = resolve_typed(self, user, &chat_id, chat_type).await?;
+        let chat = match position {
+            Some(position) => position.chat,
+            // A group lists its members; a chat with a user or bot begins
+            // with its first message.
+            None if peer.kind == ChatType::Group => return Err(Error::NotMember(peer.id.to_string())),
+            None => self.store.open_conversation(user, &peer).await?,
+        };
         let sender = self
             .store
             .entity(user)
             .await?
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("sender {user} no longer exists")))?;
+        let named: Vec<Id> = mentions
+            .iter()
+            .filter_map(|m| match m {
+                MentionTarget::User(id) if peer.kind == ChatType::Group && *id != user => Some(*id),
+                _ => None,
+            })
+            .collect();
+        let members = match named.is_empty() {
+            true => Vec::new(),
+            false => self.store.members_among(peer.id, named).await?,
+        };
+        let mentions = effective_mentions(peer.kind, user, peer.id, &mentions, &members);
         let group_sender = (peer.kind == ChatType::Group).then_some(sender.name.as_str());
-        // Held until published, so that pushes leave in msg_seq order and
-        // send times grow with msg_seq.
-        let _order = self.hub.order_lock(user, &peer).lock().await;
+        let preview = preview(content_type, &content, group_sender);
+        // Held until stored, so that send times grow with msg_seq.
+        let _order = self.order_lock(user, &peer).lock().await;
         let new = NewMessage {
             sender: user,
             msg_id: msg_id.clone(),
             content_type,
             content: content.encode_to_vec(),
             quote_msg_id,
-            preview: preview(content_type, &content, group_sender),
+            preview,
             mentions,
             sent_ms: now_ms(),
+            // The sender's own message never counts as unread for them.
+            read_by_sender: true,
         };
-        let sent_ms = new.sent_ms;
-        let appended = self.store.append_message(&peer, new).await?;
-        if !appended.duplicate {
-            match peer.kind {
-                ChatType::Group => self.list_changed_in_group(peer.id),
-                ChatType::User | ChatType::Bot => {
-                    self.list_changed_for(user);
-                    self.list_changed_for(peer.id);
+        match self.store.append_message(chat, new).await? {
+            Appended::New { seq } => {
+                match peer.kind {
+                    ChatType::Group => self.list_changed_in_group(peer.id),
+                    ChatType::User | ChatType::Bot => {
+                        self.list_changed_for(user);
+                        self.list_changed_for(peer.id);
+                    }
                 }
+                Ok(Sent { seq, duplicate: false })
             }
-            self.hub.publish(PushEvent {
-                peer,
-                sender,
-                msg_id,
-                seq: appended.seq,
-                content_type: content_type.code(),
-                content,
-                sent_ms,
-            });
+            Appended::Retry { seq, .. } => Ok(Sent { seq, duplicate: true }),
+            Appended::IdTaken => {
+                Err(Error::invalid(format!("msg_id {msg_id:?} is already used by another sender in this chat")))
+            }
         }
-        Ok(Sent { seq: appended.seq, duplicate: appended.duplicate })
     }
 
     /// History of a conversation, newest first; `before_msg_id` pages back.
@@ -166,13 +242,44 @@ impl Service {
         count: u64,
         before_msg_id: Option<&str>,
     ) -> Result<Vec<StoredMessage>> {
-        let peer = resolve_typed(self, chat_id, chat_type).await?;
-        self.check_not_self(user, peer.id)?;
+        let id = Id::parse(chat_id, "chat_id")?;
+        self.check_not_self(user, id)?;
+        let (peer, position) = resolve_typed(self, user, chat_id, chat_type).await?;
+        let Some(position) = position else {
+            // A group's history is for its members; a chat that never
+            // began has none.
+            return no_conversation(&peer).map(|()| Vec::new());
+        };
         let limit = match count {
             0 => DEFAULT_PAGE,
             n => n.min(MAX_PAGE),
         };
         let before = before_msg_id.map(str::trim).filter(|m| !m.is_empty());
-        self.store.messages(user, &peer, before, limit as u32).await
+        self.store
+            .messages(position.chat, before, limit as u32)
+            .await?
+            .ok_or_else(|| Error::invalid(format!("unknown msg_id {:?} in this chat", before.unwrap_or_default())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: i64) -> Id {
+        Id::from_raw(n)
+    }
+
+    #[test]
+    fn mentions_that_count() {
+        let all = MentionTarget::All;
+        let user = |n| MentionTarget::User(id(n));
+        let named = [user(1), user(2), user(3), all, user(2)];
+        // In a group: all, and members other than the sender, once each.
+        assert_eq!(effective_mentions(ChatType::Group, id(1), id(9), &named, &[id(2)]), vec![user(2), all]);
+        // With a user: only that user; `all` means nothing there.
+        assert_eq!(effective_mentions(ChatType::User, id(1), id(3), &named, &[]), vec![user(3)]);
+        // With a bot: nobody.
+        assert!(effective_mentions(ChatType::Bot, id(1), id(3), &named, &[id(3)]).is_empty());
     }
 }

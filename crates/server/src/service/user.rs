@@ -7,8 +7,9 @@ use sha2::{Digest, Sha256};
 
 use super::{now_ms, Service};
 use crate::domain::error::{AuthFailure, Error, Result};
+use crate::domain::event::TokenHash;
 use crate::domain::ids::Id;
-use crate::store::UserProfile;
+use crate::domain::model::{NewToken, UserProfile};
 
 /// Longest accepted email or password, in bytes.
 const MAX_CREDENTIAL_LEN: usize = 1024;
@@ -21,8 +22,14 @@ fn new_token() -> String {
 }
 
 /// What a token is stored as: its sha256.
-pub fn token_hash(token: &str) -> [u8; 32] {
+pub fn token_hash(token: &str) -> TokenHash {
     Sha256::digest(token.as_bytes()).into()
+}
+
+/// An email as it is stored and looked up: trimmed, every letter in lower
+/// case (so `Ann@Example.com` and `ann@example.com` are one login).
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
 }
 
 /// An argon2id PHC string for `password`.
@@ -74,7 +81,7 @@ impl Service {
         if email.len() > MAX_CREDENTIAL_LEN || password.len() > MAX_CREDENTIAL_LEN {
             return Err(Error::invalid("email or password too long"));
         }
-        let (user, phc) = match self.store.credentials(email.trim()).await? {
+        let (user, phc) = match self.store.credentials(&normalize_email(email)).await? {
             Some((user, Some(phc))) => (user, phc),
             _ => return Err(Error::WrongCredentials),
         };
@@ -85,29 +92,38 @@ impl Service {
         if !ok {
             return Err(Error::WrongCredentials);
         }
-        let token = new_token();
-        let device_id: String = device_id.chars().take(128).collect();
         let platform: String = platform.chars().take(32).collect();
-        self.store.insert_token(token_hash(&token), user, &device_id, &platform, now_ms()).await?;
         tracing::info!(%user, platform, "login");
-        Ok(token)
+        self.store_token(user, device_id, &platform).await
     }
 
     /// Issues a token without a password (admin and demo use).
     pub async fn issue_token(&self, user: Id, device_id: &str) -> Result<String> {
+        self.store_token(user, device_id, "admin").await
+    }
+
+    /// A new token for `user`, stored by its hash.
+    async fn store_token(&self, user: Id, device_id: &str, platform: &str) -> Result<String> {
         let token = new_token();
-        self.store.insert_token(token_hash(&token), user, device_id, "admin", now_ms()).await?;
+        let record = NewToken {
+            hash: token_hash(&token),
+            user,
+            device_id: device_id.chars().take(128).collect(),
+            platform: platform.chars().take(32).collect(),
+            created_ms: now_ms(),
+        };
+        self.store.insert_token(record).await?;
         Ok(token)
     }
 
-    /// Revokes the caller's token at once.
+    /// Revokes the caller's token at once; the store's logout event closes
+    /// the sockets that logged in with it, on every instance.
     pub async fn logout(&self, token: &str) -> Result<()> {
         let hash = token_hash(token.trim());
         self.store.delete_token(hash).await?;
         if let Some(cache) = &self.tokens {
             cache.revoked(&hash);
         }
-        self.hub.log_out(&hash);
         Ok(())
     }
 
@@ -130,6 +146,12 @@ mod tests {
         assert_eq!(a.len(), 64);
         assert_ne!(a, b);
         assert_ne!(token_hash(&a), token_hash(&b));
+    }
+
+    #[test]
+    fn emails_fold_every_letter() {
+        assert_eq!(normalize_email("  Ann@Example.COM "), "ann@example.com");
+        assert_eq!(normalize_email("ÄNN@ÉXAMPLE.cn"), "änn@éxample.cn");
     }
 
     #[test]

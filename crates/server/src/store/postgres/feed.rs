@@ -1,6 +1,6 @@
-//! The push feed: one dedicated connection LISTENs for new messages stored
-//! by any instance, and hands each one (loaded in full) to the local hub,
-//! in commit order; and for logouts, whose sockets the hub closes.
+//! The feed: one dedicated connection LISTENs for the events every
+//! instance emits (stored messages, logouts) and hands them to the local
+//! hub in commit order.
 //!
 //! When the connection drops it reconnects with backoff and, once listening
 //! again, catches up: messages sent since shortly before the drop are looked
@@ -13,15 +13,13 @@ use std::time::{Duration, Instant};
 
 use deadpool_postgres::Pool;
 use futures_util::StreamExt;
-use prost::Message as _;
 use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, NoTls};
-use yhconv_proto::pb::MsgContent;
-use yhconv_proto::ChatType;
 
-use super::{entity_at, LOGOUT_PREFIX, PUSH_CHANNEL};
-use crate::domain::error::{Error, Result};
-use crate::push::{FeedEvent, PushEvent};
+use super::PUSH_CHANNEL;
+use crate::domain::clock::wall_clock_ms;
+use crate::domain::error::Error;
+use crate::domain::event::{ChatRef, Event, MessageKey};
 
 /// How far before a drop the catch-up looks: a message's send time is taken
 /// before its transaction commits, so one committed just after the drop may
@@ -59,7 +57,7 @@ impl Delivered {
 }
 
 /// Runs until the hub goes away.
-pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: mpsc::UnboundedSender<FeedEvent>) {
+pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: mpsc::UnboundedSender<Event>) {
     let mut delay = Duration::from_millis(200);
     let mut delivered = Delivered::default();
     // When the last listening session ended: (wall-clock ms, instant).
@@ -97,7 +95,7 @@ pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: mpsc::
                         }
                     }
                     while let Some(payload) = incoming.recv().await {
-                        if !handle(&pool, &sink, &mut delivered, &payload).await {
+                        if !handle(&sink, &mut delivered, &payload) {
                             driver.abort();
                             return;
                         }
@@ -113,64 +111,32 @@ pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: mpsc::
     }
 }
 
-fn wall_clock_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
 /// Hands on what one notification announces; false when the hub is gone.
-async fn handle(
-    pool: &Pool,
-    sink: &mpsc::UnboundedSender<FeedEvent>,
-    delivered: &mut Delivered,
-    payload: &str,
-) -> bool {
-    if let Some(hex_hash) = payload.strip_prefix(LOGOUT_PREFIX) {
-        let mut token_hash = [0u8; 32];
-        return match hex::decode_to_slice(hex_hash, &mut token_hash) {
-            Ok(()) => sink.send(FeedEvent::LoggedOut(token_hash)).is_ok(),
-            Err(e) => {
-                tracing::error!(error = %e, payload, "push feed: bad logout payload");
-                true
-            }
-        };
+fn handle(sink: &mpsc::UnboundedSender<Event>, delivered: &mut Delivered, payload: &str) -> bool {
+    match Event::decode(payload) {
+        Some(Event::Message(key)) => deliver(sink, delivered, key),
+        Some(event) => sink.send(event).is_ok(),
+        None => {
+            tracing::error!(payload, "feed: bad payload");
+            true
+        }
     }
-    let Some(key) = payload.split_once(':').and_then(|(c, s)| Some((c.parse::<i64>().ok()?, s.parse::<i64>().ok()?)))
-    else {
-        tracing::error!(payload, "push feed: bad payload");
-        return true;
-    };
-    deliver(pool, sink, delivered, key).await
 }
 
-/// Loads and hands on one message unless it was delivered already; false
-/// when the hub is gone.
-async fn deliver(
-    pool: &Pool,
-    sink: &mpsc::UnboundedSender<FeedEvent>,
-    delivered: &mut Delivered,
-    (chat, seq): (i64, i64),
-) -> bool {
-    if !delivered.insert((chat, seq)) {
+/// Hands on one message unless it was delivered already; false when the
+/// hub is gone.
+fn deliver(sink: &mpsc::UnboundedSender<Event>, delivered: &mut Delivered, key: MessageKey) -> bool {
+    if !delivered.insert((key.chat.0, key.seq)) {
         return true;
     }
-    match load(pool, chat, seq).await {
-        Ok(Some(event)) => sink.send(FeedEvent::Message(Box::new(event))).is_ok(),
-        Ok(None) => {
-            tracing::warn!(chat, seq, "push feed: announced message not found");
-            true
-        }
-        Err(e) => {
-            tracing::error!(error = %e, chat, seq, "push feed: cannot load message");
-            true
-        }
-    }
+    sink.send(Event::Message(key)).is_ok()
 }
 
 /// Hands on the messages sent since shortly before the feed was lost, in
 /// send order; false when the hub is gone.
 async fn catch_up(
     pool: &Pool,
-    sink: &mpsc::UnboundedSender<FeedEvent>,
+    sink: &mpsc::UnboundedSender<Event>,
     delivered: &mut Delivered,
     lost_ms: i64,
     lost_at: Instant,
@@ -187,7 +153,9 @@ async fn catch_up(
             )
             .await?;
         let rows = client.query(&stmt, &[&(lost_ms - CATCH_UP_MARGIN_MS), &CATCH_UP_MAX_MESSAGES]).await?;
-        Ok::<_, Error>(rows.iter().map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1))).collect::<Vec<_>>())
+        rows.iter()
+            .map(|r| Ok(MessageKey { chat: ChatRef(r.try_get("chat_id")?), seq: r.try_get("seq")? }))
+            .collect::<Result<Vec<_>, Error>>()
     };
     let missed = match missed.await {
         Ok(missed) => missed,
@@ -198,50 +166,9 @@ async fn catch_up(
     };
     tracing::info!(candidates = missed.len(), "push feed catching up after reconnecting");
     for key in missed {
-        if !deliver(pool, sink, delivered, key).await {
+        if !deliver(sink, delivered, key) {
             return false;
         }
     }
     true
-}
-
-/// Loads one stored message as a push.
-async fn load(pool: &Pool, chat: i64, seq: i64) -> Result<Option<PushEvent>> {
-    let client = pool.get().await?;
-    let stmt = client
-        .prepare_cached(
-            "SELECT s.id, s.kind, s.name, s.avatar_url, s.avatar_id, s.certification_level, \
-                    m.msg_id, m.content_type, m.content, m.sent_ms, c.kind, c.a, c.b \
-             FROM message m JOIN chat c ON c.id = m.chat_id JOIN entity s ON s.id = m.sender_id \
-             WHERE m.chat_id = $1 AND m.seq = $2",
-        )
-        .await?;
-    let Some(row) = client.query_opt(&stmt, &[&chat, &seq]).await? else {
-        return Ok(None);
-    };
-    let sender = entity_at(&row, 0)?;
-    let (kind, a, b): (i16, i64, i64) = (row.get(10), row.get(11), row.get(12));
-    let peer_id = match ChatType::from_code(kind as u64) {
-        Some(ChatType::Group) => a,
-        Some(ChatType::User) if a == sender.id.get() => b,
-        Some(ChatType::User) => a,
-        Some(ChatType::Bot) => b,
-        None => return Err(Error::Internal(anyhow::anyhow!("chat {chat} has unknown kind {kind}"))),
-    };
-    let peer_stmt = client
-        .prepare_cached("SELECT id, kind, name, avatar_url, avatar_id, certification_level FROM entity WHERE id = $1")
-        .await?;
-    let Some(peer_row) = client.query_opt(&peer_stmt, &[&peer_id]).await? else {
-        return Ok(None);
-    };
-    let content: Vec<u8> = row.get(8);
-    Ok(Some(PushEvent {
-        peer: entity_at(&peer_row, 0)?,
-        sender,
-        msg_id: row.get(6),
-        seq,
-        content_type: row.get::<_, i64>(7).max(0) as u64,
-        content: MsgContent::decode(content.as_slice()).unwrap_or_default(),
-        sent_ms: row.get(9),
-    }))
 }

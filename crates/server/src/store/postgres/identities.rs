@@ -6,7 +6,7 @@ use tokio_postgres::error::SqlState;
 use yhconv_proto::ChatType;
 
 use crate::domain::error::{Error, Result};
-use crate::store::{Entity, IdentityBatch, ImportStats};
+use crate::domain::model::{Entity, IdentityBatch, ImportStats, JoinAt};
 
 /// Rows per bulk statement.
 const CHUNK: usize = 10_000;
@@ -35,9 +35,10 @@ pub(super) async fn apply(tx: &Transaction<'_>, batch: &IdentityBatch) -> Result
             expect_users(tx, chunk, &format!("member {{}} of group {}", group.entity.id)).await?;
             tx.execute(
                 "INSERT INTO member (user_id, peer_id, chat_id, read_seq) \
-                 SELECT u, $2, $3, (SELECT last_seq FROM chat WHERE id = $3) FROM unnest($1::bigint[]) AS u \
+                 SELECT u, $2, $3, CASE WHEN $4 THEN (SELECT last_seq FROM chat WHERE id = $3) ELSE 0 END \
+                 FROM unnest($1::bigint[]) AS u \
                  ON CONFLICT (user_id, peer_id) DO NOTHING",
-                &[&chunk, &group.entity.id.get(), &chat_id],
+                &[&chunk, &group.entity.id.get(), &chat_id, &(batch.join_at == JoinAt::Latest)],
             )
             .await?;
         }
@@ -66,7 +67,7 @@ pub(super) async fn apply(tx: &Transaction<'_>, batch: &IdentityBatch) -> Result
 async fn expect_users(tx: &Transaction<'_>, ids: &[i64], role: &str) -> Result<()> {
     let missing = tx
         .query_opt(
-            "SELECT u, e.kind FROM unnest($1::bigint[]) AS u LEFT JOIN entity e ON e.id = u \
+            "SELECT u, e.kind AS kind FROM unnest($1::bigint[]) AS u LEFT JOIN entity e ON e.id = u \
              WHERE e.kind IS DISTINCT FROM 1 LIMIT 1",
             &[&ids],
         )
@@ -74,8 +75,8 @@ async fn expect_users(tx: &Transaction<'_>, ids: &[i64], role: &str) -> Result<(
     match missing {
         None => Ok(()),
         Some(row) => {
-            let who = role.replace("{}", &row.get::<_, i64>(0).to_string());
-            match row.get::<_, Option<i16>>(1) {
+            let who = role.replace("{}", &row.try_get::<_, i64>("u")?.to_string());
+            match row.try_get::<_, Option<i16>>("kind")? {
                 Some(_) => Err(Error::Conflict(format!("{who} is not a user"))),
                 None => Err(Error::Conflict(format!("{who} does not exist"))),
             }
@@ -118,8 +119,12 @@ async fn upsert_entities(tx: &Transaction<'_>, entities: &[Entity]) -> Result<()
                     &[&ids, &kinds],
                 )
                 .await?;
-            let id = clash.map(|r| r.get::<_, i64>(0).to_string()).unwrap_or_else(|| "?".into());
-            return Err(Error::Conflict(format!("id {id} is already used by something of another kind")));
+            let id = match clash {
+                Some(r) => r.try_get::<_, i64>("id")?.to_string(),
+                None => "?".into(),
+            };
+            let kind = chunk[0].kind;
+            return Err(Error::Conflict(format!("id {id} is already used by something that is not a {kind}")));
         }
     }
     Ok(())
@@ -142,15 +147,23 @@ async fn set_accounts(tx: &Transaction<'_>, batch: &IdentityBatch) -> Result<()>
         match result {
             Ok(_) => {}
             Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-                return Err(Error::Conflict(format!(
-                    "an email is already used by another user ({})",
-                    e.as_db_error().and_then(|d| d.detail()).unwrap_or("duplicate email")
-                )))
+                return Err(Error::Conflict(format!("email {} is already used by another user", unique_value(&e))))
             }
             Err(e) => return Err(e.into()),
         }
     }
     Ok(())
+}
+
+/// The value a unique violation is about, from PostgreSQL's detail
+/// `Key (lower(email))=(a@b.c) already exists.`: the one place this engine
+/// turns a constraint violation into words.
+fn unique_value(e: &tokio_postgres::Error) -> String {
+    let detail = e.as_db_error().and_then(|d| d.detail()).unwrap_or_default();
+    detail
+        .split_once(")=(")
+        .and_then(|(_, rest)| rest.rsplit_once(") already exists"))
+        .map_or_else(|| "?".to_owned(), |(value, _)| value.to_owned())
 }
 
 /// The chat row for key (kind, a, b), created on first use.
@@ -162,8 +175,8 @@ pub(super) async fn chat_row<C: GenericClient>(client: &C, kind: ChatType, a: i6
         )
         .await?;
     if let Some(row) = client.query_opt(&insert, &[&kind, &a, &b]).await? {
-        return Ok(row.get(0));
+        return Ok(row.try_get("id")?);
     }
     let select = client.prepare_cached("SELECT id FROM chat WHERE kind = $1 AND a = $2 AND b = $3").await?;
-    Ok(client.query_one(&select, &[&kind, &a, &b]).await?.get(0))
+    Ok(client.query_one(&select, &[&kind, &a, &b]).await?.try_get("id")?)
 }

@@ -15,30 +15,31 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Transaction};
 use tokio::sync::mpsc;
 use tokio_postgres::{NoTls, Row};
 use yhconv_proto::ChatType;
 
-use super::*;
+use crate::domain::clock::now_ms;
 use crate::domain::error::{Error, Result};
-use crate::push::FeedEvent;
+use crate::domain::event::{ChatRef, Event, MessageKey, TokenHash};
+use crate::domain::ids::Id;
+use crate::domain::model::*;
+use crate::domain::store::Store;
 
 /// Schema migrations, applied in order under an advisory lock.
 const MIGRATIONS: &[&str] = &[
     include_str!("0001_init.sql"),
     include_str!("0002_identity_epoch.sql"),
     include_str!("0003_message_by_sent_ms.sql"),
+    include_str!("0004_email_lowercase.sql"),
 ];
 /// Advisory lock key held while migrating ("yhconv" in ASCII, as a number).
 const MIGRATION_LOCK: i64 = 0x7968_636f_6e76;
-/// The channel new messages are announced on.
+/// The channel events are announced on (as [`Event::encode`] writes them).
 const PUSH_CHANNEL: &str = "yhconv_push";
 /// An import this large refreshes the planner's statistics at once.
 const BULK_IMPORT_ROWS: usize = 1_000;
-/// Payloads on [`PUSH_CHANNEL`]: `CHAT:SEQ` for a stored message, this
-/// prefix and a token's hex sha256 for a logout.
-const LOGOUT_PREFIX: &str = "logout:";
 
 /// Connection settings for [`PostgresStore::connect`].
 #[derive(Debug, Clone)]
@@ -125,11 +126,8 @@ impl PostgresStore {
         for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
             tx.batch_execute(sql).await.with_context(|| format!("migration {}", index + 1))?;
             let version = index as i32 + 1;
-            tx.execute(
-                "INSERT INTO schema_migrations (version, applied_ms) VALUES ($1, $2)",
-                &[&version, &crate::service::now_ms()],
-            )
-            .await?;
+            tx.execute("INSERT INTO schema_migrations (version, applied_ms) VALUES ($1, $2)", &[&version, &now_ms()])
+                .await?;
             tracing::info!(version, "applied schema migration");
         }
         tx.commit().await?;
@@ -137,19 +135,43 @@ impl PostgresStore {
     }
 }
 
-/// Reads an [`Entity`] from columns `at..at+6`: id, kind, name, avatar_url,
-/// avatar_id, certification_level.
-fn entity_at(row: &Row, at: usize) -> Result<Entity> {
-    let kind: i16 = row.try_get(at + 1)?;
+/// The column names an [`Entity`] is read from (see the SQLite store's
+/// twin): `id, kind, name, avatar_url, avatar_id, certification_level`.
+pub(super) struct EntityColumns([&'static str; 6]);
+
+/// An entity selected with [`entity_select`] and no prefix.
+pub(super) const ENTITY: EntityColumns =
+    EntityColumns(["id", "kind", "name", "avatar_url", "avatar_id", "certification_level"]);
+/// A message's sender, prefixed `s_`.
+pub(super) const SENDER: EntityColumns =
+    EntityColumns(["s_id", "s_kind", "s_name", "s_avatar_url", "s_avatar_id", "s_certification_level"]);
+
+/// The select list for an entity table alias `table`, named as `columns`.
+pub(super) fn entity_select(table: &str, columns: &EntityColumns) -> String {
+    let fields = ["id", "kind", "name", "avatar_url", "avatar_id", "certification_level"];
+    fields.iter().zip(columns.0).map(|(f, name)| format!("{table}.{f} AS {name}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Reads an [`Entity`] from the columns `columns` names.
+pub(super) fn entity_from(row: &Row, columns: &EntityColumns) -> Result<Entity> {
+    let [id, kind, name, avatar_url, avatar_id, level] = columns.0;
+    let code: i16 = row.try_get(kind)?;
     Ok(Entity {
-        id: Id::from_raw(row.try_get(at)?),
-        kind: ChatType::from_code(kind as u64)
-            .ok_or_else(|| Error::Internal(anyhow::anyhow!("stored chat kind {kind} is unknown")))?,
-        name: row.try_get(at + 2)?,
-        avatar_url: row.try_get(at + 3)?,
-        avatar_id: row.try_get(at + 4)?,
-        certification_level: row.try_get(at + 5)?,
+        id: Id::from_raw(row.try_get(id)?),
+        kind: ChatType::from_code(code as u64)
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("stored chat kind {code} is unknown")))?,
+        name: row.try_get(name)?,
+        avatar_url: row.try_get(avatar_url)?,
+        avatar_id: row.try_get(avatar_id)?,
+        certification_level: row.try_get(level)?,
     })
+}
+
+/// Announces `event` to every instance when `tx` commits.
+pub(super) async fn notify(tx: &Transaction<'_>, event: &Event) -> Result<()> {
+    let stmt = tx.prepare_cached("SELECT pg_notify($1, $2)").await?;
+    tx.execute(&stmt, &[&PUSH_CHANNEL, &event.encode()]).await?;
+    Ok(())
 }
 
 #[async_trait]
@@ -170,72 +192,84 @@ impl Store for PostgresStore {
 
     async fn entity(&self, id: Id) -> Result<Option<Entity>> {
         let client = self.pool.get().await?;
-        let stmt = client
-            .prepare_cached(
-                "SELECT id, kind, name, avatar_url, avatar_id, certification_level FROM entity WHERE id = $1",
-            )
-            .await?;
-        client.query_opt(&stmt, &[&id.get()]).await?.map(|r| entity_at(&r, 0)).transpose()
+        let sql = format!("SELECT {} FROM entity e WHERE e.id = $1", entity_select("e", &ENTITY));
+        let stmt = client.prepare_cached(&sql).await?;
+        client.query_opt(&stmt, &[&id.get()]).await?.map(|r| entity_from(&r, &ENTITY)).transpose()
     }
 
     async fn credentials(&self, email: &str) -> Result<Option<(Id, Option<String>)>> {
         let client = self.pool.get().await?;
-        let stmt =
-            client.prepare_cached("SELECT user_id, password_hash FROM account WHERE lower(email) = lower($1)").await?;
-        Ok(client.query_opt(&stmt, &[&email]).await?.map(|r| (Id::from_raw(r.get(0)), r.get(1))))
-    }
-
-    async fn profile(&self, user: Id) -> Result<Option<UserProfile>> {
-        let client = self.pool.get().await?;
-        let stmt = client
-            .prepare_cached(
-                "SELECT e.id, e.kind, e.name, e.avatar_url, e.avatar_id, e.certification_level, \
-                 coalesce(a.email, ''), coalesce(a.phone, '') \
-                 FROM entity e LEFT JOIN account a ON a.user_id = e.id WHERE e.id = $1 AND e.kind = 1",
-            )
-            .await?;
-        match client.query_opt(&stmt, &[&user.get()]).await? {
-            Some(r) => Ok(Some(UserProfile { entity: entity_at(&r, 0)?, email: r.get(6), phone: r.get(7) })),
+        let stmt = client.prepare_cached("SELECT user_id, password_hash FROM account WHERE email = $1").await?;
+        match client.query_opt(&stmt, &[&email]).await? {
+            Some(r) => Ok(Some((Id::from_raw(r.try_get("user_id")?), r.try_get("password_hash")?))),
             None => Ok(None),
         }
     }
 
-    async fn insert_token(
-        &self,
-        token_hash: [u8; 32],
-        user: Id,
-        device_id: &str,
-        platform: &str,
-        now_ms: i64,
-    ) -> Result<()> {
+    async fn profile(&self, user: Id) -> Result<Option<UserProfile>> {
+        let client = self.pool.get().await?;
+        let sql = format!(
+            "SELECT {}, coalesce(a.email, '') AS email, coalesce(a.phone, '') AS phone \
+             FROM entity e LEFT JOIN account a ON a.user_id = e.id WHERE e.id = $1 AND e.kind = 1",
+            entity_select("e", &ENTITY)
+        );
+        let stmt = client.prepare_cached(&sql).await?;
+        match client.query_opt(&stmt, &[&user.get()]).await? {
+            Some(r) => Ok(Some(UserProfile {
+                entity: entity_from(&r, &ENTITY)?,
+                email: r.try_get("email")?,
+                phone: r.try_get("phone")?,
+            })),
+            None => Ok(None),
+        }
+    }
+
+    async fn identity_epoch(&self) -> Result<i64> {
+        let client = self.pool.get().await?;
+        let stmt = client.prepare_cached("SELECT value FROM meta WHERE key = 'identity_epoch'").await?;
+        Ok(client.query_one(&stmt, &[]).await?.try_get("value")?)
+    }
+
+    async fn insert_token(&self, token: NewToken) -> Result<()> {
         let client = self.pool.get().await?;
         let stmt = client
             .prepare_cached(
                 "INSERT INTO token (hash, user_id, device_id, platform, created_ms) VALUES ($1, $2, $3, $4, $5)",
             )
             .await?;
-        client.execute(&stmt, &[&&token_hash[..], &user.get(), &device_id, &platform, &now_ms]).await?;
+        client
+            .execute(
+                &stmt,
+                &[&&token.hash[..], &token.user.get(), &token.device_id, &token.platform, &token.created_ms],
+            )
+            .await?;
         Ok(())
     }
 
-    async fn token_user(&self, token_hash: [u8; 32]) -> Result<Option<Id>> {
+    async fn token_user(&self, hash: TokenHash) -> Result<Option<Id>> {
         let client = self.pool.get().await?;
         let stmt = client.prepare_cached("SELECT user_id FROM token WHERE hash = $1").await?;
-        Ok(client.query_opt(&stmt, &[&&token_hash[..]]).await?.map(|r| Id::from_raw(r.get(0))))
+        match client.query_opt(&stmt, &[&&hash[..]]).await? {
+            Some(r) => Ok(Some(Id::from_raw(r.try_get("user_id")?))),
+            None => Ok(None),
+        }
     }
 
-    async fn delete_token(&self, token_hash: [u8; 32]) -> Result<bool> {
+    async fn delete_token(&self, hash: TokenHash) -> Result<bool> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let stmt = tx.prepare_cached("DELETE FROM token WHERE hash = $1").await?;
-        let deleted = tx.execute(&stmt, &[&&token_hash[..]]).await? > 0;
+        let deleted = tx.execute(&stmt, &[&&hash[..]]).await? > 0;
         if deleted {
-            // Every instance closes the sockets that logged in with it.
-            let notify = tx.prepare_cached("SELECT pg_notify($1, $2)").await?;
-            tx.execute(&notify, &[&PUSH_CHANNEL, &format!("{LOGOUT_PREFIX}{}", hex::encode(token_hash))]).await?;
+            notify(&tx, &Event::LoggedOut(hash)).await?;
         }
         tx.commit().await?;
         Ok(deleted)
+    }
+
+    async fn read_position(&self, user: Id, peer: Id) -> Result<Option<(Entity, Option<ReadPosition>)>> {
+        let client = self.pool.get().await?;
+        chats::read_position(&client, user, peer).await
     }
 
     async fn conversations(&self, user: Id) -> Result<Vec<ConversationRow>> {
@@ -243,65 +277,48 @@ impl Store for PostgresStore {
         chats::conversations(&client, user).await
     }
 
-    async fn identity_epoch(&self) -> Result<i64> {
-        let client = self.pool.get().await?;
-        let stmt = client.prepare_cached("SELECT value FROM meta WHERE key = 'identity_epoch'").await?;
-        Ok(client.query_one(&stmt, &[]).await?.get(0))
-    }
-
-    async fn read_position(&self, user: Id, peer: Id) -> Result<Option<(Entity, Option<ReadPosition>)>> {
-        let client = self.pool.get().await?;
-        let stmt = client
-            .prepare_cached(
-                "SELECT e.id, e.kind, e.name, e.avatar_url, e.avatar_id, e.certification_level, m.read_seq, c.last_seq \
-                 FROM entity e \
-                 LEFT JOIN member m ON m.user_id = $1 AND m.peer_id = e.id \
-                 LEFT JOIN chat c ON c.id = m.chat_id \
-                 WHERE e.id = $2",
-            )
-            .await?;
-        let Some(row) = client.query_opt(&stmt, &[&user.get(), &peer.get()]).await? else {
-            return Ok(None);
-        };
-        let position = match (row.try_get::<_, Option<i64>>(6)?, row.try_get::<_, Option<i64>>(7)?) {
-            (Some(read_seq), Some(last_seq)) => Some(ReadPosition { read_seq, last_seq }),
-            _ => None,
-        };
-        Ok(Some((entity_at(&row, 0)?, position)))
-    }
-
-    async fn change_view(&self, user: Id, peer: &Entity, change: ViewChange) -> Result<bool> {
+    async fn open_conversation(&self, user: Id, peer: &Entity) -> Result<ChatRef> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        let changed = chats::change_view(&tx, user, peer, change).await?;
+        let chat = chats::open_conversation(&tx, user, peer).await?;
         tx.commit().await?;
-        Ok(changed)
+        Ok(chat)
     }
 
-    async fn append_message(&self, peer: &Entity, msg: NewMessage) -> Result<Appended> {
+    async fn change_view(&self, user: Id, peer: Id, change: ViewChange) -> Result<Option<bool>> {
+        let client = self.pool.get().await?;
+        chats::change_view(&client, user, peer, change).await
+    }
+
+    async fn append_message(&self, chat: ChatRef, msg: NewMessage) -> Result<Appended> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        let appended = chats::append_message(&tx, peer, msg).await?;
+        let appended = chats::append_message(&tx, chat, msg).await?;
         tx.commit().await?;
         Ok(appended)
     }
 
     async fn messages(
         &self,
-        user: Id,
-        peer: &Entity,
+        chat: ChatRef,
         before_msg_id: Option<&str>,
         limit: u32,
-    ) -> Result<Vec<StoredMessage>> {
+    ) -> Result<Option<Vec<StoredMessage>>> {
         let client = self.pool.get().await?;
-        chats::messages(&client, user, peer, before_msg_id, limit).await
+        chats::messages(&client, chat, before_msg_id, limit).await
+    }
+
+    async fn pushed_message(&self, key: MessageKey) -> Result<Option<AddressedMessage>> {
+        let client = self.pool.get().await?;
+        chats::pushed_message(&client, key).await
     }
 
     async fn members_among(&self, group: Id, candidates: Vec<Id>) -> Result<Vec<Id>> {
         let client = self.pool.get().await?;
         let stmt = client.prepare_cached("SELECT user_id FROM member WHERE peer_id = $1 AND user_id = ANY($2)").await?;
         let ids: Vec<i64> = candidates.iter().map(|c| c.get()).collect();
-        Ok(client.query(&stmt, &[&group.get(), &ids]).await?.iter().map(|r| Id::from_raw(r.get(0))).collect())
+        let rows = client.query(&stmt, &[&group.get(), &ids]).await?;
+        rows.iter().map(|r| Ok(Id::from_raw(r.try_get("user_id")?))).collect()
     }
 
     async fn health(&self) -> Result<()> {
@@ -310,12 +327,11 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    fn shared(&self) -> bool {
-        true
+    fn start_feed(&self, sink: mpsc::UnboundedSender<Event>) {
+        tokio::spawn(feed::run(self.config.clone(), self.pool.clone(), sink));
     }
 
-    fn start_push_feed(&self, sink: mpsc::UnboundedSender<FeedEvent>) -> bool {
-        tokio::spawn(feed::run(self.config.clone(), self.pool.clone(), sink));
+    fn shared(&self) -> bool {
         true
     }
 }

@@ -3,17 +3,19 @@
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use yhconv_proto::ChatType;
 
-use super::{entity_at, identities::chat_row};
+use super::identities::chat_row;
+use super::{entity_from, entity_select, ENTITY, SENDER};
 use crate::domain::error::{Error, Result};
+use crate::domain::event::{ChatRef, Event, MessageKey};
 use crate::domain::ids::Id;
-use crate::store::{
-    Appended, ConversationRow, Entity, MentionRow, MentionTarget, NewMessage, ReadPosition, StoredMessage, ViewChange,
+use crate::domain::model::{
+    AddressedMessage, Appended, ConversationRow, Entity, MentionRow, MentionTarget, NewMessage, ReadPosition,
+    StoredMessage, ViewChange,
 };
 
-/// Every conversation of `user` (unordered and unfiltered: the service
-/// decides what is listed and sorts), in two indexed passes over its member
-/// rows: one for the conversations, one for every unread mention of the
-/// user. No temporary b-trees, no per-row queries.
+/// Every conversation of `user` (unordered and unfiltered), in two indexed
+/// passes over its member rows: one for the conversations, one for every
+/// unread mention of the user. No temporary b-trees, no per-row queries.
 pub(super) fn conversations(conn: &Connection, user: Id) -> Result<Vec<ConversationRow>> {
     // One read transaction for both passes: one snapshot, one WAL read lock.
     let tx = conn.unchecked_transaction()?;
@@ -23,38 +25,41 @@ pub(super) fn conversations(conn: &Connection, user: Id) -> Result<Vec<Conversat
 }
 
 fn conversations_in(conn: &Connection, user: Id) -> Result<Vec<ConversationRow>> {
-    let mut list = conn.prepare_cached(
-        "SELECT e.id, e.kind, e.name, e.avatar_url, e.avatar_id, e.certification_level, \
-                r.remark, c.id, c.last_seq, c.last_preview, c.last_message_ms, \
-                m.read_seq, m.sort_ms, m.dnd, m.hidden_seq \
+    let sql = format!(
+        "SELECT {}, r.remark AS remark, c.id AS chat_id, c.last_seq AS last_seq, c.last_preview AS last_preview, \
+                c.last_message_ms AS last_message_ms, m.read_seq AS read_seq, m.sort_ms AS sort_ms, m.dnd AS dnd, \
+                m.hidden_seq AS hidden_seq \
          FROM member m \
          JOIN chat c ON c.id = m.chat_id \
          JOIN entity e ON e.id = m.peer_id \
          LEFT JOIN remark r ON r.user_id = m.user_id AND r.target_id = m.peer_id \
          WHERE m.user_id = ?1",
-    )?;
+        entity_select("e", &ENTITY)
+    );
+    let mut list = conn.prepare_cached(&sql)?;
     let mut out = Vec::new();
     let mut chat_ids = Vec::new();
     let mut rows = list.query([user.get()])?;
     while let Some(row) = rows.next()? {
-        chat_ids.push(row.get::<_, i64>(7)?);
+        chat_ids.push(row.get::<_, i64>("chat_id")?);
         out.push(ConversationRow {
-            peer: entity_at(row, 0)?,
-            remark: row.get(6)?,
-            last_seq: row.get(8)?,
-            preview: row.get(9)?,
-            last_message_ms: row.get(10)?,
-            read_seq: row.get(11)?,
-            sort_ms: row.get(12)?,
-            do_not_disturb: row.get::<_, i64>(13)? != 0,
-            hidden_seq: row.get(14)?,
+            peer: entity_from(row, &ENTITY)?,
+            remark: row.get("remark")?,
+            last_seq: row.get("last_seq")?,
+            preview: row.get("last_preview")?,
+            last_message_ms: row.get("last_message_ms")?,
+            read_seq: row.get("read_seq")?,
+            sort_ms: row.get("sort_ms")?,
+            do_not_disturb: row.get::<_, i64>("dnd")? != 0,
+            hidden_seq: row.get("hidden_seq")?,
             mention_count: 0,
             first_mention: None,
         });
     }
     if out.iter().any(|c| c.last_seq > c.read_seq) {
         let mut mentions = conn.prepare_cached(
-            "SELECT n.chat_id, n.seq, n.mentioner_id, coalesce(e.name, '') \
+            "SELECT n.chat_id AS chat_id, n.seq AS seq, n.mentioner_id AS mentioner_id, \
+                    coalesce(e.name, '') AS mentioner_name \
              FROM member m \
              JOIN chat c ON c.id = m.chat_id \
              JOIN mention n ON n.chat_id = m.chat_id AND n.target_id IN (m.user_id, 0) AND n.seq > m.read_seq \
@@ -63,8 +68,12 @@ fn conversations_in(conn: &Connection, user: Id) -> Result<Vec<ConversationRow>>
         )?;
         let found = mentions.query_map([user.get()], |r| {
             Ok((
-                r.get::<_, i64>(0)?,
-                MentionRow { seq: r.get(1)?, mentioner_id: Id::from_raw(r.get(2)?), mentioner_name: r.get(3)? },
+                r.get::<_, i64>("chat_id")?,
+                MentionRow {
+                    seq: r.get("seq")?,
+                    mentioner_id: Id::from_raw(r.get("mentioner_id")?),
+                    mentioner_name: r.get("mentioner_name")?,
+                },
             ))
         })?;
         let found = found.collect::<rusqlite::Result<Vec<_>>>()?;
@@ -76,7 +85,7 @@ fn conversations_in(conn: &Connection, user: Id) -> Result<Vec<ConversationRow>>
 /// Adds each chat's unread mentions to its row: how many messages mention
 /// the user (a message naming the user and `all` counts once), and the
 /// earliest of them.
-pub(super) fn attach_mentions(rows: &mut [ConversationRow], chat_ids: &[i64], mut found: Vec<(i64, MentionRow)>) {
+fn attach_mentions(rows: &mut [ConversationRow], chat_ids: &[i64], mut found: Vec<(i64, MentionRow)>) {
     if found.is_empty() {
         return;
     }
@@ -98,71 +107,65 @@ pub(super) fn attach_mentions(rows: &mut [ConversationRow], chat_ids: &[i64], mu
 fn member_chat(conn: &Connection, user: Id, peer: Id) -> Result<Option<i64>> {
     Ok(conn
         .prepare_cached("SELECT chat_id FROM member WHERE user_id = ?1 AND peer_id = ?2")?
-        .query_row([user.get(), peer.get()], |r| r.get(0))
+        .query_row([user.get(), peer.get()], |r| r.get("chat_id"))
         .optional()?)
 }
 
-/// The chat row of the conversation between `user` and `peer`, created (with
-/// its member rows) for a user or bot peer. A group must already list the
-/// user as a member.
-fn open_conversation(tx: &Transaction<'_>, user: Id, peer: &Entity) -> Result<i64> {
+/// The conversation between `user` and a user or bot `peer`, created with
+/// its member rows if needed.
+pub(super) fn open_conversation(tx: &Transaction<'_>, user: Id, peer: &Entity) -> Result<ChatRef> {
     if let Some(chat_id) = member_chat(tx, user, peer.id)? {
-        return Ok(chat_id);
+        return Ok(ChatRef(chat_id));
     }
     let mut add_member = tx.prepare_cached(
         "INSERT INTO member (user_id, peer_id, chat_id, read_seq) SELECT ?1, ?2, ?3, last_seq FROM chat WHERE id = ?3 \
          ON CONFLICT (user_id, peer_id) DO NOTHING",
     )?;
-    match peer.kind {
-        ChatType::Group => Err(Error::NotMember(peer.id.to_string())),
+    let chat_id = match peer.kind {
         ChatType::User => {
             let (a, b) = if user < peer.id { (user, peer.id) } else { (peer.id, user) };
             let chat_id = chat_row(tx, ChatType::User, a.get(), b.get())?;
-            add_member.execute(params![user.get(), peer.id.get(), chat_id])?;
             add_member.execute(params![peer.id.get(), user.get(), chat_id])?;
-            Ok(chat_id)
+            chat_id
         }
-        ChatType::Bot => {
-            let chat_id = chat_row(tx, ChatType::Bot, user.get(), peer.id.get())?;
-            add_member.execute(params![user.get(), peer.id.get(), chat_id])?;
-            Ok(chat_id)
-        }
-    }
+        ChatType::Bot => chat_row(tx, ChatType::Bot, user.get(), peer.id.get())?,
+        ChatType::Group => return Err(Error::Internal(anyhow::anyhow!("open_conversation is for users and bots"))),
+    };
+    add_member.execute(params![user.get(), peer.id.get(), chat_id])?;
+    Ok(ChatRef(chat_id))
 }
 
 /// The entity `peer` names, and the user's position in their conversation
 /// with it if there is one.
 pub(super) fn read_position(conn: &Connection, user: Id, peer: Id) -> Result<Option<(Entity, Option<ReadPosition>)>> {
+    let sql = format!(
+        "SELECT {}, m.chat_id AS chat_id, m.read_seq AS read_seq, c.last_seq AS last_seq \
+         FROM entity e \
+         LEFT JOIN member m ON m.user_id = ?1 AND m.peer_id = e.id \
+         LEFT JOIN chat c ON c.id = m.chat_id \
+         WHERE e.id = ?2",
+        entity_select("e", &ENTITY)
+    );
     Ok(conn
-        .prepare_cached(
-            "SELECT e.id, e.kind, e.name, e.avatar_url, e.avatar_id, e.certification_level, m.read_seq, c.last_seq \
-             FROM entity e \
-             LEFT JOIN member m ON m.user_id = ?1 AND m.peer_id = e.id \
-             LEFT JOIN chat c ON c.id = m.chat_id \
-             WHERE e.id = ?2",
-        )?
+        .prepare_cached(&sql)?
         .query_row([user.get(), peer.get()], |r| {
-            let position = match (r.get::<_, Option<i64>>(6)?, r.get::<_, Option<i64>>(7)?) {
-                (Some(read_seq), Some(last_seq)) => Some(ReadPosition { read_seq, last_seq }),
+            let position = match (r.get("chat_id")?, r.get("read_seq")?, r.get("last_seq")?) {
+                (Some(chat), Some(read_seq), Some(last_seq)) => {
+                    Some(ReadPosition { chat: ChatRef(chat), read_seq, last_seq })
+                }
                 _ => None,
             };
-            Ok((entity_at(r, 0)?, position))
+            Ok((entity_from(r, &ENTITY)?, position))
         })
         .optional()?)
 }
 
 /// Applies one [`ViewChange`] to the user's member row for `peer`.
-pub(super) fn change_view(tx: &Transaction<'_>, user: Id, peer: &Entity, change: ViewChange) -> Result<bool> {
-    let creates = matches!(change, ViewChange::Touch { .. } | ViewChange::DoNotDisturb(_));
-    if creates {
-        open_conversation(tx, user, peer)?;
-    } else if member_chat(tx, user, peer.id)?.is_none() {
-        return match peer.kind {
-            ChatType::Group => Err(Error::NotMember(peer.id.to_string())),
-            _ => Ok(false),
-        };
+pub(super) fn change_view(tx: &Transaction<'_>, user: Id, peer: Id, change: ViewChange) -> Result<Option<bool>> {
+    if member_chat(tx, user, peer)?.is_none() {
+        return Ok(None);
     }
-    let (user, peer) = (user.get(), peer.id.get());
+    let (user, peer) = (user.get(), peer.get());
     let changed = match change {
         ViewChange::MarkRead => tx
             .prepare_cached(
@@ -171,11 +174,10 @@ pub(super) fn change_view(tx: &Transaction<'_>, user: Id, peer: &Entity, change:
                    AND member.read_seq < c.last_seq",
             )?
             .execute(params![user, peer])?,
-        ViewChange::Remove => tx
+        ViewChange::HideAndMarkRead => tx
             .prepare_cached(
-                "UPDATE member SET read_seq = (SELECT last_seq FROM chat WHERE chat.id = member.chat_id), \
-                   hidden_seq = (SELECT last_seq FROM chat WHERE chat.id = member.chat_id) \
-                 WHERE user_id = ?1 AND peer_id = ?2",
+                "UPDATE member SET read_seq = c.last_seq, hidden_seq = c.last_seq FROM chat c \
+                 WHERE c.id = member.chat_id AND member.user_id = ?1 AND member.peer_id = ?2",
             )?
             .execute(params![user, peer])?,
         ViewChange::Touch { now_ms } => tx
@@ -185,119 +187,135 @@ pub(super) fn change_view(tx: &Transaction<'_>, user: Id, peer: &Entity, change:
             .prepare_cached("UPDATE member SET dnd = ?3 WHERE user_id = ?1 AND peer_id = ?2")?
             .execute(params![user, peer, on as i64])?,
     };
-    Ok(changed > 0)
+    Ok(Some(changed > 0))
 }
 
 /// Stores one message: O(1 + mentions) rows touched, whatever the chat size.
-pub(super) fn append_message(tx: &Transaction<'_>, peer: &Entity, msg: NewMessage) -> Result<Appended> {
+pub(super) fn append_message(
+    tx: &Transaction<'_>,
+    outbox: &mut Vec<Event>,
+    chat: ChatRef,
+    msg: NewMessage,
+) -> Result<Appended> {
     let earlier = tx
         .prepare_cached("SELECT seq, sent_ms FROM message WHERE sender_id = ?1 AND msg_id = ?2")?
-        .query_row(params![msg.sender.get(), msg.msg_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(params![msg.sender.get(), msg.msg_id], |r| Ok((r.get("seq")?, r.get("sent_ms")?)))
         .optional()?;
     if let Some((seq, sent_ms)) = earlier {
-        return Ok(Appended { seq, sent_ms, duplicate: true });
+        return Ok(Appended::Retry { seq, sent_ms });
     }
-    let chat_id = open_conversation(tx, msg.sender, peer)?;
+    let taken = tx
+        .prepare_cached("SELECT 1 FROM message WHERE chat_id = ?1 AND msg_id = ?2")?
+        .exists(params![chat.0, msg.msg_id])?;
+    if taken {
+        return Ok(Appended::IdTaken);
+    }
     let seq: i64 = tx
         .prepare_cached(
             "UPDATE chat SET last_seq = last_seq + 1, last_preview = ?2, last_sender_id = ?3, last_message_ms = ?4 \
              WHERE id = ?1 RETURNING last_seq",
         )?
-        .query_row(params![chat_id, msg.preview, msg.sender.get(), msg.sent_ms], |r| r.get(0))?;
-    let inserted = tx
-        .prepare_cached(
-            "INSERT INTO message (chat_id, seq, msg_id, sender_id, content_type, content, quote_msg_id, sent_ms) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (chat_id, msg_id) DO NOTHING",
-        )?
-        .execute(params![
-            chat_id,
-            seq,
-            msg.msg_id,
-            msg.sender.get(),
-            msg.content_type.code() as i64,
-            msg.content,
-            msg.quote_msg_id,
-            msg.sent_ms
-        ])?;
-    if inserted == 0 {
-        return Err(Error::invalid(format!("msg_id {:?} is already used by another sender in this chat", msg.msg_id)));
+        .query_row(params![chat.0, msg.preview, msg.sender.get(), msg.sent_ms], |r| r.get("last_seq"))?;
+    tx.prepare_cached(
+        "INSERT INTO message (chat_id, seq, msg_id, sender_id, content_type, content, quote_msg_id, sent_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        chat.0,
+        seq,
+        msg.msg_id,
+        msg.sender.get(),
+        msg.content_type.code() as i64,
+        msg.content,
+        msg.quote_msg_id,
+        msg.sent_ms
+    ])?;
+    if msg.read_by_sender {
+        tx.prepare_cached("UPDATE member SET read_seq = max(read_seq, ?3) WHERE chat_id = ?1 AND user_id = ?2")?
+            .execute(params![chat.0, msg.sender.get(), seq])?;
     }
-    tx.prepare_cached("UPDATE member SET read_seq = max(read_seq, ?3) WHERE user_id = ?1 AND peer_id = ?2")?
-        .execute(params![msg.sender.get(), peer.id.get(), seq])?;
-    insert_mentions(tx, chat_id, seq, peer, &msg)?;
-    Ok(Appended { seq, sent_ms: msg.sent_ms, duplicate: false })
-}
-
-/// One row per mentioned member (one row for `all`); mentions of the sender
-/// or of someone outside the chat are dropped.
-fn insert_mentions(tx: &Transaction<'_>, chat_id: i64, seq: i64, peer: &Entity, msg: &NewMessage) -> Result<()> {
-    if msg.mentions.is_empty() {
-        return Ok(());
-    }
-    let mut insert_member = tx.prepare_cached(
-        "INSERT INTO mention (chat_id, target_id, seq, mentioner_id) \
-         SELECT chat_id, user_id, ?3, ?4 FROM member WHERE chat_id = ?1 AND user_id = ?2 \
-         ON CONFLICT DO NOTHING",
+    let mut mention = tx.prepare_cached(
+        "INSERT INTO mention (chat_id, target_id, seq, mentioner_id) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
     )?;
     for target in &msg.mentions {
-        let target_id = match (peer.kind, target) {
-            (ChatType::Group, MentionTarget::All) => 0,
-            (ChatType::Group | ChatType::User, MentionTarget::User(id)) if *id != msg.sender => id.get(),
-            _ => continue,
+        let target_id = match target {
+            MentionTarget::All => 0,
+            MentionTarget::User(id) => id.get(),
         };
-        if target_id == 0 {
-            tx.prepare_cached(
-                "INSERT INTO mention (chat_id, target_id, seq, mentioner_id) VALUES (?1, 0, ?2, ?3) \
-                 ON CONFLICT DO NOTHING",
-            )?
-            .execute(params![chat_id, seq, msg.sender.get()])?;
-        } else {
-            insert_member.execute(params![chat_id, target_id, seq, msg.sender.get()])?;
-        }
+        mention.execute(params![chat.0, target_id, seq, msg.sender.get()])?;
     }
-    Ok(())
+    outbox.push(Event::Message(MessageKey { chat, seq }));
+    Ok(Appended::New { seq })
 }
 
-/// History of one conversation, newest first.
+/// The columns of a stored message, with its sender prefixed `s_`.
+fn message_select() -> String {
+    format!(
+        "{}, m.msg_id AS msg_id, m.seq AS seq, m.content_type AS content_type, m.content AS content, \
+         m.quote_msg_id AS quote_msg_id, m.sent_ms AS sent_ms",
+        entity_select("s", &SENDER)
+    )
+}
+
+fn message_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMessage> {
+    Ok(StoredMessage {
+        sender: entity_from(r, &SENDER)?,
+        msg_id: r.get("msg_id")?,
+        seq: r.get("seq")?,
+        content_type: r.get("content_type")?,
+        content: r.get("content")?,
+        quote_msg_id: r.get("quote_msg_id")?,
+        sent_ms: r.get("sent_ms")?,
+    })
+}
+
+/// History of one chat, newest first.
 pub(super) fn messages(
     conn: &Connection,
-    user: Id,
-    peer: &Entity,
+    chat: ChatRef,
     before_msg_id: Option<&str>,
     limit: u32,
-) -> Result<Vec<StoredMessage>> {
-    let Some(chat_id) = member_chat(conn, user, peer.id)? else {
-        return match peer.kind {
-            ChatType::Group => Err(Error::NotMember(peer.id.to_string())),
-            _ => Ok(Vec::new()),
-        };
-    };
+) -> Result<Option<Vec<StoredMessage>>> {
     let before_seq = match before_msg_id {
         None => i64::MAX,
-        Some(msg_id) => conn
-            .prepare_cached("SELECT seq FROM message WHERE chat_id = ?1 AND msg_id = ?2")?
-            .query_row(params![chat_id, msg_id], |r| r.get(0))
-            .optional()?
-            .ok_or_else(|| Error::invalid(format!("unknown msg_id {msg_id:?} in this chat")))?,
+        Some(msg_id) => {
+            let found = conn
+                .prepare_cached("SELECT seq FROM message WHERE chat_id = ?1 AND msg_id = ?2")?
+                .query_row(params![chat.0, msg_id], |r| r.get("seq"))
+                .optional()?;
+            match found {
+                Some(seq) => seq,
+                None => return Ok(None),
+            }
+        }
     };
-    let mut stmt = conn.prepare_cached(
-        "SELECT e.id, e.kind, e.name, e.avatar_url, e.avatar_id, e.certification_level, \
-                m.msg_id, m.seq, m.content_type, m.content, m.quote_msg_id, m.sent_ms \
-         FROM message m JOIN entity e ON e.id = m.sender_id \
+    let sql = format!(
+        "SELECT {} FROM message m JOIN entity s ON s.id = m.sender_id \
          WHERE m.chat_id = ?1 AND m.seq < ?2 ORDER BY m.seq DESC LIMIT ?3",
-    )?;
-    let rows = stmt.query_map(params![chat_id, before_seq, limit], |r| {
-        Ok(StoredMessage {
-            sender: entity_at(r, 0)?,
-            msg_id: r.get(6)?,
-            seq: r.get(7)?,
-            content_type: r.get(8)?,
-            content: r.get(9)?,
-            quote_msg_id: r.get(10)?,
-            sent_ms: r.get(11)?,
+        message_select()
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![chat.0, before_seq, limit], message_from)?;
+    Ok(Some(rows.collect::<rusqlite::Result<_>>()?))
+}
+
+/// One stored message and the chat as its sender addressed it.
+pub(super) fn pushed_message(conn: &Connection, key: MessageKey) -> Result<Option<AddressedMessage>> {
+    let sql = format!(
+        "SELECT {}, {} FROM message m \
+         JOIN entity s ON s.id = m.sender_id \
+         JOIN chat c ON c.id = m.chat_id \
+         JOIN entity e ON e.id = CASE WHEN c.kind = 2 THEN c.a WHEN c.a = m.sender_id THEN c.b ELSE c.a END \
+         WHERE m.chat_id = ?1 AND m.seq = ?2",
+        message_select(),
+        entity_select("e", &ENTITY)
+    );
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params![key.chat.0, key.seq], |r| {
+            Ok(AddressedMessage { peer: entity_from(r, &ENTITY)?, message: message_from(r)? })
         })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        .optional()?)
 }
 
 /// Those of `candidates` who are members of `group`: a key lookup each when
@@ -316,9 +334,10 @@ pub(super) fn members_among(conn: &Connection, group: Id, candidates: &[Id]) -> 
     }
     let wanted: std::collections::HashSet<i64> = candidates.iter().map(|id| id.get()).collect();
     let mut stmt = conn.prepare_cached(
-        "SELECT m.user_id FROM member m JOIN chat c ON c.id = m.chat_id WHERE c.kind = 2 AND c.a = ?1 AND c.b = 0",
+        "SELECT m.user_id AS user_id FROM member m JOIN chat c ON c.id = m.chat_id \
+         WHERE c.kind = 2 AND c.a = ?1 AND c.b = 0",
     )?;
-    let members = stmt.query_map([group.get()], |r| r.get::<_, i64>(0))?;
+    let members = stmt.query_map([group.get()], |r| r.get::<_, i64>("user_id"))?;
     let mut out = Vec::new();
     for member in members {
         let member = member?;

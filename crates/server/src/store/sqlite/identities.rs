@@ -5,7 +5,7 @@ use yhconv_proto::ChatType;
 
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::Id;
-use crate::store::{Entity, IdentityBatch, ImportStats};
+use crate::domain::model::{Entity, IdentityBatch, ImportStats, JoinAt};
 
 /// Applies a whole batch inside the caller's transaction.
 pub(super) fn apply(tx: &Transaction<'_>, batch: &IdentityBatch) -> Result<ImportStats> {
@@ -27,12 +27,13 @@ pub(super) fn apply(tx: &Transaction<'_>, batch: &IdentityBatch) -> Result<Impor
         let chat_id = group_chat(tx, group.entity.id)?;
         let mut add = tx.prepare_cached(
             "INSERT INTO member (user_id, peer_id, chat_id, read_seq) \
-             SELECT ?1, ?2, ?3, last_seq FROM chat WHERE id = ?3 \
+             SELECT ?1, ?2, ?3, CASE WHEN ?4 THEN last_seq ELSE 0 END FROM chat WHERE id = ?3 \
              ON CONFLICT (user_id, peer_id) DO NOTHING",
         )?;
+        let at_latest = batch.join_at == JoinAt::Latest;
         for member in group.owner.iter().chain(&group.members) {
             expect_kind(tx, *member, ChatType::User, &format!("member {{}} of group {}", group.entity.id))?;
-            add.execute(params![member.get(), group.entity.id.get(), chat_id])?;
+            add.execute(params![member.get(), group.entity.id.get(), chat_id, at_latest])?;
             stats.memberships += 1;
         }
         stats.groups += 1;
@@ -54,7 +55,10 @@ pub(super) fn apply(tx: &Transaction<'_>, batch: &IdentityBatch) -> Result<Impor
 }
 
 fn kind_of(tx: &Transaction<'_>, id: Id) -> Result<Option<i64>> {
-    Ok(tx.prepare_cached("SELECT kind FROM entity WHERE id = ?1")?.query_row([id.get()], |r| r.get(0)).optional()?)
+    Ok(tx
+        .prepare_cached("SELECT kind FROM entity WHERE id = ?1")?
+        .query_row([id.get()], |r| r.get("kind"))
+        .optional()?)
 }
 
 /// Fails unless `id` is a `kind`; `role` describes it, `{}` standing for the id.
@@ -122,5 +126,5 @@ pub(super) fn chat_row(tx: &Transaction<'_>, kind: ChatType, a: i64, b: i64) -> 
         .execute(params![kind.code() as i64, a, b])?;
     Ok(tx
         .prepare_cached("SELECT id FROM chat WHERE kind = ?1 AND a = ?2 AND b = ?3")?
-        .query_row(params![kind.code() as i64, a, b], |r| r.get(0))?)
+        .query_row(params![kind.code() as i64, a, b], |r| r.get("id"))?)
 }

@@ -1,8 +1,11 @@
 //! The embedded SQLite store: one file, WAL, one writer and a few readers.
 //!
-//! Every call runs on tokio's blocking pool. Writes take the single writer
-//! connection and an IMMEDIATE transaction, so sequence numbers are assigned
-//! one at a time; reads use their own connections and see the last commit.
+//! Every call runs on tokio's blocking pool (point lookups inline on a free
+//! reader). Writes take the single writer connection and an IMMEDIATE
+//! transaction, so sequence numbers are assigned one at a time; reads use
+//! their own connections and see the last commit. The events a write emits
+//! go to the feed right after its commit, while the writer is still held, so
+//! the feed sees them in commit order.
 
 mod chats;
 mod identities;
@@ -14,20 +17,63 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context as _;
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
+use tokio::sync::mpsc;
 use yhconv_proto::ChatType;
 
-use super::*;
-use crate::config::SqliteSync;
 use crate::domain::error::{Error, Result};
+use crate::domain::event::{ChatRef, Event, MessageKey, TokenHash};
+use crate::domain::ids::Id;
+use crate::domain::model::*;
+use crate::domain::store::Store;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts them.
-const MIGRATIONS: &[&str] = &[include_str!("0001_init.sql"), include_str!("0002_identity_epoch.sql")];
+/// Numbered like PostgreSQL's, so a version means the same on both.
+const MIGRATIONS: &[&str] = &[
+    include_str!("0001_init.sql"),
+    include_str!("0002_identity_epoch.sql"),
+    include_str!("0003_message_by_sent_ms.sql"),
+    include_str!("0004_email_lowercase.sql"),
+];
+
+/// How hard SQLite syncs a commit to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteSync {
+    /// WAL with `synchronous=NORMAL`: a commit survives the server crashing
+    /// or being killed; the last commits may be lost if the machine loses
+    /// power (the database stays consistent). The default.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: every commit is fsynced before it is answered, so
+    /// it survives power loss too; each write costs an fsync.
+    Full,
+}
+
+impl std::str::FromStr for SqliteSync {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "normal" => Ok(Self::Normal),
+            "full" => Ok(Self::Full),
+            other => Err(format!("unknown SQLite sync mode {other:?} (normal or full)")),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+/// Where committed events go: the push hub's feed, once it started.
+type FeedSink = Arc<Mutex<Option<mpsc::UnboundedSender<Event>>>>;
 
 /// SQLite-backed [`Store`].
 pub struct SqliteStore {
     writer: Arc<Mutex<Connection>>,
     readers: Arc<Vec<Mutex<Connection>>>,
     next_reader: AtomicUsize,
+    feed: FeedSink,
 }
 
 impl SqliteStore {
@@ -46,21 +92,38 @@ impl SqliteStore {
         let readers = (0..readers.max(1))
             .map(|_| open_connection(path, true).map(Mutex::new))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(Self { writer: Arc::new(Mutex::new(writer)), readers: Arc::new(readers), next_reader: AtomicUsize::new(0) })
+        Ok(Self {
+            writer: Arc::new(Mutex::new(writer)),
+            readers: Arc::new(readers),
+            next_reader: AtomicUsize::new(0),
+            feed: Arc::default(),
+        })
     }
 
-    /// Runs `f` in an IMMEDIATE transaction on the writer connection.
+    /// Runs `f` in an IMMEDIATE transaction on the writer connection; the
+    /// events `f` pushes onto its outbox reach the feed after the commit,
+    /// before the writer is released.
     async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T> + Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>, &mut Vec<Event>) -> Result<T> + Send + 'static,
     {
         let writer = Arc::clone(&self.writer);
+        let feed = Arc::clone(&self.feed);
         blocking(move || {
             let mut conn = writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let value = f(&tx)?;
+            let mut outbox = Vec::new();
+            let value = f(&tx, &mut outbox)?;
             tx.commit()?;
+            if !outbox.is_empty() {
+                if let Some(sink) = feed.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                    for event in outbox {
+                        // A hub that went away wants no more events.
+                        let _ = sink.send(event);
+                    }
+                }
+            }
             Ok(value)
         })
         .await
@@ -137,32 +200,47 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads an [`Entity`] from columns `at..at+6`: id, kind, name, avatar_url,
-/// avatar_id, certification_level.
-fn entity_at(row: &Row<'_>, at: usize) -> rusqlite::Result<Entity> {
-    let kind: u64 = row.get(at + 1)?;
-    Ok(Entity {
-        id: Id::from_raw(row.get(at)?),
-        kind: ChatType::from_code(kind).ok_or_else(|| rusqlite::Error::IntegralValueOutOfRange(at + 1, kind as i64))?,
-        name: row.get(at + 2)?,
-        avatar_url: row.get(at + 3)?,
-        avatar_id: row.get(at + 4)?,
-        certification_level: row.get(at + 5)?,
-    })
+/// The column names an [`Entity`] is read from: `id, kind, name,
+/// avatar_url, avatar_id, certification_level`, each after a prefix.
+pub(super) struct EntityColumns([&'static str; 6]);
+
+/// An entity selected as `e.id AS id, ...` ([`entity_select`] with prefix "").
+pub(super) const ENTITY: EntityColumns =
+    EntityColumns(["id", "kind", "name", "avatar_url", "avatar_id", "certification_level"]);
+/// A message's sender, selected with prefix `s_`.
+pub(super) const SENDER: EntityColumns =
+    EntityColumns(["s_id", "s_kind", "s_name", "s_avatar_url", "s_avatar_id", "s_certification_level"]);
+
+/// The select list for an entity table alias `table`, named as `columns`.
+pub(super) fn entity_select(table: &str, columns: &EntityColumns) -> String {
+    let fields = ["id", "kind", "name", "avatar_url", "avatar_id", "certification_level"];
+    fields.iter().zip(columns.0).map(|(f, name)| format!("{table}.{f} AS {name}")).collect::<Vec<_>>().join(", ")
 }
 
-const ENTITY_COLUMNS: &str = "id, kind, name, avatar_url, avatar_id, certification_level";
+/// Reads an [`Entity`] from the columns `columns` names.
+pub(super) fn entity_from(row: &Row<'_>, columns: &EntityColumns) -> rusqlite::Result<Entity> {
+    let [id, kind, name, avatar_url, avatar_id, level] = columns.0;
+    let code: u64 = row.get(kind)?;
+    Ok(Entity {
+        id: Id::from_raw(row.get(id)?),
+        kind: ChatType::from_code(code).ok_or(rusqlite::Error::IntegralValueOutOfRange(1, code as i64))?,
+        name: row.get(name)?,
+        avatar_url: row.get(avatar_url)?,
+        avatar_id: row.get(avatar_id)?,
+        certification_level: row.get(level)?,
+    })
+}
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn apply_identities(&self, batch: IdentityBatch) -> Result<ImportStats> {
-        self.write(move |tx| identities::apply(tx, &batch)).await
+        self.write(move |tx, _| identities::apply(tx, &batch)).await
     }
 
     async fn entity(&self, id: Id) -> Result<Option<Entity>> {
         self.read_point(move |conn| {
-            let sql = format!("SELECT {ENTITY_COLUMNS} FROM entity WHERE id = ?1");
-            Ok(conn.prepare_cached(&sql)?.query_row([id.get()], |r| entity_at(r, 0)).optional()?)
+            let sql = format!("SELECT {} FROM entity e WHERE e.id = ?1", entity_select("e", &ENTITY));
+            Ok(conn.prepare_cached(&sql)?.query_row([id.get()], |r| entity_from(r, &ENTITY)).optional()?)
         })
         .await
     }
@@ -172,7 +250,7 @@ impl Store for SqliteStore {
         self.read_point(move |conn| {
             Ok(conn
                 .prepare_cached("SELECT user_id, password_hash FROM account WHERE email = ?1")?
-                .query_row([email], |r| Ok((Id::from_raw(r.get(0)?), r.get(1)?)))
+                .query_row([email], |r| Ok((Id::from_raw(r.get("user_id")?), r.get("password_hash")?)))
                 .optional()?)
         })
         .await
@@ -180,64 +258,64 @@ impl Store for SqliteStore {
 
     async fn profile(&self, user: Id) -> Result<Option<UserProfile>> {
         self.read_point(move |conn| {
-            let sql = "SELECT e.id, e.kind, e.name, e.avatar_url, e.avatar_id, e.certification_level, \
-                       coalesce(a.email, ''), coalesce(a.phone, '') \
-                       FROM entity e LEFT JOIN account a ON a.user_id = e.id WHERE e.id = ?1 AND e.kind = 1";
+            let sql = format!(
+                "SELECT {}, coalesce(a.email, '') AS email, coalesce(a.phone, '') AS phone \
+                 FROM entity e LEFT JOIN account a ON a.user_id = e.id WHERE e.id = ?1 AND e.kind = 1",
+                entity_select("e", &ENTITY)
+            );
             Ok(conn
-                .prepare_cached(sql)?
+                .prepare_cached(&sql)?
                 .query_row([user.get()], |r| {
-                    Ok(UserProfile { entity: entity_at(r, 0)?, email: r.get(6)?, phone: r.get(7)? })
+                    Ok(UserProfile { entity: entity_from(r, &ENTITY)?, email: r.get("email")?, phone: r.get("phone")? })
                 })
                 .optional()?)
         })
         .await
     }
 
-    async fn insert_token(
-        &self,
-        token_hash: [u8; 32],
-        user: Id,
-        device_id: &str,
-        platform: &str,
-        now_ms: i64,
-    ) -> Result<()> {
-        let (device_id, platform) = (device_id.to_owned(), platform.to_owned());
-        self.write(move |tx| {
+    async fn identity_epoch(&self) -> Result<i64> {
+        self.read_point(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT value FROM meta WHERE key = 'identity_epoch'")?
+                .query_row([], |r| r.get("value"))?)
+        })
+        .await
+    }
+
+    async fn insert_token(&self, token: NewToken) -> Result<()> {
+        self.write(move |tx, _| {
             tx.prepare_cached(
                 "INSERT INTO token (hash, user_id, device_id, platform, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(rusqlite::params![&token_hash[..], user.get(), device_id, platform, now_ms])?;
+            .execute(rusqlite::params![
+                &token.hash[..],
+                token.user.get(),
+                token.device_id,
+                token.platform,
+                token.created_ms
+            ])?;
             Ok(())
         })
         .await
     }
 
-    async fn token_user(&self, token_hash: [u8; 32]) -> Result<Option<Id>> {
+    async fn token_user(&self, hash: TokenHash) -> Result<Option<Id>> {
         self.read_point(move |conn| {
             Ok(conn
                 .prepare_cached("SELECT user_id FROM token WHERE hash = ?1")?
-                .query_row([&token_hash[..]], |r| r.get(0).map(Id::from_raw))
+                .query_row([&hash[..]], |r| r.get("user_id").map(Id::from_raw))
                 .optional()?)
         })
         .await
     }
 
-    async fn delete_token(&self, token_hash: [u8; 32]) -> Result<bool> {
-        self.write(
-            move |tx| Ok(tx.prepare_cached("DELETE FROM token WHERE hash = ?1")?.execute([&token_hash[..]])? > 0),
-        )
-        .await
-    }
-
-    async fn conversations(&self, user: Id) -> Result<Vec<ConversationRow>> {
-        self.read(move |conn| chats::conversations(conn, user)).await
-    }
-
-    async fn identity_epoch(&self) -> Result<i64> {
-        self.read_point(|conn| {
-            Ok(conn
-                .prepare_cached("SELECT value FROM meta WHERE key = 'identity_epoch'")?
-                .query_row([], |r| r.get(0))?)
+    async fn delete_token(&self, hash: TokenHash) -> Result<bool> {
+        self.write(move |tx, outbox| {
+            let deleted = tx.prepare_cached("DELETE FROM token WHERE hash = ?1")?.execute([&hash[..]])? > 0;
+            if deleted {
+                outbox.push(Event::LoggedOut(hash));
+            }
+            Ok(deleted)
         })
         .await
     }
@@ -246,26 +324,35 @@ impl Store for SqliteStore {
         self.read_point(move |conn| chats::read_position(conn, user, peer)).await
     }
 
-    async fn change_view(&self, user: Id, peer: &Entity, change: ViewChange) -> Result<bool> {
-        let peer = peer.clone();
-        self.write(move |tx| chats::change_view(tx, user, &peer, change)).await
+    async fn conversations(&self, user: Id) -> Result<Vec<ConversationRow>> {
+        self.read(move |conn| chats::conversations(conn, user)).await
     }
 
-    async fn append_message(&self, peer: &Entity, msg: NewMessage) -> Result<Appended> {
+    async fn open_conversation(&self, user: Id, peer: &Entity) -> Result<ChatRef> {
         let peer = peer.clone();
-        self.write(move |tx| chats::append_message(tx, &peer, msg)).await
+        self.write(move |tx, _| chats::open_conversation(tx, user, &peer)).await
+    }
+
+    async fn change_view(&self, user: Id, peer: Id, change: ViewChange) -> Result<Option<bool>> {
+        self.write(move |tx, _| chats::change_view(tx, user, peer, change)).await
+    }
+
+    async fn append_message(&self, chat: ChatRef, msg: NewMessage) -> Result<Appended> {
+        self.write(move |tx, outbox| chats::append_message(tx, outbox, chat, msg)).await
     }
 
     async fn messages(
         &self,
-        user: Id,
-        peer: &Entity,
+        chat: ChatRef,
         before_msg_id: Option<&str>,
         limit: u32,
-    ) -> Result<Vec<StoredMessage>> {
-        let peer = peer.clone();
+    ) -> Result<Option<Vec<StoredMessage>>> {
         let before = before_msg_id.map(str::to_owned);
-        self.read(move |conn| chats::messages(conn, user, &peer, before.as_deref(), limit)).await
+        self.read(move |conn| chats::messages(conn, chat, before.as_deref(), limit)).await
+    }
+
+    async fn pushed_message(&self, key: MessageKey) -> Result<Option<AddressedMessage>> {
+        self.read_point(move |conn| chats::pushed_message(conn, key)).await
     }
 
     async fn members_among(&self, group: Id, candidates: Vec<Id>) -> Result<Vec<Id>> {
@@ -274,5 +361,13 @@ impl Store for SqliteStore {
 
     async fn health(&self) -> Result<()> {
         self.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?)).await
+    }
+
+    fn start_feed(&self, sink: mpsc::UnboundedSender<Event>) {
+        *self.feed.lock().unwrap_or_else(|p| p.into_inner()) = Some(sink);
+    }
+
+    fn shared(&self) -> bool {
+        false
     }
 }

@@ -1,0 +1,77 @@
+//! Events every server instance must see, in commit order: a stored
+//! message, a revoked token. A store emits them inside the transaction that
+//! made them (see [`crate::domain::store::Store`]); every instance's push hub
+//! receives them from the store's feed and delivers them to its own sockets.
+//!
+//! Events are small keys, not payloads: PostgreSQL's `NOTIFY` carries at
+//! most 8,000 bytes, and a message may hold 64 KiB. The hub loads what it
+//! pushes ([`crate::domain::store::Store::pushed_message`]).
+
+/// A stored message: its chat row and sequence number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MessageKey {
+    pub chat: ChatRef,
+    pub seq: i64,
+}
+
+/// A chat row: a group, a pair of users, or a user with a bot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChatRef(pub i64);
+
+/// The sha256 of a token, as tokens are stored.
+pub type TokenHash = [u8; 32];
+
+/// Something every instance must act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A new message: push it to every online receiver.
+    Message(MessageKey),
+    /// A token was revoked: close the sockets that logged in with it.
+    LoggedOut(TokenHash),
+}
+
+/// Prefix of a logout's wire form.
+const LOGOUT_PREFIX: &str = "logout:";
+
+impl Event {
+    /// The event as text (a `NOTIFY` payload): `CHAT:SEQ` for a message,
+    /// `logout:` and the token hash in hex for a logout.
+    pub fn encode(&self) -> String {
+        match self {
+            Self::Message(key) => format!("{}:{}", key.chat.0, key.seq),
+            Self::LoggedOut(hash) => format!("{LOGOUT_PREFIX}{}", hex::encode(hash)),
+        }
+    }
+
+    /// Parses [`Event::encode`]'s text; `None` for anything else.
+    pub fn decode(text: &str) -> Option<Self> {
+        if let Some(hex_hash) = text.strip_prefix(LOGOUT_PREFIX) {
+            let mut hash = [0u8; 32];
+            hex::decode_to_slice(hex_hash, &mut hash).ok()?;
+            return Some(Self::LoggedOut(hash));
+        }
+        let (chat, seq) = text.split_once(':')?;
+        Some(Self::Message(MessageKey { chat: ChatRef(chat.parse().ok()?), seq: seq.parse().ok()? }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        let events = [Event::Message(MessageKey { chat: ChatRef(42), seq: 7 }), Event::LoggedOut([0xab; 32])];
+        for event in events {
+            assert_eq!(Event::decode(&event.encode()), Some(event.clone()), "{}", event.encode());
+        }
+        assert_eq!(Event::Message(MessageKey { chat: ChatRef(3), seq: 9 }).encode(), "3:9");
+    }
+
+    #[test]
+    fn garbage_is_none() {
+        for text in ["", "x", "1:", ":2", "a:b", "logout:zz", "logout:abcd"] {
+            assert_eq!(Event::decode(text), None, "{text}");
+        }
+    }
+}

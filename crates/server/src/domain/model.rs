@@ -1,0 +1,210 @@
+//! Entities and rows: what the rules layer and the storage engines hand
+//! each other. Plain data; the rules live in `service`.
+
+use yhconv_proto::{ChatType, ContentType};
+
+use super::event::ChatRef;
+use super::ids::Id;
+
+/// A user, group or bot: what a conversation shows of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entity {
+    pub id: Id,
+    pub kind: ChatType,
+    pub name: String,
+    pub avatar_url: String,
+    pub avatar_id: i64,
+    pub certification_level: i64,
+}
+
+/// A user's own profile (`GET /v1/user/info`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserProfile {
+    pub entity: Entity,
+    pub email: String,
+    pub phone: String,
+}
+
+/// A user to create or update. `password_hash` is an argon2 PHC string;
+/// `None` keeps the stored one (or leaves the user unable to log in by email).
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub entity: Entity,
+    /// Already normalized by the rules layer (stored and compared as is).
+    pub email: Option<String>,
+    pub password_hash: Option<String>,
+}
+
+/// A group to create or update, with members to add (never removed here).
+#[derive(Debug, Clone)]
+pub struct GroupRecord {
+    pub entity: Entity,
+    pub owner: Option<Id>,
+    pub members: Vec<Id>,
+}
+
+/// A remark: what `user` calls `target` in their own list.
+#[derive(Debug, Clone)]
+pub struct RemarkRecord {
+    pub user: Id,
+    pub target: Id,
+    pub remark: String,
+}
+
+/// Where a new member's read position starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum JoinAt {
+    /// At the group's last message: nothing sent before counts as unread.
+    #[default]
+    Latest,
+    /// Before the first message: everything counts as unread.
+    Start,
+}
+
+/// A batch of identities, applied in one transaction. Re-applying the same
+/// batch changes nothing. Owners and members must be users; ids are unique
+/// across users, groups and bots.
+#[derive(Debug, Clone, Default)]
+pub struct IdentityBatch {
+    pub users: Vec<UserRecord>,
+    pub groups: Vec<GroupRecord>,
+    pub bots: Vec<Entity>,
+    pub remarks: Vec<RemarkRecord>,
+    /// Where new members of `groups` start reading.
+    pub join_at: JoinAt,
+}
+
+/// Counts of what a batch touched.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportStats {
+    pub users: usize,
+    pub groups: usize,
+    pub memberships: usize,
+    pub bots: usize,
+    pub remarks: usize,
+}
+
+/// One of a user's conversations, listed or not (the rules decide), before
+/// it is put on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationRow {
+    /// The peer: the other user, the group, or the bot.
+    pub peer: Entity,
+    /// The user's remark for the peer, if any.
+    pub remark: Option<String>,
+    pub last_seq: i64,
+    pub read_seq: i64,
+    pub preview: String,
+    /// Send time of the last message (0 when there is none).
+    pub last_message_ms: i64,
+    /// When the user last brought it to the top (0 if never).
+    pub sort_ms: i64,
+    /// Set by a hide: hidden until `last_seq` passes it.
+    pub hidden_seq: Option<i64>,
+    pub do_not_disturb: bool,
+    /// Unread messages (seq above `read_seq`) that mention this user or
+    /// `all`; a message naming both counts once.
+    pub mention_count: i64,
+    /// The earliest of them.
+    pub first_mention: Option<MentionRow>,
+}
+
+/// Where a user stands in a conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadPosition {
+    /// The chat row.
+    pub chat: ChatRef,
+    /// The last message the user has read.
+    pub read_seq: i64,
+    /// The chat's last message.
+    pub last_seq: i64,
+}
+
+/// A stored mention, with the mentioner's display name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MentionRow {
+    pub seq: i64,
+    pub mentioner_id: Id,
+    pub mentioner_name: String,
+}
+
+/// Whom a message mentions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MentionTarget {
+    /// Everyone in the group.
+    All,
+    /// One user.
+    User(Id),
+}
+
+/// A message to store. Its mentions are the ones that count (the rules
+/// layer dropped the rest).
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub sender: Id,
+    pub msg_id: String,
+    pub content_type: ContentType,
+    /// Encoded `MsgContent`.
+    pub content: Vec<u8>,
+    pub quote_msg_id: String,
+    pub preview: String,
+    pub mentions: Vec<MentionTarget>,
+    pub sent_ms: i64,
+    /// Advance the sender's read position to this message.
+    pub read_by_sender: bool,
+}
+
+/// What storing a message did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// Stored with this sequence number.
+    New { seq: i64 },
+    /// This sender had stored this `msg_id` before (a retry): nothing changed.
+    Retry { seq: i64, sent_ms: i64 },
+    /// Another sender's message in this chat has this `msg_id`: nothing changed.
+    IdTaken,
+}
+
+/// A stored message, as history shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    pub msg_id: String,
+    pub seq: i64,
+    pub sender: Entity,
+    pub content_type: u64,
+    pub content: Vec<u8>,
+    pub quote_msg_id: String,
+    pub sent_ms: i64,
+}
+
+/// A stored message with the chat it was sent to, as its sender addressed
+/// it (the other user, the group or the bot): what a push needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressedMessage {
+    pub peer: Entity,
+    pub message: StoredMessage,
+}
+
+/// A change to one user's view of one conversation, as storage carries it
+/// out. Which call makes which change is the rules layer's business.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewChange {
+    /// Read up to the chat's last message.
+    MarkRead,
+    /// Read up to the chat's last message, and hide it until a newer one.
+    HideAndMarkRead,
+    /// Set the sort time and unhide.
+    Touch { now_ms: i64 },
+    /// Set do-not-disturb.
+    DoNotDisturb(bool),
+}
+
+/// A login token to store (by its hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewToken {
+    pub hash: super::event::TokenHash,
+    pub user: Id,
+    pub device_id: String,
+    pub platform: String,
+    pub created_ms: i64,
+}

@@ -1,0 +1,90 @@
+//! The storage contract: what the rules layer asks of a storage engine.
+//!
+//! An engine carries out each call atomically and decides nothing a user
+//! could observe: who may do what, what a missing row means and which call
+//! changes what are the rules layer's. `crates/server/tests/store_contract.rs`
+//! runs the same checks of every method against every engine.
+//!
+//! Events: the calls that say so emit an [`Event`] inside their write
+//! transaction, so every instance's feed sees events in commit order
+//! (in-process for SQLite, `LISTEN`/`NOTIFY` for PostgreSQL).
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+use super::error::Result;
+use super::event::{ChatRef, Event, MessageKey, TokenHash};
+use super::ids::Id;
+use super::model::*;
+
+/// Storage for identities, tokens, conversations and messages.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates or updates identities, all or nothing; moves the identity
+    /// epoch. Fails with `Conflict` naming the first id that is missing,
+    /// of the wrong kind, or an email used by another user.
+    async fn apply_identities(&self, batch: IdentityBatch) -> Result<ImportStats>;
+    /// A user, group or bot by id.
+    async fn entity(&self, id: Id) -> Result<Option<Entity>>;
+    /// A user's id and password hash by email, compared exactly.
+    async fn credentials(&self, email: &str) -> Result<Option<(Id, Option<String>)>>;
+    /// A user's own profile (`None` for groups, bots and unknown ids).
+    async fn profile(&self, user: Id) -> Result<Option<UserProfile>>;
+    /// A number that changes whenever identities (names, avatars, remarks,
+    /// memberships) change, by any process using the database.
+    async fn identity_epoch(&self) -> Result<i64>;
+
+    /// Stores a token.
+    async fn insert_token(&self, token: NewToken) -> Result<()>;
+    /// The user a token belongs to.
+    async fn token_user(&self, hash: TokenHash) -> Result<Option<Id>>;
+    /// Revokes a token; true when it existed, and then emits
+    /// [`Event::LoggedOut`].
+    async fn delete_token(&self, hash: TokenHash) -> Result<bool>;
+
+    /// The entity `peer` names and, if `user` has a conversation with it,
+    /// the user's position in it, in one lookup.
+    async fn read_position(&self, user: Id, peer: Id) -> Result<Option<(Entity, Option<ReadPosition>)>>;
+    /// Every conversation the user has (member rows, including silent groups
+    /// and hidden chats), in no particular order.
+    async fn conversations(&self, user: Id) -> Result<Vec<ConversationRow>>;
+    /// The conversation between `user` and a user or bot `peer`, created
+    /// with its member rows if needed (both users' for a direct chat, read
+    /// up to the chat's last message). Idempotent.
+    async fn open_conversation(&self, user: Id, peer: &Entity) -> Result<ChatRef>;
+    /// Applies a change to `user`'s view of the conversation with `peer`:
+    /// `None` when there is no such conversation, else whether anything
+    /// changed.
+    async fn change_view(&self, user: Id, peer: Id, change: ViewChange) -> Result<Option<bool>>;
+    /// Stores a message in `chat` in one transaction: O(1 + mentions) rows,
+    /// whatever the chat's size. Idempotent on (sender, msg_id): a retry
+    /// changes nothing. A new message emits [`Event::Message`].
+    async fn append_message(&self, chat: ChatRef, msg: NewMessage) -> Result<Appended>;
+    /// History of `chat`, newest first: at most `limit` messages, before
+    /// `before_msg_id` when given; `None` when that msg_id is not in the chat.
+    async fn messages(
+        &self,
+        chat: ChatRef,
+        before_msg_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Option<Vec<StoredMessage>>>;
+    /// A stored message and the chat as its sender addressed it.
+    async fn pushed_message(&self, key: MessageKey) -> Result<Option<AddressedMessage>>;
+    /// Those of `candidates` who are members of `group`.
+    async fn members_among(&self, group: Id, candidates: Vec<Id>) -> Result<Vec<Id>>;
+
+    /// Checks that the database answers.
+    async fn health(&self) -> Result<()>;
+
+    /// Delivers every event this store emits from now on (for a shared
+    /// store: emitted by any instance) to `sink`, in commit order. Called
+    /// once, by the push hub.
+    fn start_feed(&self, sink: mpsc::UnboundedSender<Event>);
+
+    /// True when other server instances may write the same database, so no
+    /// answer may be kept in memory beyond one request. False when this
+    /// process makes every change to conversations and revokes every token
+    /// (other processes only import identities, which move
+    /// [`Store::identity_epoch`], and issue new tokens).
+    fn shared(&self) -> bool;
+}

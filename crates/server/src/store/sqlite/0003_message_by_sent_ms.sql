@@ -1,0 +1,1 @@
+-- PostgreSQL only: the push feed's catch-up index (SQLite has one instance, nothing to catch up).

@@ -1,0 +1,364 @@
+//! The storage contract, written once and run against every engine: SQLite
+//! always, PostgreSQL when `YHCONV_TEST_POSTGRES` names a server (CI's
+//! PostgreSQL stage; `scripts/with-postgres.sh cargo test --test
+//! store_contract`). Each check names the `Store` method it covers, so an
+//! engine that drifts fails a test that says where; error texts are
+//! compared exactly, so both engines say the same thing for the same
+//! mistake.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use yhconv_proto::{ChatType, ContentType};
+use yhconv_server::config::{PgSettings, SqliteSync};
+use yhconv_server::domain::event::{ChatRef, Event, MessageKey};
+use yhconv_server::domain::ids::Id;
+use yhconv_server::domain::model::*;
+use yhconv_server::domain::store::Store;
+use yhconv_server::store::postgres::PostgresStore;
+use yhconv_server::store::sqlite::SqliteStore;
+
+const ANN: Id = id(1001);
+const BEN: Id = id(1002);
+const CAT: Id = id(1003);
+const GROUP: Id = id(2001);
+const BOT: Id = id(3001);
+
+const fn id(n: i64) -> Id {
+    Id::from_raw(n)
+}
+
+fn entity(id: Id, kind: ChatType, name: &str) -> Entity {
+    Entity {
+        id,
+        kind,
+        name: name.into(),
+        avatar_url: format!("https://a/{id}.png"),
+        avatar_id: id.get(),
+        certification_level: 0,
+    }
+}
+
+fn user(id: Id, name: &str, email: &str) -> UserRecord {
+    UserRecord {
+        entity: entity(id, ChatType::User, name),
+        email: Some(email.into()),
+        password_hash: Some("phc".into()),
+    }
+}
+
+/// Ann, Ben, Cat; Ann owns the group, Ben is in it; a bot; Ann calls Ben "Benny".
+fn world() -> IdentityBatch {
+    IdentityBatch {
+        users: vec![user(ANN, "Ann", "ann@x.cn"), user(BEN, "Ben", "ben@x.cn"), user(CAT, "Cat", "cat@x.cn")],
+        groups: vec![GroupRecord {
+            entity: entity(GROUP, ChatType::Group, "Team"),
+            owner: Some(ANN),
+            members: vec![BEN],
+        }],
+        bots: vec![entity(BOT, ChatType::Bot, "Helper")],
+        remarks: vec![RemarkRecord { user: ANN, target: BEN, remark: "Benny".into() }],
+        join_at: JoinAt::Latest,
+    }
+}
+
+fn text(sender: Id, msg_id: &str, preview: &str, mentions: Vec<MentionTarget>) -> NewMessage {
+    NewMessage {
+        sender,
+        msg_id: msg_id.into(),
+        content_type: ContentType::Text,
+        content: vec![0x0a, 1, b'x'],
+        quote_msg_id: String::new(),
+        preview: preview.into(),
+        mentions,
+        sent_ms: 1_000 + msg_id.len() as i64,
+        read_by_sender: true,
+    }
+}
+
+/// A store of every engine available, each on a fresh database, with its
+/// feed started and known to be delivering.
+async fn engines() -> Vec<(&'static str, Arc<dyn Store>, mpsc::UnboundedReceiver<Event>, tempfile::TempDir)> {
+    let mut out = Vec::new();
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("c.db"), 2, SqliteSync::Normal).unwrap());
+    out.push(("sqlite", sqlite, dir));
+    if let Some(admin) = common::postgres_admin_url() {
+        let url = common::fresh_postgres_db(&admin).await;
+        let pg: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url, &PgSettings::default()).await.unwrap());
+        out.push(("postgres", pg, tempfile::tempdir().unwrap()));
+    } else {
+        eprintln!("PostgreSQL half skipped: YHCONV_TEST_POSTGRES is not set (run under scripts/with-postgres.sh)");
+    }
+    let mut ready = Vec::new();
+    for (name, store, dir) in out {
+        let (sink, mut events) = mpsc::unbounded_channel();
+        store.start_feed(sink);
+        store.apply_identities(world()).await.unwrap();
+        feed_is_listening(store.as_ref(), &mut events).await;
+        ready.push((name, store, events, dir));
+    }
+    ready
+}
+
+/// Waits until the feed delivers (PostgreSQL's LISTEN connects on its own
+/// time): revokes throwaway tokens until a logout comes back, then drains.
+async fn feed_is_listening(store: &dyn Store, events: &mut mpsc::UnboundedReceiver<Event>) {
+    for attempt in 0..200u8 {
+        let hash = [attempt; 32];
+        let token = NewToken { hash, user: ANN, device_id: "probe".into(), platform: "linux".into(), created_ms: 1 };
+        store.insert_token(token).await.unwrap();
+        assert!(store.delete_token(hash).await.unwrap());
+        if let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(100), events.recv()).await {
+            while events.try_recv().is_ok() {}
+            return;
+        }
+    }
+    panic!("the feed never delivered");
+}
+
+/// The next event within a few seconds.
+async fn next_event(events: &mut mpsc::UnboundedReceiver<Event>) -> Event {
+    tokio::time::timeout(Duration::from_secs(10), events.recv()).await.expect("an event in time").expect("feed open")
+}
+
+async fn row(store: &dyn Store, user: Id, peer: Id) -> ConversationRow {
+    let rows = store.conversations(user).await.unwrap();
+    rows.into_iter().find(|r| r.peer.id == peer).unwrap_or_else(|| panic!("{user} has no row for {peer}"))
+}
+
+async fn position(store: &dyn Store, user: Id, peer: Id) -> Option<ReadPosition> {
+    store.read_position(user, peer).await.unwrap().expect("peer exists").1
+}
+
+async fn conflict(store: &dyn Store, batch: IdentityBatch) -> String {
+    match store.apply_identities(batch).await {
+        Err(yhconv_server::Error::Conflict(text)) => text,
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn identities() {
+    for (engine, store, _events, _dir) in engines().await {
+        let store = store.as_ref();
+        // apply_identities: counts, and idempotent.
+        let epoch = store.identity_epoch().await.unwrap();
+        let stats = store.apply_identities(world()).await.unwrap();
+        assert_eq!(stats, ImportStats { users: 3, groups: 1, memberships: 2, bots: 1, remarks: 1 }, "{engine}");
+        assert!(store.identity_epoch().await.unwrap() > epoch, "{engine}: identity_epoch moves");
+        // entity
+        assert_eq!(store.entity(BOT).await.unwrap(), Some(entity(BOT, ChatType::Bot, "Helper")), "{engine}");
+        assert_eq!(store.entity(id(999)).await.unwrap(), None, "{engine}");
+        // profile: users only
+        let ann = store.profile(ANN).await.unwrap().expect("Ann's profile");
+        assert_eq!(
+            (ann.entity.name.as_str(), ann.email.as_str(), ann.phone.as_str()),
+            ("Ann", "ann@x.cn", ""),
+            "{engine}"
+        );
+        assert_eq!(store.profile(GROUP).await.unwrap(), None, "{engine}");
+        // credentials: exact
+        assert_eq!(store.credentials("ben@x.cn").await.unwrap(), Some((BEN, Some("phc".into()))), "{engine}");
+        assert_eq!(store.credentials("nobody@x.cn").await.unwrap(), None, "{engine}");
+        // Conflicts, worded the same by every engine.
+        let mut batch = IdentityBatch::default();
+        batch.groups.push(GroupRecord {
+            entity: entity(id(2002), ChatType::Group, "G"),
+            owner: Some(id(9)),
+            members: vec![],
+        });
+        assert_eq!(conflict(store, batch).await, "owner 9 of group 2002 does not exist", "{engine}");
+        let mut batch = IdentityBatch::default();
+        batch.groups.push(GroupRecord {
+            entity: entity(id(2002), ChatType::Group, "G"),
+            owner: None,
+            members: vec![BOT],
+        });
+        assert_eq!(conflict(store, batch).await, "member 3001 of group 2002 is not a user", "{engine}");
+        let batch = IdentityBatch { bots: vec![entity(ANN, ChatType::Bot, "B")], ..Default::default() };
+        assert_eq!(conflict(store, batch).await, "id 1001 is already used by something that is not a bot", "{engine}");
+        let batch = IdentityBatch { users: vec![user(id(1004), "Dan", "ann@x.cn")], ..Default::default() };
+        assert_eq!(conflict(store, batch).await, "email ann@x.cn is already used by another user", "{engine}");
+        let batch = IdentityBatch {
+            remarks: vec![RemarkRecord { user: ANN, target: id(77), remark: "?".into() }],
+            ..Default::default()
+        };
+        assert_eq!(conflict(store, batch).await, "remark target 77 does not exist", "{engine}");
+        assert_eq!(store.entity(id(1004)).await.unwrap(), None, "{engine}: a failed batch changes nothing");
+        // health, shared
+        store.health().await.unwrap();
+        assert_eq!(store.shared(), engine == "postgres");
+    }
+}
+
+#[tokio::test]
+async fn tokens_and_the_logout_event() {
+    for (engine, store, mut events, _dir) in engines().await {
+        let hash = [7u8; 32];
+        let token = NewToken { hash, user: BEN, device_id: "d".into(), platform: "linux".into(), created_ms: 5 };
+        store.insert_token(token).await.unwrap();
+        assert_eq!(store.token_user(hash).await.unwrap(), Some(BEN), "{engine}");
+        assert!(store.delete_token(hash).await.unwrap(), "{engine}");
+        assert_eq!(next_event(&mut events).await, Event::LoggedOut(hash), "{engine}: delete_token emits");
+        assert!(!store.delete_token(hash).await.unwrap(), "{engine}: gone");
+        assert_eq!(store.token_user(hash).await.unwrap(), None, "{engine}");
+    }
+}
+
+#[tokio::test]
+async fn conversations_open_and_change() {
+    for (engine, store, _events, _dir) in engines().await {
+        let store = store.as_ref();
+        // read_position: unknown, no conversation, member.
+        assert!(store.read_position(ANN, id(999)).await.unwrap().is_none(), "{engine}");
+        assert_eq!(position(store, ANN, CAT).await, None, "{engine}");
+        let in_group = position(store, BEN, GROUP).await.expect("Ben is in the group");
+        assert_eq!((in_group.read_seq, in_group.last_seq), (0, 0), "{engine}");
+        assert_eq!(position(store, CAT, GROUP).await, None, "{engine}: Cat is not");
+        // change_view without a conversation: None.
+        assert_eq!(store.change_view(ANN, CAT, ViewChange::MarkRead).await.unwrap(), None, "{engine}");
+        // open_conversation: a direct chat gives both users a row; idempotent.
+        let chat = store.open_conversation(ANN, &entity(CAT, ChatType::User, "Cat")).await.unwrap();
+        assert_eq!(store.open_conversation(ANN, &entity(CAT, ChatType::User, "Cat")).await.unwrap(), chat, "{engine}");
+        assert_eq!(store.open_conversation(CAT, &entity(ANN, ChatType::User, "Ann")).await.unwrap(), chat, "{engine}");
+        assert_eq!(position(store, CAT, ANN).await.map(|p| p.chat), Some(chat), "{engine}");
+        // A bot chat is the user's alone.
+        let bot_chat = store.open_conversation(BEN, &entity(BOT, ChatType::Bot, "Helper")).await.unwrap();
+        assert_ne!(bot_chat, chat, "{engine}");
+        assert_eq!(position(store, ANN, BOT).await, None, "{engine}");
+        // change_view: each change, and whether it changed anything.
+        assert_eq!(store.change_view(ANN, CAT, ViewChange::MarkRead).await.unwrap(), Some(false), "{engine}");
+        assert_eq!(
+            store.change_view(ANN, CAT, ViewChange::Touch { now_ms: 77 }).await.unwrap(),
+            Some(true),
+            "{engine}"
+        );
+        assert_eq!(store.change_view(ANN, CAT, ViewChange::DoNotDisturb(true)).await.unwrap(), Some(true), "{engine}");
+        let r = row(store, ANN, CAT).await;
+        assert_eq!((r.sort_ms, r.do_not_disturb, r.hidden_seq, r.last_seq), (77, true, None, 0), "{engine}");
+        store.append_message(chat, text(CAT, "m1", "hi", vec![])).await.unwrap();
+        assert_eq!(store.change_view(ANN, CAT, ViewChange::HideAndMarkRead).await.unwrap(), Some(true), "{engine}");
+        let r = row(store, ANN, CAT).await;
+        assert_eq!((r.read_seq, r.hidden_seq), (1, Some(1)), "{engine}: hidden at the last message, read");
+        store.change_view(ANN, CAT, ViewChange::Touch { now_ms: 88 }).await.unwrap();
+        assert_eq!(row(store, ANN, CAT).await.hidden_seq, None, "{engine}: touch unhides");
+        store.append_message(chat, text(CAT, "m2", "again", vec![])).await.unwrap();
+        assert_eq!(store.change_view(ANN, CAT, ViewChange::MarkRead).await.unwrap(), Some(true), "{engine}");
+        assert_eq!(row(store, ANN, CAT).await.read_seq, 2, "{engine}");
+        // conversations: every member row, silent group included, with the remark.
+        let rows = store.conversations(ANN).await.unwrap();
+        let mut peers: Vec<i64> = rows.iter().map(|r| r.peer.id.get()).collect();
+        peers.sort_unstable();
+        assert_eq!(peers, [1003, 2001], "{engine}");
+        let ben = store.open_conversation(ANN, &entity(BEN, ChatType::User, "Ben")).await.unwrap();
+        assert_ne!(ben, chat);
+        assert_eq!(row(store, ANN, BEN).await.remark.as_deref(), Some("Benny"), "{engine}");
+        assert_eq!(row(store, BEN, ANN).await.remark, None, "{engine}");
+    }
+}
+
+#[tokio::test]
+async fn messages_mentions_and_the_message_event() {
+    for (engine, store, mut events, _dir) in engines().await {
+        let store = store.as_ref();
+        let group = position(store, ANN, GROUP).await.unwrap().chat;
+        // append_message: new, emitted, sender's read position advanced.
+        let first = text(ANN, "g1", "Ann: hi @Ben", vec![MentionTarget::User(BEN)]);
+        assert_eq!(store.append_message(group, first.clone()).await.unwrap(), Appended::New { seq: 1 }, "{engine}");
+        assert_eq!(next_event(&mut events).await, Event::Message(MessageKey { chat: group, seq: 1 }), "{engine}");
+        assert_eq!(position(store, ANN, GROUP).await.unwrap().read_seq, 1, "{engine}: read_by_sender");
+        // A retry changes nothing and emits nothing; another sender's msg_id is taken.
+        assert_eq!(store.append_message(group, first).await.unwrap(), Appended::Retry { seq: 1, sent_ms: 1_002 });
+        assert_eq!(store.append_message(group, text(BEN, "g1", "x", vec![])).await.unwrap(), Appended::IdTaken);
+        let both = vec![MentionTarget::User(BEN), MentionTarget::All];
+        let mut unread = text(ANN, "g2", "Ann: all", both);
+        unread.read_by_sender = false;
+        assert_eq!(store.append_message(group, unread).await.unwrap(), Appended::New { seq: 2 }, "{engine}");
+        assert_eq!(next_event(&mut events).await, Event::Message(MessageKey { chat: group, seq: 2 }), "{engine}");
+        assert_eq!(position(store, ANN, GROUP).await.unwrap().read_seq, 1, "{engine}: not read_by_sender");
+        // conversations: the preview, and unread mentions (one per message).
+        let r = row(store, BEN, GROUP).await;
+        assert_eq!(
+            (r.last_seq, r.read_seq, r.preview.as_str(), r.last_message_ms),
+            (2, 0, "Ann: all", 1_002),
+            "{engine}"
+        );
+        assert_eq!(r.mention_count, 2, "{engine}");
+        assert_eq!(r.first_mention, Some(MentionRow { seq: 1, mentioner_id: ANN, mentioner_name: "Ann".into() }));
+        store.change_view(BEN, GROUP, ViewChange::MarkRead).await.unwrap();
+        let r = row(store, BEN, GROUP).await;
+        assert_eq!((r.mention_count, r.first_mention), (0, None), "{engine}: read mentions no longer count");
+        // messages: newest first, limit, paging, an unknown anchor.
+        let all = store.messages(group, None, 10).await.unwrap().unwrap();
+        let seqs: Vec<i64> = all.iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, [2, 1], "{engine}");
+        assert_eq!((all[1].msg_id.as_str(), all[1].sender.name.as_str()), ("g1", "Ann"), "{engine}");
+        assert_eq!((all[1].content_type, all[1].content.as_slice()), (1, [0x0a, 1, b'x'].as_slice()), "{engine}");
+        assert_eq!(store.messages(group, None, 1).await.unwrap().unwrap().len(), 1, "{engine}");
+        let before = store.messages(group, Some("g2"), 10).await.unwrap().unwrap();
+        assert_eq!(before.iter().map(|m| m.seq).collect::<Vec<_>>(), [1], "{engine}");
+        assert_eq!(store.messages(group, Some("nope"), 10).await.unwrap(), None, "{engine}");
+        // pushed_message: the chat as the sender addressed it.
+        let pushed = store.pushed_message(MessageKey { chat: group, seq: 2 }).await.unwrap().unwrap();
+        assert_eq!((pushed.peer.id, pushed.message.msg_id.as_str()), (GROUP, "g2"), "{engine}");
+        let direct = store.open_conversation(BEN, &entity(ANN, ChatType::User, "Ann")).await.unwrap();
+        store.append_message(direct, text(BEN, "d1", "hey", vec![])).await.unwrap();
+        let pushed = store.pushed_message(MessageKey { chat: direct, seq: 1 }).await.unwrap().unwrap();
+        assert_eq!((pushed.peer.id, pushed.message.sender.id), (ANN, BEN), "{engine}");
+        store.append_message(direct, text(ANN, "d2", "ho", vec![])).await.unwrap();
+        let pushed = store.pushed_message(MessageKey { chat: direct, seq: 2 }).await.unwrap().unwrap();
+        assert_eq!((pushed.peer.id, pushed.message.sender.id), (BEN, ANN), "{engine}");
+        let bot = store.open_conversation(ANN, &entity(BOT, ChatType::Bot, "Helper")).await.unwrap();
+        store.append_message(bot, text(ANN, "b1", "/help", vec![])).await.unwrap();
+        let pushed = store.pushed_message(MessageKey { chat: bot, seq: 1 }).await.unwrap().unwrap();
+        assert_eq!(pushed.peer.id, BOT, "{engine}");
+        assert_eq!(store.pushed_message(MessageKey { chat: bot, seq: 9 }).await.unwrap(), None, "{engine}");
+        assert_eq!(store.pushed_message(MessageKey { chat: ChatRef(999_999), seq: 1 }).await.unwrap(), None);
+    }
+}
+
+#[tokio::test]
+async fn members_and_where_joiners_start() {
+    for (engine, store, _events, _dir) in engines().await {
+        let store = store.as_ref();
+        let group = position(store, ANN, GROUP).await.unwrap().chat;
+        store.append_message(group, text(ANN, "j1", "before", vec![])).await.unwrap();
+        // Many users, to cover both ways an engine may answer members_among.
+        let many: Vec<UserRecord> = (0..300).map(|k| user(id(5000 + k), "U", &format!("u{k}@x.cn"))).collect();
+        let members: Vec<Id> = many.iter().map(|u| u.entity.id).collect();
+        let batch = IdentityBatch {
+            users: many,
+            groups: vec![GroupRecord {
+                entity: entity(GROUP, ChatType::Group, "Team"),
+                owner: None,
+                members: members.clone(),
+            }],
+            join_at: JoinAt::Latest,
+            ..Default::default()
+        };
+        store.apply_identities(batch).await.unwrap();
+        assert_eq!(position(store, id(5000), GROUP).await.unwrap().read_seq, 1, "{engine}: JoinAt::Latest");
+        let batch = IdentityBatch {
+            groups: vec![GroupRecord {
+                entity: entity(GROUP, ChatType::Group, "Team"),
+                owner: None,
+                members: vec![CAT],
+            }],
+            join_at: JoinAt::Start,
+            ..Default::default()
+        };
+        store.apply_identities(batch).await.unwrap();
+        assert_eq!(position(store, CAT, GROUP).await.unwrap().read_seq, 0, "{engine}: JoinAt::Start");
+        for asked in [vec![ANN, BOT, id(5001), id(4000)], members.iter().copied().chain([BOT, id(4000)]).collect()] {
+            let mut found = store.members_among(GROUP, asked.clone()).await.unwrap();
+            found.sort_unstable();
+            let mut expected: Vec<Id> = asked.into_iter().filter(|u| *u == ANN || u.get() >= 5000).collect();
+            expected.sort_unstable();
+            assert_eq!(found, expected, "{engine}");
+        }
+    }
+}
