@@ -6,7 +6,10 @@ use prost::Message;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::RequestBuilder;
 use serde::Serialize;
-use yhconv_proto::json::{ChatIdBody, EmailLoginBody, LoginData, NoNotifyBody, SortChangeBody};
+use yhconv_proto::json::{
+    ChatIdBody, EmailLoginBody, LoginData, NoNotifyBody, SortChangeBody, Sticky, StickyChatBody, StickyIdBody,
+    StickyList,
+};
 use yhconv_proto::{pb, ChatType, ContentType};
 
 use crate::error::{Error, Result};
@@ -83,6 +86,32 @@ impl Client {
     pub async fn set_no_notify(&self, chat_id: &str, on: bool) -> Result<()> {
         let body = NoNotifyBody { chat_id: chat_id.to_owned(), no_notify: u8::from(on) };
         self.post_json("/v1/friend/no-notify", &body, true).await?;
+        Ok(())
+    }
+
+    /// `POST /v1/sticky/list`: the caller's pins, in display order.
+    pub async fn pins(&self) -> Result<Vec<Sticky>> {
+        let data = self.post_json("/v1/sticky/list", &serde_json::json!({}), true).await?;
+        Ok(json_data::<StickyList>(data)?.sticky)
+    }
+
+    /// `POST /v1/sticky/add`: pins a chat (pinning a pinned chat keeps its place).
+    pub async fn pin(&self, chat_id: &str, chat_type: ChatType) -> Result<()> {
+        let body = StickyChatBody { chat_id: chat_id.to_owned(), chat_type: Some(chat_type.code()) };
+        self.post_json("/v1/sticky/add", &body, true).await?;
+        Ok(())
+    }
+
+    /// `POST /v1/sticky/delete`: unpins a chat.
+    pub async fn unpin(&self, chat_id: &str, chat_type: ChatType) -> Result<()> {
+        let body = StickyChatBody { chat_id: chat_id.to_owned(), chat_type: Some(chat_type.code()) };
+        self.post_json("/v1/sticky/delete", &body, true).await?;
+        Ok(())
+    }
+
+    /// `POST /v1/sticky/topping`: moves the pin with this id (a [`Sticky::id`]) first.
+    pub async fn move_pin_first(&self, pin_id: i64) -> Result<()> {
+        self.post_json("/v1/sticky/topping", &StickyIdBody { id: pin_id }, true).await?;
         Ok(())
     }
 

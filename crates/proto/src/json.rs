@@ -83,6 +83,92 @@ pub struct WsLoginData {
     pub device_id: String,
 }
 
+/// `{"chatId": "...", "chatType": 1|2|3}`: sticky/add and sticky/delete.
+/// `chatType` may be left out; when given (a number or a numeric string) it
+/// must match what `chatId` names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StickyChatBody {
+    #[serde(rename = "chatId")]
+    pub chat_id: String,
+    #[serde(
+        rename = "chatType",
+        default,
+        deserialize_with = "lenient::opt_u64",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub chat_type: Option<u64>,
+}
+
+/// `{"id": 5753}`: sticky/topping (a pin's id, not a chat id; a number or a
+/// numeric string).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StickyIdBody {
+    #[serde(deserialize_with = "lenient::i64")]
+    pub id: i64,
+}
+
+/// `data` of sticky/list: the caller's pins in display order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StickyList {
+    pub sticky: Vec<Sticky>,
+}
+
+/// One pin, as sticky/list shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sticky {
+    /// The pin's id (below 2^31: clients parse it as a 32-bit int).
+    pub id: i64,
+    pub chat_type: u64,
+    pub chat_id: String,
+    /// What the caller sees: their remark, else the chat's name.
+    pub chat_name: String,
+    /// When pinned or last moved first, seconds.
+    pub sort: i64,
+    pub avatar_url: String,
+    /// When pinned, seconds.
+    pub create_time: i64,
+    /// Always 0.
+    pub del_flag: i64,
+    /// The caller.
+    pub user_id: String,
+    pub certification_level: i64,
+}
+
+/// Deserializers that accept what real clients send for one value.
+pub mod lenient {
+    use serde::de::{Deserializer, Error};
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum NumberOrText {
+        Number(i64),
+        Text(String),
+    }
+
+    /// An integer, from a JSON number or a string holding one.
+    pub fn i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        match NumberOrText::deserialize(d)? {
+            NumberOrText::Number(n) => Ok(n),
+            NumberOrText::Text(t) => t.trim().parse().map_err(|_| D::Error::custom(format!("not an integer: {t:?}"))),
+        }
+    }
+
+    /// An optional unsigned integer, from a number, a numeric string or null.
+    pub fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        match Option::<NumberOrText>::deserialize(d)? {
+            None => Ok(None),
+            Some(NumberOrText::Number(n)) => {
+                u64::try_from(n).map(Some).map_err(|_| D::Error::custom(format!("not a chat type: {n}")))
+            }
+            Some(NumberOrText::Text(t)) => {
+                t.trim().parse().map(Some).map_err(|_| D::Error::custom(format!("not a chat type: {t:?}")))
+            }
+        }
+    }
+}
+
 /// Platforms a WebSocket login may name.
 pub const PLATFORMS: [&str; 7] = ["windows", "macos", "android", "linux", "ios", "fuchsia", "Web"];
 
@@ -99,6 +185,42 @@ mod tests {
     #[test]
     fn numeric_chat_id_is_rejected() {
         assert!(serde_json::from_str::<ChatIdBody>(r#"{"chatId": 5}"#).is_err());
+    }
+
+    #[test]
+    fn sticky_bodies_take_numbers_or_strings() {
+        let body: StickyIdBody = serde_json::from_str(r#"{"id": 5753}"#).unwrap();
+        assert_eq!(body.id, 5753);
+        let body: StickyIdBody = serde_json::from_str(r#"{"id": "12"}"#).unwrap();
+        assert_eq!(body.id, 12);
+        assert!(serde_json::from_str::<StickyIdBody>(r#"{"id": "x"}"#).is_err());
+        let body: StickyChatBody = serde_json::from_str(r#"{"chatId": "7", "chatType": 2}"#).unwrap();
+        assert_eq!(body.chat_type, Some(2));
+        let body: StickyChatBody = serde_json::from_str(r#"{"chatId": "7", "chatType": "3"}"#).unwrap();
+        assert_eq!(body.chat_type, Some(3));
+        let body: StickyChatBody = serde_json::from_str(r#"{"chatId": "7"}"#).unwrap();
+        assert_eq!(body.chat_type, None);
+    }
+
+    #[test]
+    fn sticky_keys_are_the_protocols() {
+        let pin = Sticky {
+            id: 1,
+            chat_type: 2,
+            chat_id: "7".into(),
+            chat_name: "n".into(),
+            sort: 3,
+            avatar_url: String::new(),
+            create_time: 3,
+            del_flag: 0,
+            user_id: "9".into(),
+            certification_level: 0,
+        };
+        let text = serde_json::to_string(&pin).unwrap();
+        assert_eq!(
+            text,
+            r#"{"id":1,"chatType":2,"chatId":"7","chatName":"n","sort":3,"avatarUrl":"","createTime":3,"delFlag":0,"userId":"9","certificationLevel":0}"#
+        );
     }
 
     #[test]

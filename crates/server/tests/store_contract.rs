@@ -362,3 +362,33 @@ async fn members_and_where_joiners_start() {
         }
     }
 }
+
+#[tokio::test]
+async fn pins() {
+    for (engine, store, _events, _dir) in engines().await {
+        let store = store.as_ref();
+        assert!(store.pins(ANN).await.unwrap().is_empty(), "{engine}");
+        // add_pin: an id below 2^31, the same id again, the same place.
+        let ben = store.add_pin(ANN, BEN, 10_000).await.unwrap();
+        let group = store.add_pin(ANN, GROUP, 20_000).await.unwrap();
+        assert!(ben > 0 && ben < i64::from(i32::MAX) && group != ben, "{engine}");
+        assert_eq!(store.add_pin(ANN, BEN, 30_000).await.unwrap(), ben, "{engine}: already pinned");
+        let mut pins = store.pins(ANN).await.unwrap();
+        pins.sort_by_key(|p| p.id);
+        assert_eq!(pins.len(), 2, "{engine}");
+        let first = &pins[0];
+        assert_eq!((first.peer.id, first.sort_ms, first.created_ms), (BEN, 10_000, 10_000), "{engine}");
+        assert_eq!(first.remark.as_deref(), Some("Benny"), "{engine}");
+        // move_pin: only one's own.
+        assert!(store.move_pin(ANN, ben, 40_000).await.unwrap(), "{engine}");
+        assert!(!store.move_pin(BEN, ben, 50_000).await.unwrap(), "{engine}: not Ben's pin");
+        assert!(!store.move_pin(ANN, 9_999_999_999, 50_000).await.unwrap(), "{engine}: no such pin");
+        let moved = store.pins(ANN).await.unwrap().into_iter().find(|p| p.id == ben).unwrap();
+        assert_eq!((moved.sort_ms, moved.created_ms), (40_000, 10_000), "{engine}");
+        // delete_pin
+        assert!(store.delete_pin(ANN, BEN).await.unwrap(), "{engine}");
+        assert!(!store.delete_pin(ANN, BEN).await.unwrap(), "{engine}");
+        assert_eq!(store.pins(ANN).await.unwrap().len(), 1, "{engine}");
+        assert!(store.pins(BEN).await.unwrap().is_empty(), "{engine}");
+    }
+}

@@ -208,3 +208,18 @@ pub struct NewToken {
     pub platform: String,
     pub created_ms: i64,
 }
+
+/// One of a user's pins (`/v1/sticky/*`), with what the list of pins shows
+/// of the pinned chat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinRow {
+    /// The pin's id: positive, below 2^31.
+    pub id: i64,
+    pub peer: Entity,
+    /// The user's remark for the peer, if any.
+    pub remark: Option<String>,
+    /// When it was pinned or last moved first, ms.
+    pub sort_ms: i64,
+    /// When it was pinned, ms.
+    pub created_ms: i64,
+}

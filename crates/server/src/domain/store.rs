@@ -73,6 +73,17 @@ pub trait Store: Send + Sync + 'static {
     /// Those of `candidates` who are members of `group`.
     async fn members_among(&self, group: Id, candidates: Vec<Id>) -> Result<Vec<Id>>;
 
+    /// The user's pins, in no particular order.
+    async fn pins(&self, user: Id) -> Result<Vec<PinRow>>;
+    /// Pins `peer` for `user` at `now_ms` unless it is pinned already (then
+    /// it keeps its place); returns the pin's id.
+    async fn add_pin(&self, user: Id, peer: Id, now_ms: i64) -> Result<i64>;
+    /// Unpins `peer`; true when it was pinned.
+    async fn delete_pin(&self, user: Id, peer: Id) -> Result<bool>;
+    /// Sets the sort time of `user`'s pin `pin_id`; false when the user has
+    /// no such pin.
+    async fn move_pin(&self, user: Id, pin_id: i64, now_ms: i64) -> Result<bool>;
+
     /// Checks that the database answers.
     async fn health(&self) -> Result<()>;
 

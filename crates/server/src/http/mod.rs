@@ -7,6 +7,7 @@ pub mod friend;
 pub mod limit;
 pub mod metrics;
 pub mod msg;
+pub mod sticky;
 pub mod user;
 pub mod wire;
 pub mod ws;
@@ -51,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .merge(msg::router())
         .merge(user::router())
         .merge(friend::router())
+        .merge(sticky::router())
         .merge(ws::router())
         .route("/healthz", get(healthz_route))
         .route("/livez", get(livez_route))

@@ -38,7 +38,7 @@ impl ConversationView {
         let timestamp_ms = row.last_message_ms.max(row.sort_ms);
         let timestamp_s = if row.last_seq > 0 { row.last_message_ms / 1000 } else { timestamp_ms / 1000 };
         Self {
-            display_name: row.remark.filter(|r| !r.is_empty()).unwrap_or_else(|| row.peer.name.clone()),
+            display_name: display_name(row.remark, &row.peer.name),
             peer: row.peer,
             preview: row.preview,
             timestamp_ms,
@@ -59,6 +59,12 @@ impl ConversationView {
     pub fn at_flag(&self) -> u64 {
         u64::from(self.mention_count > 0)
     }
+}
+
+/// What a user sees as a chat's name: their remark for it if they set one,
+/// else its own name.
+pub fn display_name(remark: Option<String>, name: &str) -> String {
+    remark.filter(|r| !r.is_empty()).unwrap_or_else(|| name.to_owned())
 }
 
 /// Whether a conversation shows in the list: it has a message or was brought

@@ -9,6 +9,7 @@
 //! - [`conversation`]: the list and the calls that change it.
 //! - [`list_wire`]: the list as it goes on the wire, and its md5.
 //! - [`msg`]: sending and listing messages.
+//! - [`pins`]: a user's pinned chats.
 //! - [`identity`]: importing users, groups, bots and remarks.
 //! - [`list_cache`]: each user's encoded list, kept until it changes.
 //! - [`token_cache`]: which user a token belongs to.
@@ -18,6 +19,7 @@ pub mod identity;
 pub mod list_cache;
 pub mod list_wire;
 pub mod msg;
+pub mod pins;
 pub mod token_cache;
 pub mod user;
 

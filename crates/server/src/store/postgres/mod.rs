@@ -10,6 +10,7 @@
 mod chats;
 mod feed;
 mod identities;
+mod pins;
 
 use std::time::Duration;
 
@@ -33,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0002_identity_epoch.sql"),
     include_str!("0003_message_by_sent_ms.sql"),
     include_str!("0004_email_lowercase.sql"),
+    include_str!("0005_pins.sql"),
 ];
 /// Advisory lock key held while migrating ("yhconv" in ASCII, as a number).
 const MIGRATION_LOCK: i64 = 0x7968_636f_6e76;
@@ -319,6 +321,22 @@ impl Store for PostgresStore {
         let ids: Vec<i64> = candidates.iter().map(|c| c.get()).collect();
         let rows = client.query(&stmt, &[&group.get(), &ids]).await?;
         rows.iter().map(|r| Ok(Id::from_raw(r.try_get("user_id")?))).collect()
+    }
+
+    async fn pins(&self, user: Id) -> Result<Vec<PinRow>> {
+        pins::pins(&self.pool.get().await?, user).await
+    }
+
+    async fn add_pin(&self, user: Id, peer: Id, now_ms: i64) -> Result<i64> {
+        pins::add_pin(&self.pool.get().await?, user, peer, now_ms).await
+    }
+
+    async fn delete_pin(&self, user: Id, peer: Id) -> Result<bool> {
+        pins::delete_pin(&self.pool.get().await?, user, peer).await
+    }
+
+    async fn move_pin(&self, user: Id, pin_id: i64, now_ms: i64) -> Result<bool> {
+        pins::move_pin(&self.pool.get().await?, user, pin_id, now_ms).await
     }
 
     async fn health(&self) -> Result<()> {

@@ -9,6 +9,7 @@
 
 mod chats;
 mod identities;
+mod pins;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0002_identity_epoch.sql"),
     include_str!("0003_message_by_sent_ms.sql"),
     include_str!("0004_email_lowercase.sql"),
+    include_str!("0005_pins.sql"),
 ];
 
 /// How hard SQLite syncs a commit to disk.
@@ -357,6 +359,22 @@ impl Store for SqliteStore {
 
     async fn members_among(&self, group: Id, candidates: Vec<Id>) -> Result<Vec<Id>> {
         self.read(move |conn| chats::members_among(conn, group, &candidates)).await
+    }
+
+    async fn pins(&self, user: Id) -> Result<Vec<PinRow>> {
+        self.read(move |conn| pins::pins(conn, user)).await
+    }
+
+    async fn add_pin(&self, user: Id, peer: Id, now_ms: i64) -> Result<i64> {
+        self.write(move |tx, _| pins::add_pin(tx, user, peer, now_ms)).await
+    }
+
+    async fn delete_pin(&self, user: Id, peer: Id) -> Result<bool> {
+        self.write(move |tx, _| pins::delete_pin(tx, user, peer)).await
+    }
+
+    async fn move_pin(&self, user: Id, pin_id: i64, now_ms: i64) -> Result<bool> {
+        self.write(move |tx, _| pins::move_pin(tx, user, pin_id, now_ms)).await
     }
 
     async fn health(&self) -> Result<()> {
