@@ -1,19 +1,20 @@
 //! yhconv server: Yunhu's conversation service on Yunhu's own wire protocol.
 //!
-//! Reading order:
-//! - [`app`]: builds the server (store, push hub, router) and runs it.
-//! - [`http`]: one module per API area (`conversation`, `msg`, `user`,
-//!   `friend`, `ws`); [`http::wire`] holds the extractors and answer formats.
+//! Layers, each depending only on those above it in this list
+//! (`tests/layers.rs` enforces it):
+//! - [`domain`]: ids, the error type, the clock, entities and rows, events,
+//!   and the [`domain::store::Store`] trait: the leaf.
+//! - [`store`]: the SQLite and PostgreSQL engines; all SQL.
+//! - [`push`]: live sockets, fed by the store's events.
 //! - [`service`]: the rules; handlers call one service function each. With
 //!   a store this process alone writes (SQLite), it keeps encoded lists
 //!   ([`service::list_cache`]) and token owners ([`service::token_cache`])
-//!   in memory.
-//! - [`store`]: the [`store::Store`] trait and its SQLite and PostgreSQL
-//!   backends; all SQL.
-//! - [`push`]: live sockets and fan-out of new messages.
-//! - [`preview`]: the last-message preview rules.
-//! - [`error`]: the one error type and its protocol codes.
-//! - [`ids`], [`config`], [`demo`]: small things.
+//!   in memory. [`preview`] holds the last-message preview rules.
+//! - [`http`]: one module per API area (`conversation`, `msg`, `sticky`,
+//!   `user`, `friend`, `ws`); [`http::wire`] holds the extractors and answer
+//!   formats.
+//! - [`app`]: builds the server (store, push hub, router) and runs it;
+//!   [`config`] and [`demo`] beside it.
 
 pub mod app;
 pub mod config;

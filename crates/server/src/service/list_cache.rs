@@ -18,7 +18,7 @@
 //! entry too, but never leaves a stale one; a group send stays O(1) however
 //! many members see it.
 //!
-//! Only for stores this process alone writes ([`crate::store::Store::shared`]
+//! Only for stores this process alone writes ([`crate::domain::store::Store::shared`]
 //! false): another instance's writes would not reach these slots.
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -13,6 +13,21 @@
 //! - [`identity`]: importing users, groups, bots and remarks.
 //! - [`list_cache`]: each user's encoded list, kept until it changes.
 //! - [`token_cache`]: which user a token belongs to.
+//!
+//! The README's Behaviour section, rule by rule, and where each lives:
+//! - Who is listed: [`conversation::is_listed`]; joiners start read:
+//!   [`identity`] (`JoinAt::Latest`).
+//! - Names: [`conversation::display_name`]. Unread and mentions:
+//!   [`conversation::ConversationView::from_row`]; which mentions count:
+//!   [`msg::effective_mentions`].
+//! - Remove, sort-change, mute, mark-read, and what a chat that does not
+//!   exist yet means for each: [`conversation::creates_conversation`],
+//!   `conversation::no_conversation`. Yourself: `check_not_self`.
+//! - Order: [`conversation::sort_newest_first`]. Preview: [`crate::preview`].
+//!   md5: [`list_wire::encode_entries`].
+//! - Sending and history: [`msg::check_send`], [`Service::send_message`]
+//!   (the sender's own message is read), [`Service::list_messages`].
+//! - Pins: [`pins`].
 
 pub mod conversation;
 pub mod identity;

@@ -2,7 +2,7 @@
 //! database lookup to authenticate. Only tokens that exist are kept: a token
 //! issued by another process (`yhconv admin token`) is found in the database
 //! on its first use. Revoking happens only through this server's logout, so
-//! only for stores this process alone writes ([`crate::store::Store::shared`]
+//! only for stores this process alone writes ([`crate::domain::store::Store::shared`]
 //! false).
 //!
 //! A lookup racing a logout of the same token must not put the revoked token
