@@ -162,6 +162,45 @@ impl Client {
         Ok(res.msg)
     }
 
+    /// `POST /v1/msg/list-message-by-seq`: with `after_seq` 0 the newest 31
+    /// messages, else the (at most 31) after that sequence number; oldest
+    /// first.
+    pub async fn list_messages_after(
+        &self,
+        chat_id: &str,
+        chat_type: ChatType,
+        after_seq: u64,
+    ) -> Result<Vec<pb::Msg>> {
+        let req = pb::ListMessageBySeqRequest {
+            msg_seq: after_seq.min(i64::MAX as u64) as i64,
+            chat_type: chat_type.code(),
+            chat_id: chat_id.to_owned(),
+        };
+        let res: pb::ListMessageResponse = self.post_proto("/v1/msg/list-message-by-seq", req.encode_to_vec()).await?;
+        Ok(res.msg)
+    }
+
+    /// `POST /v1/msg/list-message-by-mid-seq`: the message `anchor_msg_id`
+    /// and up to `count` messages before it, oldest first (the anchor last).
+    pub async fn list_messages_up_to(
+        &self,
+        chat_id: &str,
+        chat_type: ChatType,
+        anchor_msg_id: &str,
+        count: u64,
+    ) -> Result<Vec<pb::Msg>> {
+        let req = pb::ListMessageByMidSeqRequest {
+            msg_id: anchor_msg_id.to_owned(),
+            msg_count: count,
+            chat_type: chat_type.code(),
+            chat_id: chat_id.to_owned(),
+            ..Default::default()
+        };
+        let res: pb::ListMessageResponse =
+            self.post_proto("/v1/msg/list-message-by-mid-seq", req.encode_to_vec()).await?;
+        Ok(res.msg)
+    }
+
     /// The full URL of an endpoint path (`/v1/...`).
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)

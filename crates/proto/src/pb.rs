@@ -248,13 +248,49 @@ pub struct ListMessageRequest {
     pub chat_id: String,
 }
 
-/// Answer of `POST /v1/msg/list-message`, newest first.
+/// Answer of `POST /v1/msg/list-message` (newest first) and of the two
+/// by-sequence calls (oldest first).
 #[derive(Clone, PartialEq, Message)]
 pub struct ListMessageResponse {
     #[prost(message, optional, tag = "1")]
     pub status: Option<Status>,
     #[prost(message, repeated, tag = "2")]
     pub msg: Vec<Msg>,
+    /// By-sequence calls: the number of messages in `msg`.
+    #[prost(uint64, tag = "3")]
+    pub total: u64,
+}
+
+/// Body of `POST /v1/msg/list-message-by-seq`.
+#[derive(Clone, PartialEq, Message)]
+pub struct ListMessageBySeqRequest {
+    /// 0 or unset (clients send -1): the newest messages; S: those after S.
+    #[prost(int64, tag = "3")]
+    pub msg_seq: i64,
+    #[prost(uint64, tag = "4")]
+    pub chat_type: u64,
+    #[prost(string, tag = "5")]
+    pub chat_id: String,
+}
+
+/// Body of `POST /v1/msg/list-message-by-mid-seq`.
+#[derive(Clone, PartialEq, Message)]
+pub struct ListMessageByMidSeqRequest {
+    /// The anchor's sequence number, when `msg_id` is empty.
+    #[prost(int64, tag = "3")]
+    pub msg_seq: i64,
+    #[prost(uint64, tag = "4")]
+    pub chat_type: u64,
+    #[prost(string, tag = "5")]
+    pub chat_id: String,
+    #[prost(uint64, tag = "6")]
+    pub unknown: u64,
+    /// How many messages before the anchor.
+    #[prost(uint64, tag = "7")]
+    pub msg_count: u64,
+    /// The anchor.
+    #[prost(string, tag = "8")]
+    pub msg_id: String,
 }
 
 /// One stored message, as history shows it.
@@ -460,6 +496,26 @@ mod golden {
             0x12, 10, 0x0a, 1, b'a', 0x12, 5, 0x0a, 1, b'i', 0x60, 7, // 2: data
         ];
         assert_eq!(f.encode_to_vec(), expected);
+    }
+
+    #[test]
+    fn by_seq_request_field_numbers() {
+        // msg_seq -1 as clients send it: a ten-byte varint.
+        let r = ListMessageBySeqRequest { msg_seq: -1, chat_type: 2, chat_id: "9".into() };
+        let mut expected = vec![0x18, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+        expected.extend([0x20, 2, 0x2a, 1, b'9']);
+        assert_eq!(r.encode_to_vec(), expected);
+        let r = ListMessageByMidSeqRequest {
+            msg_seq: 5,
+            chat_type: 1,
+            chat_id: "7".into(),
+            unknown: 0,
+            msg_count: 10,
+            msg_id: "m".into(),
+        };
+        assert_eq!(r.encode_to_vec(), [0x18, 5, 0x20, 1, 0x2a, 1, b'7', 0x38, 10, 0x42, 1, b'm']);
+        let answer = ListMessageResponse { status: None, msg: vec![], total: 3 };
+        assert_eq!(answer.encode_to_vec(), [0x18, 3]);
     }
 
     #[test]

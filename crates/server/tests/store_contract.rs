@@ -292,16 +292,21 @@ async fn messages_mentions_and_the_message_event() {
         store.change_view(BEN, GROUP, ViewChange::MarkRead).await.unwrap();
         let r = row(store, BEN, GROUP).await;
         assert_eq!((r.mention_count, r.first_mention), (0, None), "{engine}: read mentions no longer count");
-        // messages: newest first, limit, paging, an unknown anchor.
-        let all = store.messages(group, None, 10).await.unwrap().unwrap();
+        // messages: a window from either end; message_seq.
+        let window = |after, up_to, limit, newest_first| SeqWindow { after, up_to, limit, newest_first };
+        let all = store.messages(group, window(0, i64::MAX, 10, true)).await.unwrap();
         let seqs: Vec<i64> = all.iter().map(|m| m.seq).collect();
         assert_eq!(seqs, [2, 1], "{engine}");
         assert_eq!((all[1].msg_id.as_str(), all[1].sender.name.as_str()), ("g1", "Ann"), "{engine}");
         assert_eq!((all[1].content_type, all[1].content.as_slice()), (1, [0x0a, 1, b'x'].as_slice()), "{engine}");
-        assert_eq!(store.messages(group, None, 1).await.unwrap().unwrap().len(), 1, "{engine}");
-        let before = store.messages(group, Some("g2"), 10).await.unwrap().unwrap();
-        assert_eq!(before.iter().map(|m| m.seq).collect::<Vec<_>>(), [1], "{engine}");
-        assert_eq!(store.messages(group, Some("nope"), 10).await.unwrap(), None, "{engine}");
+        let seqs = |msgs: Vec<StoredMessage>| msgs.iter().map(|m| m.seq).collect::<Vec<_>>();
+        assert_eq!(seqs(store.messages(group, window(0, i64::MAX, 1, true)).await.unwrap()), [2], "{engine}");
+        assert_eq!(seqs(store.messages(group, window(0, i64::MAX, 1, false)).await.unwrap()), [1], "{engine}");
+        assert_eq!(seqs(store.messages(group, window(1, i64::MAX, 9, false)).await.unwrap()), [2], "{engine}");
+        assert_eq!(seqs(store.messages(group, window(0, 1, 9, true)).await.unwrap()), [1], "{engine}");
+        assert!(store.messages(group, window(2, i64::MAX, 9, false)).await.unwrap().is_empty(), "{engine}");
+        assert_eq!(store.message_seq(group, "g2").await.unwrap(), Some(2), "{engine}");
+        assert_eq!(store.message_seq(group, "nope").await.unwrap(), None, "{engine}");
         // pushed_message: the chat as the sender addressed it.
         let pushed = store.pushed_message(MessageKey { chat: group, seq: 2 }).await.unwrap().unwrap();
         assert_eq!((pushed.peer.id, pushed.message.msg_id.as_str()), (GROUP, "g2"), "{engine}");

@@ -177,6 +177,19 @@ pub struct StoredMessage {
     pub sent_ms: i64,
 }
 
+/// A window of a chat's history: messages with `after < seq <= up_to`,
+/// at most `limit` of them, taken from the newest end or the oldest end of
+/// the range and returned in that order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeqWindow {
+    pub after: i64,
+    pub up_to: i64,
+    pub limit: u32,
+    /// True: the newest `limit` of the range, newest first. False: the
+    /// oldest `limit`, oldest first.
+    pub newest_first: bool,
+}
+
 /// A stored message with the chat it was sent to, as its sender addressed
 /// it (the other user, the group or the bot): what a push needs.
 #[derive(Debug, Clone, PartialEq, Eq)]

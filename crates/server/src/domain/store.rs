@@ -60,14 +60,10 @@ pub trait Store: Send + Sync + 'static {
     /// whatever the chat's size. Idempotent on (sender, msg_id): a retry
     /// changes nothing. A new message emits [`Event::Message`].
     async fn append_message(&self, chat: ChatRef, msg: NewMessage) -> Result<Appended>;
-    /// History of `chat`, newest first: at most `limit` messages, before
-    /// `before_msg_id` when given; `None` when that msg_id is not in the chat.
-    async fn messages(
-        &self,
-        chat: ChatRef,
-        before_msg_id: Option<&str>,
-        limit: u32,
-    ) -> Result<Option<Vec<StoredMessage>>>;
+    /// The messages of `chat` in `window`.
+    async fn messages(&self, chat: ChatRef, window: SeqWindow) -> Result<Vec<StoredMessage>>;
+    /// The sequence number of the message `msg_id` in `chat`, if it is there.
+    async fn message_seq(&self, chat: ChatRef, msg_id: &str) -> Result<Option<i64>>;
     /// A stored message and the chat as its sender addressed it.
     async fn pushed_message(&self, key: MessageKey) -> Result<Option<AddressedMessage>>;
     /// Those of `candidates` who are members of `group`.

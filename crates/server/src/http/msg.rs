@@ -4,19 +4,27 @@ use axum::extract::State;
 use axum::routing::post;
 use axum::Router;
 use prost::Message as _;
-use yhconv_proto::pb::{ListMessageRequest, ListMessageResponse, Msg, MsgContent, SendMessage, Sender, StatusOnly};
+use yhconv_proto::pb::{
+    ListMessageByMidSeqRequest, ListMessageBySeqRequest, ListMessageRequest, ListMessageResponse, Msg, MsgContent,
+    SendMessage, Sender, StatusOnly,
+};
 
 use super::wire::{ok_status, ApiError, Auth, Proto, ProtoBody, ProtoFormat};
 use super::AppState;
 use crate::domain::ids::Id;
 use crate::domain::model::StoredMessage;
+use crate::service::history::{given_count, given_seq, HistoryQuery};
 
 /// The message routes.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/msg/send-message", post(send_message_route))
         .route("/v1/msg/list-message", post(list_message_route))
+        .route("/v1/msg/list-message-by-seq", post(list_message_by_seq_route))
+        .route("/v1/msg/list-message-by-mid-seq", post(list_message_by_mid_seq_route))
 }
+
+type History = Result<Proto<ListMessageResponse>, ApiError<ProtoFormat>>;
 
 /// `POST /v1/msg/send-message`: store a message (idempotent on `msg_id`).
 async fn send_message_route(
@@ -33,11 +41,45 @@ async fn list_message_route(
     State(state): State<AppState>,
     auth: Auth<ProtoFormat>,
     ProtoBody(req): ProtoBody<ListMessageRequest>,
-) -> Result<Proto<ListMessageResponse>, ApiError<ProtoFormat>> {
-    let before = Some(req.msg_id.as_str()).filter(|m| !m.is_empty());
-    let stored = state.service.list_messages(auth.user, &req.chat_id, req.chat_type, req.msg_count, before).await?;
-    let msg = stored.into_iter().map(|m| to_wire(m, auth.user)).collect();
-    Ok(Proto(ListMessageResponse { status: ok_status(), msg }))
+) -> History {
+    let query = HistoryQuery::Before { msg_id: Some(req.msg_id.as_str()), count: given_count(req.msg_count) };
+    let stored = state.service.history(auth.user, &req.chat_id, req.chat_type, query).await?;
+    Ok(answer(stored, auth.user, false))
+}
+
+/// `POST /v1/msg/list-message-by-seq`: the newest 31 messages, or the 31
+/// after `msg_seq`; oldest first.
+async fn list_message_by_seq_route(
+    State(state): State<AppState>,
+    auth: Auth<ProtoFormat>,
+    ProtoBody(req): ProtoBody<ListMessageBySeqRequest>,
+) -> History {
+    let query = HistoryQuery::AfterSeq { seq: given_seq(req.msg_seq) };
+    let stored = state.service.history(auth.user, &req.chat_id, req.chat_type, query).await?;
+    Ok(answer(stored, auth.user, true))
+}
+
+/// `POST /v1/msg/list-message-by-mid-seq`: an anchor and the messages
+/// before it, oldest first (the anchor last).
+async fn list_message_by_mid_seq_route(
+    State(state): State<AppState>,
+    auth: Auth<ProtoFormat>,
+    ProtoBody(req): ProtoBody<ListMessageByMidSeqRequest>,
+) -> History {
+    let query = HistoryQuery::UpTo {
+        msg_id: Some(req.msg_id.as_str()),
+        seq: given_seq(req.msg_seq),
+        count: given_count(req.msg_count),
+    };
+    let stored = state.service.history(auth.user, &req.chat_id, req.chat_type, query).await?;
+    Ok(answer(stored, auth.user, true))
+}
+
+/// A history answer; the by-sequence calls also say how many there are.
+fn answer(stored: Vec<StoredMessage>, caller: Id, with_total: bool) -> Proto<ListMessageResponse> {
+    let msg: Vec<Msg> = stored.into_iter().map(|m| to_wire(m, caller)).collect();
+    let total = if with_total { msg.len() as u64 } else { 0 };
+    Proto(ListMessageResponse { status: ok_status(), msg, total })
 }
 
 fn to_wire(m: StoredMessage, caller: Id) -> Msg {

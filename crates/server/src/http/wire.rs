@@ -31,7 +31,15 @@ pub fn next_request_number() -> i64 {
 
 /// Whether the endpoint at `path` answers protobuf (else JSON).
 pub fn answers_protobuf(path: &str) -> bool {
-    matches!(path, "/v1/conversation/list" | "/v1/msg/send-message" | "/v1/msg/list-message" | "/v1/user/info")
+    matches!(
+        path,
+        "/v1/conversation/list"
+            | "/v1/msg/send-message"
+            | "/v1/msg/list-message"
+            | "/v1/msg/list-message-by-seq"
+            | "/v1/msg/list-message-by-mid-seq"
+            | "/v1/user/info"
+    )
 }
 
 /// An answer format: how an error looks in it.

@@ -8,7 +8,8 @@
 //! - [`user`]: login, logout, tokens, profiles.
 //! - [`conversation`]: the list and the calls that change it.
 //! - [`list_wire`]: the list as it goes on the wire, and its md5.
-//! - [`msg`]: sending and listing messages.
+//! - [`msg`]: sending messages.
+//! - [`history`]: reading them back: by page, after a seq, up to an anchor.
 //! - [`pins`]: a user's pinned chats.
 //! - [`identity`]: importing users, groups, bots and remarks.
 //! - [`list_cache`]: each user's encoded list, kept until it changes.
@@ -26,10 +27,11 @@
 //! - Order: [`conversation::sort_newest_first`]. Preview: [`crate::preview`].
 //!   md5: [`list_wire::encode_entries`].
 //! - Sending and history: [`msg::check_send`], [`Service::send_message`]
-//!   (the sender's own message is read), [`Service::list_messages`].
+//!   (the sender's own message is read), [`Service::history`].
 //! - Pins: [`pins`].
 
 pub mod conversation;
+pub mod history;
 pub mod identity;
 pub mod list_cache;
 pub mod list_wire;

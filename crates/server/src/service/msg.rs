@@ -4,11 +4,10 @@ use prost::Message as _;
 use yhconv_proto::pb::{MsgContent, SendMessage};
 use yhconv_proto::{ChatType, ContentType};
 
-use super::conversation::no_conversation;
 use super::{now_ms, Service};
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::Id;
-use crate::domain::model::{Appended, Entity, MentionTarget, NewMessage, ReadPosition, StoredMessage};
+use crate::domain::model::{Appended, Entity, MentionTarget, NewMessage, ReadPosition};
 use crate::preview::preview;
 
 /// Longest accepted `msg_id`, in bytes.
@@ -17,10 +16,6 @@ pub const MAX_MSG_ID_LEN: usize = 128;
 pub const MAX_TEXT_LEN: usize = 64 * 1024;
 /// Most mentions in one message.
 pub const MAX_MENTIONS: usize = 100;
-/// Messages per history page when the client asks for 0.
-pub const DEFAULT_PAGE: u64 = 20;
-/// Most messages per history page; larger requests are capped.
-pub const MAX_PAGE: u64 = 500;
 
 /// What a send did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +52,7 @@ impl From<SendMessage> for Outgoing {
 
 /// The chat a request names, checked against its declared type, and the
 /// caller's position in it (none yet, or not a member).
-async fn resolve_typed(
+pub(super) async fn resolve_typed(
     service: &Service,
     user: Id,
     chat_id: &str,
@@ -231,34 +226,6 @@ impl Service {
                 Err(Error::invalid(format!("msg_id {msg_id:?} is already used by another sender in this chat")))
             }
         }
-    }
-
-    /// History of a conversation, newest first; `before_msg_id` pages back.
-    pub async fn list_messages(
-        &self,
-        user: Id,
-        chat_id: &str,
-        chat_type: u64,
-        count: u64,
-        before_msg_id: Option<&str>,
-    ) -> Result<Vec<StoredMessage>> {
-        let id = Id::parse(chat_id, "chat_id")?;
-        self.check_not_self(user, id)?;
-        let (peer, position) = resolve_typed(self, user, chat_id, chat_type).await?;
-        let Some(position) = position else {
-            // A group's history is for its members; a chat that never
-            // began has none.
-            return no_conversation(&peer).map(|()| Vec::new());
-        };
-        let limit = match count {
-            0 => DEFAULT_PAGE,
-            n => n.min(MAX_PAGE),
-        };
-        let before = before_msg_id.map(str::trim).filter(|m| !m.is_empty());
-        self.store
-            .messages(position.chat, before, limit as u32)
-            .await?
-            .ok_or_else(|| Error::invalid(format!("unknown msg_id {:?} in this chat", before.unwrap_or_default())))
     }
 }
 

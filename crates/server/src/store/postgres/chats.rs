@@ -11,7 +11,7 @@ use crate::domain::event::{ChatRef, Event, MessageKey};
 use crate::domain::ids::Id;
 use crate::domain::model::{
     AddressedMessage, Appended, ConversationRow, Entity, MentionRow, MentionTarget, NewMessage, ReadPosition,
-    StoredMessage, ViewChange,
+    SeqWindow, StoredMessage, ViewChange,
 };
 
 /// Every conversation of `user` (unordered and unfiltered) in one query:
@@ -259,31 +259,30 @@ fn message_from(r: &Row) -> Result<StoredMessage> {
     })
 }
 
-/// History of one chat, newest first.
+/// The messages of one chat in a window of sequence numbers.
 pub(super) async fn messages<C: GenericClient>(
     client: &C,
     chat: ChatRef,
-    before_msg_id: Option<&str>,
-    limit: u32,
-) -> Result<Option<Vec<StoredMessage>>> {
-    let before_seq: i64 = match before_msg_id {
-        None => i64::MAX,
-        Some(msg_id) => {
-            let stmt = client.prepare_cached("SELECT seq FROM message WHERE chat_id = $1 AND msg_id = $2").await?;
-            match client.query_opt(&stmt, &[&chat.0, &msg_id]).await? {
-                Some(r) => r.try_get("seq")?,
-                None => return Ok(None),
-            }
-        }
-    };
+    window: SeqWindow,
+) -> Result<Vec<StoredMessage>> {
+    let order = if window.newest_first { "DESC" } else { "ASC" };
     let sql = format!(
         "SELECT {} FROM message m JOIN entity s ON s.id = m.sender_id \
-         WHERE m.chat_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3",
+         WHERE m.chat_id = $1 AND m.seq > $2 AND m.seq <= $3 ORDER BY m.seq {order} LIMIT $4",
         message_select()
     );
     let stmt = client.prepare_cached(&sql).await?;
-    let rows = client.query(&stmt, &[&chat.0, &before_seq, &(limit as i64)]).await?;
-    rows.iter().map(message_from).collect::<Result<_>>().map(Some)
+    let rows = client.query(&stmt, &[&chat.0, &window.after, &window.up_to, &i64::from(window.limit)]).await?;
+    rows.iter().map(message_from).collect()
+}
+
+/// The sequence number of `msg_id` in one chat.
+pub(super) async fn message_seq<C: GenericClient>(client: &C, chat: ChatRef, msg_id: &str) -> Result<Option<i64>> {
+    let stmt = client.prepare_cached("SELECT seq FROM message WHERE chat_id = $1 AND msg_id = $2").await?;
+    match client.query_opt(&stmt, &[&chat.0, &msg_id]).await? {
+        Some(r) => Ok(Some(r.try_get("seq")?)),
+        None => Ok(None),
+    }
 }
 
 /// One stored message and the chat as its sender addressed it.

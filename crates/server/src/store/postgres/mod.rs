@@ -300,14 +300,12 @@ impl Store for PostgresStore {
         Ok(appended)
     }
 
-    async fn messages(
-        &self,
-        chat: ChatRef,
-        before_msg_id: Option<&str>,
-        limit: u32,
-    ) -> Result<Option<Vec<StoredMessage>>> {
-        let client = self.pool.get().await?;
-        chats::messages(&client, chat, before_msg_id, limit).await
+    async fn messages(&self, chat: ChatRef, window: SeqWindow) -> Result<Vec<StoredMessage>> {
+        chats::messages(&self.pool.get().await?, chat, window).await
+    }
+
+    async fn message_seq(&self, chat: ChatRef, msg_id: &str) -> Result<Option<i64>> {
+        chats::message_seq(&self.pool.get().await?, chat, msg_id).await
     }
 
     async fn pushed_message(&self, key: MessageKey) -> Result<Option<AddressedMessage>> {

@@ -10,7 +10,7 @@ use crate::domain::event::{ChatRef, Event, MessageKey};
 use crate::domain::ids::Id;
 use crate::domain::model::{
     AddressedMessage, Appended, ConversationRow, Entity, MentionRow, MentionTarget, NewMessage, ReadPosition,
-    StoredMessage, ViewChange,
+    SeqWindow, StoredMessage, ViewChange,
 };
 
 /// Every conversation of `user` (unordered and unfiltered), in two indexed
@@ -269,34 +269,25 @@ fn message_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMessage> {
     })
 }
 
-/// History of one chat, newest first.
-pub(super) fn messages(
-    conn: &Connection,
-    chat: ChatRef,
-    before_msg_id: Option<&str>,
-    limit: u32,
-) -> Result<Option<Vec<StoredMessage>>> {
-    let before_seq = match before_msg_id {
-        None => i64::MAX,
-        Some(msg_id) => {
-            let found = conn
-                .prepare_cached("SELECT seq FROM message WHERE chat_id = ?1 AND msg_id = ?2")?
-                .query_row(params![chat.0, msg_id], |r| r.get("seq"))
-                .optional()?;
-            match found {
-                Some(seq) => seq,
-                None => return Ok(None),
-            }
-        }
-    };
+/// The messages of one chat in a window of sequence numbers.
+pub(super) fn messages(conn: &Connection, chat: ChatRef, window: SeqWindow) -> Result<Vec<StoredMessage>> {
+    let order = if window.newest_first { "DESC" } else { "ASC" };
     let sql = format!(
         "SELECT {} FROM message m JOIN entity s ON s.id = m.sender_id \
-         WHERE m.chat_id = ?1 AND m.seq < ?2 ORDER BY m.seq DESC LIMIT ?3",
+         WHERE m.chat_id = ?1 AND m.seq > ?2 AND m.seq <= ?3 ORDER BY m.seq {order} LIMIT ?4",
         message_select()
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![chat.0, before_seq, limit], message_from)?;
-    Ok(Some(rows.collect::<rusqlite::Result<_>>()?))
+    let rows = stmt.query_map(params![chat.0, window.after, window.up_to, window.limit], message_from)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The sequence number of `msg_id` in one chat.
+pub(super) fn message_seq(conn: &Connection, chat: ChatRef, msg_id: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT seq FROM message WHERE chat_id = ?1 AND msg_id = ?2")?
+        .query_row(params![chat.0, msg_id], |r| r.get("seq"))
+        .optional()?)
 }
 
 /// One stored message and the chat as its sender addressed it.

@@ -343,14 +343,13 @@ impl Store for SqliteStore {
         self.write(move |tx, outbox| chats::append_message(tx, outbox, chat, msg)).await
     }
 
-    async fn messages(
-        &self,
-        chat: ChatRef,
-        before_msg_id: Option<&str>,
-        limit: u32,
-    ) -> Result<Option<Vec<StoredMessage>>> {
-        let before = before_msg_id.map(str::to_owned);
-        self.read(move |conn| chats::messages(conn, chat, before.as_deref(), limit)).await
+    async fn messages(&self, chat: ChatRef, window: SeqWindow) -> Result<Vec<StoredMessage>> {
+        self.read(move |conn| chats::messages(conn, chat, window)).await
+    }
+
+    async fn message_seq(&self, chat: ChatRef, msg_id: &str) -> Result<Option<i64>> {
+        let msg_id = msg_id.to_owned();
+        self.read_point(move |conn| chats::message_seq(conn, chat, &msg_id)).await
     }
 
     async fn pushed_message(&self, key: MessageKey) -> Result<Option<AddressedMessage>> {
