@@ -100,7 +100,16 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             World { users: vec![WorldUser { id, name, email, password, avatar_url, avatar_id: 0 }], ..World::default() }
         }
         AdminAction::AddGroup { id, name, owner, members, avatar_url, certification_level } => World {
-            groups: vec![WorldGroup { id, name, avatar_url, avatar_id: 0, certification_level, owner, members }],
+            groups: vec![WorldGroup {
+                id,
+                name,
+                avatar_url,
+                avatar_id: 0,
+                certification_level,
+                owner,
+                members,
+                admins: vec![],
+            }],
             ..World::default()
         },
         AdminAction::AddMember { group, user } => {
@@ -119,6 +128,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                     certification_level: existing.certification_level,
                     owner: None,
                     members: vec![user],
+                    admins: vec![],
                 }],
                 ..World::default()
             }

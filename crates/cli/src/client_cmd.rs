@@ -271,6 +271,14 @@ async fn watch(client: &Client, args: &ClientArgs) -> anyhow::Result<()> {
                     true => emit(&format!("{}\n", render::push_json(&m)))?,
                     false => emit(&format!("{}\n", render::push_line(&m)))?,
                 },
+                Some(PushEvent::Edited(m)) => match args.json {
+                    true => {
+                        let mut value = render::push_json(&m);
+                        value["edited"] = serde_json::Value::Bool(true);
+                        emit(&format!("{value}\n"))?
+                    }
+                    false => emit(&format!("{} (edited)\n", render::push_line(&m)))?,
+                },
                 Some(PushEvent::Other { cmd }) => tracing::debug!(%cmd, "ignored push frame"),
             },
         }

@@ -7,8 +7,8 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::RequestBuilder;
 use serde::Serialize;
 use yhconv_proto::json::{
-    ChatIdBody, EmailLoginBody, LoginData, NoNotifyBody, SortChangeBody, Sticky, StickyChatBody, StickyIdBody,
-    StickyList,
+    ChatIdBody, EditRecordBody, EditRecordItem, EditRecordList, EmailLoginBody, LoginData, NoNotifyBody,
+    SortChangeBody, Sticky, StickyChatBody, StickyIdBody, StickyList,
 };
 use yhconv_proto::{pb, ChatType, ContentType};
 
@@ -199,6 +199,54 @@ impl Client {
         let res: pb::ListMessageResponse =
             self.post_proto("/v1/msg/list-message-by-mid-seq", req.encode_to_vec()).await?;
         Ok(res.msg)
+    }
+
+    /// `POST /v1/msg/edit-message`: gives one's own text message `msg_id`
+    /// a new text (and mentions: they replace the old ones).
+    pub async fn edit_text(
+        &self,
+        chat_id: &str,
+        chat_type: ChatType,
+        msg_id: &str,
+        text: &str,
+        mentions: &[&str],
+    ) -> Result<()> {
+        let msg = pb::SendMessage {
+            msg_id: msg_id.to_owned(),
+            chat_id: chat_id.to_owned(),
+            chat_type: chat_type.code(),
+            content: Some(pb::MsgContent {
+                text: text.to_owned(),
+                mentioned_id: mentions.iter().map(|&m| m.to_owned()).collect(),
+                ..Default::default()
+            }),
+            content_type: ContentType::Text.code(),
+            ..Default::default()
+        };
+        let _: pb::StatusOnly = self.post_proto("/v1/msg/edit-message", msg.encode_to_vec()).await?;
+        Ok(())
+    }
+
+    /// `POST /v1/msg/recall-msg-batch` (`/v1/msg/recall-msg` for one id):
+    /// recalls messages of one chat, all or nothing.
+    pub async fn recall(&self, chat_id: &str, chat_type: ChatType, msg_ids: &[&str]) -> Result<()> {
+        let req = pb::RecallMsg {
+            msg_id: msg_ids.iter().map(|&m| m.to_owned()).collect(),
+            chat_id: chat_id.to_owned(),
+            chat_type: chat_type.code(),
+        };
+        let path = if msg_ids.len() == 1 { "/v1/msg/recall-msg" } else { "/v1/msg/recall-msg-batch" };
+        let _: pb::StatusOnly = self.post_proto(path, req.encode_to_vec()).await?;
+        Ok(())
+    }
+
+    /// `POST /v1/msg/list-message-edit-record`: what a message said before
+    /// each edit, newest first (page from 1), and how many edits there were.
+    pub async fn edit_records(&self, msg_id: &str, size: u64, page: u64) -> Result<(Vec<EditRecordItem>, u64)> {
+        let body = EditRecordBody { msg_id: msg_id.to_owned(), size: Some(size), page: Some(page) };
+        let data = self.post_json("/v1/msg/list-message-edit-record", &body, true).await?;
+        let records: EditRecordList = json_data(data)?;
+        Ok((records.list, records.total))
     }
 
     /// The full URL of an endpoint path (`/v1/...`).

@@ -32,8 +32,11 @@ pub enum PushEvent {
         /// The `seq` of the heartbeat being answered.
         seq: String,
     },
-    /// A new message in one of the user's conversations.
+    /// A new message in one of the user's conversations, or a recall
+    /// (`delete_timestamp` set, the notice as its text).
     Message(pb::PushMsg),
+    /// A message was edited: its new content, with `edit_time`.
+    Edited(pb::PushMsg),
     /// A frame with any other `cmd` (or a `push_message` without a message).
     Other {
         /// The frame's `cmd`.
@@ -173,6 +176,10 @@ pub(crate) fn decode_frame(bytes: &[u8]) -> Result<PushEvent> {
         "heartbeat_ack" => PushEvent::HeartbeatAck { seq: info.seq },
         "push_message" => match frame.data.and_then(|d| d.msg) {
             Some(msg) => PushEvent::Message(msg),
+            None => PushEvent::Other { cmd: info.cmd },
+        },
+        "edit_message" => match frame.data.and_then(|d| d.msg) {
+            Some(msg) => PushEvent::Edited(msg),
             None => PushEvent::Other { cmd: info.cmd },
         },
         _ => PushEvent::Other { cmd: info.cmd },

@@ -169,6 +169,40 @@ pub mod lenient {
     }
 }
 
+/// `{"msgId","size","page"}`: list-message-edit-record (`size` and `page`
+/// may be left out, or sent as strings).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EditRecordBody {
+    #[serde(rename = "msgId")]
+    pub msg_id: String,
+    #[serde(default, deserialize_with = "lenient::opt_u64", skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::opt_u64", skip_serializing_if = "Option::is_none")]
+    pub page: Option<u64>,
+}
+
+/// `data` of list-message-edit-record: the records, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EditRecordList {
+    pub list: Vec<EditRecordItem>,
+    pub total: u64,
+}
+
+/// One edit of a message: what it said before.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EditRecordItem {
+    pub id: i64,
+    pub msg_id: String,
+    pub content_type: u64,
+    /// The content before this edit, as a JSON string (`{"text": ...}`).
+    pub content_old: String,
+    /// When the message was sent, ms.
+    pub create_time: i64,
+    /// When this edit was made, ms.
+    pub msg_time: i64,
+}
+
 /// Platforms a WebSocket login may name.
 pub const PLATFORMS: [&str; 7] = ["windows", "macos", "android", "linux", "ios", "fuchsia", "Web"];
 

@@ -261,6 +261,18 @@ pub struct ListMessageResponse {
     pub total: u64,
 }
 
+/// Body of `POST /v1/msg/recall-msg` and `/v1/msg/recall-msg-batch`.
+#[derive(Clone, PartialEq, Message)]
+pub struct RecallMsg {
+    /// One id for recall-msg, any number for the batch.
+    #[prost(string, repeated, tag = "2")]
+    pub msg_id: Vec<String>,
+    #[prost(string, tag = "3")]
+    pub chat_id: String,
+    #[prost(uint64, tag = "4")]
+    pub chat_type: u64,
+}
+
 /// Body of `POST /v1/msg/list-message-by-seq`.
 #[derive(Clone, PartialEq, Message)]
 pub struct ListMessageBySeqRequest {
@@ -381,11 +393,19 @@ pub struct PushMsg {
     pub content: Option<MsgContent>,
     #[prost(uint64, tag = "7")]
     pub content_type: u64,
-    /// Milliseconds.
+    /// Milliseconds: the send time (for an edit too).
     #[prost(uint64, tag = "8")]
     pub timestamp: u64,
+    /// When it was recalled, ms (a recall is pushed as `push_message`).
+    #[prost(uint64, tag = "10")]
+    pub delete_timestamp: u64,
+    #[prost(string, tag = "11")]
+    pub quote_msg_id: String,
     #[prost(uint64, tag = "12")]
     pub msg_seq: u64,
+    /// When it was edited, ms (`edit_message` frames).
+    #[prost(uint64, tag = "14")]
+    pub edit_time: u64,
 }
 
 impl Status {
@@ -516,6 +536,18 @@ mod golden {
         assert_eq!(r.encode_to_vec(), [0x18, 5, 0x20, 1, 0x2a, 1, b'7', 0x38, 10, 0x42, 1, b'm']);
         let answer = ListMessageResponse { status: None, msg: vec![], total: 3 };
         assert_eq!(answer.encode_to_vec(), [0x18, 3]);
+    }
+
+    #[test]
+    fn recall_msg_field_numbers() {
+        let r = RecallMsg { msg_id: vec!["a".into(), "b".into()], chat_id: "9".into(), chat_type: 2 };
+        assert_eq!(r.encode_to_vec(), [0x12, 1, b'a', 0x12, 1, b'b', 0x1a, 1, b'9', 0x20, 2]);
+    }
+
+    #[test]
+    fn push_msg_edit_and_recall_fields() {
+        let m = PushMsg { delete_timestamp: 5, quote_msg_id: "q".into(), edit_time: 6, ..Default::default() };
+        assert_eq!(m.encode_to_vec(), [0x50, 5, 0x5a, 1, b'q', 0x70, 6]);
     }
 
     #[test]

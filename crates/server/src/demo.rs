@@ -51,6 +51,7 @@ pub fn world() -> World {
             certification_level: 0,
             owner: Some("10001".into()),
             members: LOGINS.iter().map(|l| l.id.to_string()).collect(),
+            admins: vec![],
         }],
         bots: vec![WorldBot {
             id: BOT_ID.into(),

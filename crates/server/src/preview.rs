@@ -40,6 +40,11 @@ pub fn preview(content_type: ContentType, content: &MsgContent, group_sender: Op
     }
 }
 
+/// The preview (and pushed text) of a recalled message.
+pub fn recall_notice(recaller_name: &str) -> String {
+    format!("{recaller_name} 撤回了一条消息")
+}
+
 /// Collapses whitespace to single spaces, trims, and cuts to `max_chars`.
 pub fn one_line(text: &str, max_chars: usize) -> String {
     let mut out = String::with_capacity(text.len().min(max_chars * 4 + 3));

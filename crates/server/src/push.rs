@@ -24,6 +24,7 @@ use crate::domain::event::{Event, MessageKey, TokenHash};
 use crate::domain::ids::Id;
 use crate::domain::model::AddressedMessage;
 use crate::domain::store::Store;
+use crate::preview::recall_notice;
 
 struct SocketEntry {
     id: u64,
@@ -163,13 +164,27 @@ async fn fan_out(hub: std::sync::Weak<Hub>, store: Arc<dyn Store>, mut events: m
         let Some(hub) = hub.upgrade() else { return };
         match event {
             Event::LoggedOut(token_hash) => hub.log_out(&token_hash),
-            Event::Message(key) => push_message(&hub, store.as_ref(), key).await,
+            Event::Message(key) => push_message(&hub, store.as_ref(), key, PushKind::New).await,
+            Event::Edited(key) => push_message(&hub, store.as_ref(), key, PushKind::Edited).await,
+            Event::Recalled(key) => push_message(&hub, store.as_ref(), key, PushKind::Recalled).await,
         }
     }
 }
 
+/// What happened to a pushed message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushKind {
+    /// It was sent: `push_message`.
+    New,
+    /// It was edited: `edit_message`, with `edit_time`.
+    Edited,
+    /// It was recalled: `push_message` with `delete_timestamp` and the
+    /// notice as its text.
+    Recalled,
+}
+
 /// Pushes one stored message to every online receiver.
-async fn push_message(hub: &Hub, store: &dyn Store, key: MessageKey) {
+async fn push_message(hub: &Hub, store: &dyn Store, key: MessageKey, kind: PushKind) {
     if hub.socket_count() == 0 {
         return;
     }
@@ -188,19 +203,35 @@ async fn push_message(hub: &Hub, store: &dyn Store, key: MessageKey) {
             Err(e) => return tracing::error!(error = %e, group = %peer, "push: cannot read group members"),
         },
     };
-    // Stored bytes were encoded by us from a decoded message.
-    let content = MsgContent::decode(stored.message.content.as_slice()).unwrap_or_default();
+    let content = match kind {
+        PushKind::Recalled => MsgContent {
+            text: recall_notice(stored.recaller_name.as_deref().unwrap_or_default()),
+            ..Default::default()
+        },
+        // Stored bytes were encoded by us from a decoded message.
+        PushKind::New | PushKind::Edited => MsgContent::decode(stored.message.content.as_slice()).unwrap_or_default(),
+    };
     for (receiver, chat_id) in receivers {
-        hub.deliver(receiver, encode_push(&stored, &content, receiver, chat_id));
+        hub.deliver(receiver, encode_push(&stored, &content, kind, receiver, chat_id));
     }
 }
 
-/// The `push_message` frame of `stored` (whose decoded content is
-/// `content`) for one receiver.
-pub fn encode_push(stored: &AddressedMessage, content: &MsgContent, receiver: Id, chat_id: Id) -> Bytes {
+/// The frame of `stored` (whose content to show is `content`) for one
+/// receiver.
+pub fn encode_push(
+    stored: &AddressedMessage,
+    content: &MsgContent,
+    kind: PushKind,
+    receiver: Id,
+    chat_id: Id,
+) -> Bytes {
     let message = &stored.message;
+    let cmd = match kind {
+        PushKind::New | PushKind::Recalled => "push_message",
+        PushKind::Edited => "edit_message",
+    };
     let frame = WsFrame {
-        info: Some(Info { seq: message.msg_id.clone(), cmd: "push_message".into() }),
+        info: Some(Info { seq: message.msg_id.clone(), cmd: cmd.into() }),
         data: Some(PushData {
             any: PUSH_MESSAGE_TYPE_URL.into(),
             msg: Some(PushMsg {
@@ -217,7 +248,10 @@ pub fn encode_push(stored: &AddressedMessage, content: &MsgContent, receiver: Id
                 content: Some(content.clone()),
                 content_type: message.content_type,
                 timestamp: message.sent_ms.max(0) as u64,
+                delete_timestamp: if kind == PushKind::Recalled { message.recall_ms.max(0) as u64 } else { 0 },
+                quote_msg_id: message.quote_msg_id.clone(),
                 msg_seq: message.seq.max(0) as u64,
+                edit_time: if kind == PushKind::Edited { message.edit_ms.max(0) as u64 } else { 0 },
             }),
         }),
     };

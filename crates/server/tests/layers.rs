@@ -11,7 +11,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("domain", &[]),
     ("preview", &[]),
     ("store", &["domain"]),
-    ("push", &["domain"]),
+    ("push", &["domain", "preview"]),
     ("service", &["domain", "push", "preview"]),
     ("config", &["domain", "store"]),
     ("http", &["domain", "service", "push", "config"]),

@@ -58,6 +58,7 @@ fn world() -> IdentityBatch {
             entity: entity(GROUP, ChatType::Group, "Team"),
             owner: Some(ANN),
             members: vec![BEN],
+            admins: vec![],
         }],
         bots: vec![entity(BOT, ChatType::Bot, "Helper")],
         remarks: vec![RemarkRecord { user: ANN, target: BEN, remark: "Benny".into() }],
@@ -170,6 +171,7 @@ async fn identities() {
             entity: entity(id(2002), ChatType::Group, "G"),
             owner: Some(id(9)),
             members: vec![],
+            admins: vec![],
         });
         assert_eq!(conflict(store, batch).await, "owner 9 of group 2002 does not exist", "{engine}");
         let mut batch = IdentityBatch::default();
@@ -177,6 +179,7 @@ async fn identities() {
             entity: entity(id(2002), ChatType::Group, "G"),
             owner: None,
             members: vec![BOT],
+            admins: vec![],
         });
         assert_eq!(conflict(store, batch).await, "member 3001 of group 2002 is not a user", "{engine}");
         let batch = IdentityBatch { bots: vec![entity(ANN, ChatType::Bot, "B")], ..Default::default() };
@@ -341,6 +344,7 @@ async fn members_and_where_joiners_start() {
                 entity: entity(GROUP, ChatType::Group, "Team"),
                 owner: None,
                 members: members.clone(),
+                admins: vec![],
             }],
             join_at: JoinAt::Latest,
             ..Default::default()
@@ -352,6 +356,7 @@ async fn members_and_where_joiners_start() {
                 entity: entity(GROUP, ChatType::Group, "Team"),
                 owner: None,
                 members: vec![CAT],
+                admins: vec![],
             }],
             join_at: JoinAt::Start,
             ..Default::default()
@@ -395,5 +400,87 @@ async fn pins() {
         assert!(!store.delete_pin(ANN, BEN).await.unwrap(), "{engine}");
         assert_eq!(store.pins(ANN).await.unwrap().len(), 1, "{engine}");
         assert!(store.pins(BEN).await.unwrap().is_empty(), "{engine}");
+    }
+}
+
+#[tokio::test]
+async fn edits_recalls_and_roles() {
+    for (engine, store, mut events, _dir) in engines().await {
+        let store = store.as_ref();
+        let group = position(store, ANN, GROUP).await.unwrap().chat;
+        store.append_message(group, text(BEN, "e1", "Ben: one", vec![MentionTarget::User(ANN)])).await.unwrap();
+        store.append_message(group, text(BEN, "e2", "Ben: two", vec![])).await.unwrap();
+        for seq in [1, 2] {
+            assert_eq!(next_event(&mut events).await, Event::Message(MessageKey { chat: group, seq }), "{engine}");
+        }
+        // message_meta, locate_message (members only).
+        let meta = store.message_meta(group, "e1").await.unwrap().unwrap();
+        assert_eq!((meta.seq, meta.sender, meta.content_type, meta.recall_ms), (1, BEN, 1, 0), "{engine}");
+        assert_eq!(store.message_meta(group, "zz").await.unwrap(), None, "{engine}");
+        assert_eq!(store.locate_message(ANN, "e2").await.unwrap().map(|(c, m)| (c, m.seq)), Some((group, 2)));
+        assert_eq!(store.locate_message(CAT, "e2").await.unwrap(), None, "{engine}: not Cat's chat");
+        // edit_message: content, mentions, the preview of the last message only, a record, the event.
+        let edit = |seq, preview: &str, mentions| MessageEdit {
+            seq,
+            content_type: ContentType::Markdown,
+            content: vec![0x0a, 1, b'y'],
+            preview: preview.into(),
+            mentions,
+            edit_ms: 9_000 + seq,
+        };
+        store.edit_message(group, edit(2, "Ben: *two*", vec![MentionTarget::All])).await.unwrap();
+        assert_eq!(next_event(&mut events).await, Event::Edited(MessageKey { chat: group, seq: 2 }), "{engine}");
+        store.edit_message(group, edit(1, "Ben: not shown", vec![])).await.unwrap();
+        let r = row(store, ANN, GROUP).await;
+        assert_eq!((r.preview.as_str(), r.last_message_ms), ("Ben: *two*", 1_002), "{engine}: time stays");
+        assert_eq!(r.first_mention.map(|m| m.seq), Some(2), "{engine}: mentions replaced");
+        let window = SeqWindow { after: 0, up_to: i64::MAX, limit: 9, newest_first: true };
+        let edited = store.messages(group, window).await.unwrap();
+        assert_eq!(
+            (edited[0].content_type, edited[0].edit_ms, edited[0].content.clone()),
+            (3, 9_002, vec![0x0a, 1, b'y'])
+        );
+        let (records, total) = store.edit_records(group, 2, 10, 0).await.unwrap();
+        assert_eq!((records.len(), total, records[0].content_type), (1, 1, 1), "{engine}");
+        assert_eq!((records[0].content.clone(), records[0].edit_ms), (vec![0x0a, 1, b'x'], 9_002), "{engine}");
+        store.edit_message(group, edit(2, "Ben: again", vec![])).await.unwrap();
+        let (records, total) = store.edit_records(group, 2, 1, 0).await.unwrap();
+        assert_eq!((records.len(), total, records[0].content_type), (1, 2, 3), "{engine}: newest first");
+        let (older, _) = store.edit_records(group, 2, 1, 1).await.unwrap();
+        assert_eq!(older[0].content_type, 1, "{engine}");
+        for seq in [1, 2] {
+            assert_eq!(next_event(&mut events).await, Event::Edited(MessageKey { chat: group, seq }), "{engine}");
+        }
+        // recall_messages: emptied, unread no more, notice as the preview, once.
+        let recall =
+            |seqs: Vec<i64>| Recall { seqs, by: ANN, recall_ms: 7_777, notice: "Ann 撤回了一条消息".into() };
+        store.recall_messages(group, recall(vec![1, 2])).await.unwrap();
+        let mut recalled = vec![next_event(&mut events).await, next_event(&mut events).await];
+        recalled.sort_by_key(|e| format!("{e:?}"));
+        assert_eq!(recalled, [1, 2].map(|seq| Event::Recalled(MessageKey { chat: group, seq })), "{engine}");
+        store.recall_messages(group, recall(vec![2])).await.unwrap();
+        let r = row(store, BEN, GROUP).await;
+        assert_eq!((r.preview.as_str(), r.recalled_unread), ("Ann 撤回了一条消息", 0), "{engine}");
+        let r = row(store, ANN, GROUP).await;
+        assert_eq!((r.last_seq, r.read_seq, r.recalled_unread, r.mention_count), (2, 0, 2, 0), "{engine}");
+        let gone = store.messages(group, window).await.unwrap();
+        assert!(gone.iter().all(|m| m.recall_ms == 7_777 && m.content.is_empty()), "{engine}");
+        let pushed = store.pushed_message(MessageKey { chat: group, seq: 2 }).await.unwrap().unwrap();
+        assert_eq!(pushed.recaller_name.as_deref(), Some("Ann"), "{engine}");
+        // role: owner, admin, member, none.
+        let batch = IdentityBatch {
+            groups: vec![GroupRecord {
+                entity: entity(GROUP, ChatType::Group, "Team"),
+                owner: None,
+                members: vec![],
+                admins: vec![CAT],
+            }],
+            ..Default::default()
+        };
+        store.apply_identities(batch).await.unwrap();
+        assert_eq!(store.role(GROUP, ANN).await.unwrap(), Some(Role::Owner), "{engine}");
+        assert_eq!(store.role(GROUP, CAT).await.unwrap(), Some(Role::Admin), "{engine}");
+        assert_eq!(store.role(GROUP, BEN).await.unwrap(), Some(Role::Member), "{engine}");
+        assert_eq!(store.role(GROUP, id(5)).await.unwrap(), None, "{engine}");
     }
 }

@@ -86,6 +86,7 @@ fn group(id: i64, name: String, members: Vec<i64>) -> GroupRecord {
         entity: entity(id, ChatType::Group, name),
         owner: None,
         members: members.into_iter().map(Id::from_raw).collect(),
+        admins: vec![],
     }
 }
 

@@ -125,7 +125,10 @@ pub fn push_line(p: &pb::PushMsg) -> String {
         p.chat_id,
         sender_name(p.sender.as_ref()),
         p.msg_seq,
-        summary(p.content_type, p.content.as_ref()),
+        match p.delete_timestamp {
+            0 => summary(p.content_type, p.content.as_ref()),
+            _ => format!("[recalled] {}", p.content.as_ref().map_or("", |c| c.text.as_str())),
+        },
     )
 }
 

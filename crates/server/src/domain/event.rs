@@ -26,19 +26,31 @@ pub type TokenHash = [u8; 32];
 pub enum Event {
     /// A new message: push it to every online receiver.
     Message(MessageKey),
+    /// A message was edited: push its new content.
+    Edited(MessageKey),
+    /// A message was recalled: push the recall.
+    Recalled(MessageKey),
     /// A token was revoked: close the sockets that logged in with it.
     LoggedOut(TokenHash),
 }
 
 /// Prefix of a logout's wire form.
 const LOGOUT_PREFIX: &str = "logout:";
+/// Prefix of an edit's wire form.
+const EDIT_PREFIX: &str = "edit:";
+/// Prefix of a recall's wire form.
+const RECALL_PREFIX: &str = "recall:";
 
 impl Event {
     /// The event as text (a `NOTIFY` payload): `CHAT:SEQ` for a message,
-    /// `logout:` and the token hash in hex for a logout.
+    /// `edit:CHAT:SEQ` and `recall:CHAT:SEQ`, `logout:` and the token hash
+    /// in hex for a logout.
     pub fn encode(&self) -> String {
+        let key = |k: &MessageKey| format!("{}:{}", k.chat.0, k.seq);
         match self {
-            Self::Message(key) => format!("{}:{}", key.chat.0, key.seq),
+            Self::Message(k) => key(k),
+            Self::Edited(k) => format!("{EDIT_PREFIX}{}", key(k)),
+            Self::Recalled(k) => format!("{RECALL_PREFIX}{}", key(k)),
             Self::LoggedOut(hash) => format!("{LOGOUT_PREFIX}{}", hex::encode(hash)),
         }
     }
@@ -50,8 +62,17 @@ impl Event {
             hex::decode_to_slice(hex_hash, &mut hash).ok()?;
             return Some(Self::LoggedOut(hash));
         }
-        let (chat, seq) = text.split_once(':')?;
-        Some(Self::Message(MessageKey { chat: ChatRef(chat.parse().ok()?), seq: seq.parse().ok()? }))
+        let key = |text: &str| {
+            let (chat, seq) = text.split_once(':')?;
+            Some(MessageKey { chat: ChatRef(chat.parse().ok()?), seq: seq.parse().ok()? })
+        };
+        if let Some(rest) = text.strip_prefix(EDIT_PREFIX) {
+            return key(rest).map(Self::Edited);
+        }
+        if let Some(rest) = text.strip_prefix(RECALL_PREFIX) {
+            return key(rest).map(Self::Recalled);
+        }
+        key(text).map(Self::Message)
     }
 }
 
@@ -61,7 +82,8 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        let events = [Event::Message(MessageKey { chat: ChatRef(42), seq: 7 }), Event::LoggedOut([0xab; 32])];
+        let key = MessageKey { chat: ChatRef(42), seq: 7 };
+        let events = [Event::Message(key), Event::Edited(key), Event::Recalled(key), Event::LoggedOut([0xab; 32])];
         for event in events {
             assert_eq!(Event::decode(&event.encode()), Some(event.clone()), "{}", event.encode());
         }
@@ -70,7 +92,7 @@ mod tests {
 
     #[test]
     fn garbage_is_none() {
-        for text in ["", "x", "1:", ":2", "a:b", "logout:zz", "logout:abcd"] {
+        for text in ["", "x", "1:", ":2", "a:b", "logout:zz", "logout:abcd", "edit:", "recall:1"] {
             assert_eq!(Event::decode(text), None, "{text}");
         }
     }

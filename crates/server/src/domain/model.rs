@@ -41,6 +41,8 @@ pub struct GroupRecord {
     pub entity: Entity,
     pub owner: Option<Id>,
     pub members: Vec<Id>,
+    /// Members (added if need be) who are the group's admins.
+    pub admins: Vec<Id>,
 }
 
 /// A remark: what `user` calls `target` in their own list.
@@ -107,6 +109,8 @@ pub struct ConversationRow {
     pub mention_count: i64,
     /// The earliest of them.
     pub first_mention: Option<MentionRow>,
+    /// Recalled messages above `read_seq`: they count as read.
+    pub recalled_unread: i64,
 }
 
 /// Where a user stands in a conversation.
@@ -172,9 +176,68 @@ pub struct StoredMessage {
     pub seq: i64,
     pub sender: Entity,
     pub content_type: u64,
+    /// Encoded `MsgContent`; empty once recalled.
     pub content: Vec<u8>,
     pub quote_msg_id: String,
     pub sent_ms: i64,
+    /// When last edited (0: never), ms.
+    pub edit_ms: i64,
+    /// When recalled (0: not recalled), ms.
+    pub recall_ms: i64,
+}
+
+/// What the rules need to know of one message to allow an edit or recall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageMeta {
+    pub seq: i64,
+    pub sender: Id,
+    pub content_type: u64,
+    pub sent_ms: i64,
+    /// When recalled (0: not recalled), ms.
+    pub recall_ms: i64,
+}
+
+/// A new content for a stored message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageEdit {
+    pub seq: i64,
+    pub content_type: ContentType,
+    /// Encoded `MsgContent`.
+    pub content: Vec<u8>,
+    /// The chat's preview, should this be its last message.
+    pub preview: String,
+    /// The mentions that count now (they replace the old ones).
+    pub mentions: Vec<MentionTarget>,
+    pub edit_ms: i64,
+}
+
+/// Messages to recall in one chat, all or nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recall {
+    pub seqs: Vec<i64>,
+    /// Who recalls them.
+    pub by: Id,
+    pub recall_ms: i64,
+    /// The chat's preview, should its last message be among them.
+    pub notice: String,
+}
+
+/// The content a message had before one of its edits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EditRecord {
+    pub id: i64,
+    pub content_type: u64,
+    /// Encoded `MsgContent`, as it was before the edit.
+    pub content: Vec<u8>,
+    pub edit_ms: i64,
+}
+
+/// A user's role in a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Member,
+    Admin,
+    Owner,
 }
 
 /// A window of a chat's history: messages with `after < seq <= up_to`,
@@ -196,6 +259,8 @@ pub struct SeqWindow {
 pub struct AddressedMessage {
     pub peer: Entity,
     pub message: StoredMessage,
+    /// Who recalled it, when it was recalled.
+    pub recaller_name: Option<String>,
 }
 
 /// A change to one user's view of one conversation, as storage carries it

@@ -64,6 +64,27 @@ pub trait Store: Send + Sync + 'static {
     async fn messages(&self, chat: ChatRef, window: SeqWindow) -> Result<Vec<StoredMessage>>;
     /// The sequence number of the message `msg_id` in `chat`, if it is there.
     async fn message_seq(&self, chat: ChatRef, msg_id: &str) -> Result<Option<i64>>;
+    /// The facts about message `msg_id` in `chat` that an edit or recall
+    /// is checked against.
+    async fn message_meta(&self, chat: ChatRef, msg_id: &str) -> Result<Option<MessageMeta>>;
+    /// The message `msg_id` in any chat `user` is a member of.
+    async fn locate_message(&self, user: Id, msg_id: &str) -> Result<Option<(ChatRef, MessageMeta)>>;
+    /// Replaces a message's content and mentions in one transaction, keeping
+    /// the old content as an edit record; sets the chat's preview when it is
+    /// the chat's last message (its time does not move). O(1 + mentions).
+    /// Emits [`Event::Edited`].
+    async fn edit_message(&self, chat: ChatRef, edit: MessageEdit) -> Result<()>;
+    /// Recalls messages in one transaction: empties their content, drops
+    /// their mentions, and sets the chat's preview to the notice when its
+    /// last message is among them; messages already recalled are left as
+    /// they are. O(messages + mentions), never O(members). Emits
+    /// [`Event::Recalled`] for each message it recalled.
+    async fn recall_messages(&self, chat: ChatRef, recall: Recall) -> Result<()>;
+    /// A message's edit records, newest first: `limit` of them after
+    /// skipping `offset`, and how many there are in all.
+    async fn edit_records(&self, chat: ChatRef, seq: i64, limit: u32, offset: u32) -> Result<(Vec<EditRecord>, u64)>;
+    /// `user`'s role in `group`, if they are a member.
+    async fn role(&self, group: Id, user: Id) -> Result<Option<Role>>;
     /// A stored message and the chat as its sender addressed it.
     async fn pushed_message(&self, key: MessageKey) -> Result<Option<AddressedMessage>>;
     /// Those of `candidates` who are members of `group`.

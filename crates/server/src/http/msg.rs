@@ -4,15 +4,17 @@ use axum::extract::State;
 use axum::routing::post;
 use axum::Router;
 use prost::Message as _;
+use yhconv_proto::json::{EditRecordBody, EditRecordItem, EditRecordList, Reply};
 use yhconv_proto::pb::{
     ListMessageByMidSeqRequest, ListMessageBySeqRequest, ListMessageRequest, ListMessageResponse, Msg, MsgContent,
-    SendMessage, Sender, StatusOnly,
+    RecallMsg, SendMessage, Sender, StatusOnly,
 };
 
-use super::wire::{ok_status, ApiError, Auth, Proto, ProtoBody, ProtoFormat};
+use super::wire::{json_ok, ok_status, ApiError, Auth, JsonBody, JsonFormat, Proto, ProtoBody, ProtoFormat};
 use super::AppState;
 use crate::domain::ids::Id;
 use crate::domain::model::StoredMessage;
+use crate::service::edits::content_json;
 use crate::service::history::{given_count, given_seq, HistoryQuery};
 
 /// The message routes.
@@ -22,6 +24,10 @@ pub fn router() -> Router<AppState> {
         .route("/v1/msg/list-message", post(list_message_route))
         .route("/v1/msg/list-message-by-seq", post(list_message_by_seq_route))
         .route("/v1/msg/list-message-by-mid-seq", post(list_message_by_mid_seq_route))
+        .route("/v1/msg/edit-message", post(edit_message_route))
+        .route("/v1/msg/recall-msg", post(recall_route))
+        .route("/v1/msg/recall-msg-batch", post(recall_route))
+        .route("/v1/msg/list-message-edit-record", post(edit_record_route))
 }
 
 type History = Result<Proto<ListMessageResponse>, ApiError<ProtoFormat>>;
@@ -34,6 +40,52 @@ async fn send_message_route(
 ) -> Result<Proto<StatusOnly>, ApiError<ProtoFormat>> {
     state.service.send_message(auth.user, req.into()).await?;
     Ok(Proto(StatusOnly { status: ok_status() }))
+}
+
+/// `POST /v1/msg/edit-message`: a new content for one's own message (the
+/// body of send-message, `msg_id` naming the message).
+async fn edit_message_route(
+    State(state): State<AppState>,
+    auth: Auth<ProtoFormat>,
+    ProtoBody(req): ProtoBody<SendMessage>,
+) -> Result<Proto<StatusOnly>, ApiError<ProtoFormat>> {
+    state.service.edit_message(auth.user, req.into()).await?;
+    Ok(Proto(StatusOnly { status: ok_status() }))
+}
+
+/// `POST /v1/msg/recall-msg` and `/v1/msg/recall-msg-batch`: recall
+/// messages of one chat, all or nothing.
+async fn recall_route(
+    State(state): State<AppState>,
+    auth: Auth<ProtoFormat>,
+    ProtoBody(req): ProtoBody<RecallMsg>,
+) -> Result<Proto<StatusOnly>, ApiError<ProtoFormat>> {
+    state.service.recall_messages(auth.user, &req.chat_id, req.chat_type, &req.msg_id).await?;
+    Ok(Proto(StatusOnly { status: ok_status() }))
+}
+
+/// `POST /v1/msg/list-message-edit-record` `{"msgId","size","page"}`: what
+/// a message said before each edit, newest first.
+async fn edit_record_route(
+    State(state): State<AppState>,
+    auth: Auth<JsonFormat>,
+    JsonBody(body): JsonBody<EditRecordBody>,
+) -> Result<axum::Json<Reply<EditRecordList>>, ApiError<JsonFormat>> {
+    let size = body.size.unwrap_or(0).min(u64::from(u32::MAX)) as u32;
+    let page = body.page.unwrap_or(1).min(u64::from(u32::MAX)) as u32;
+    let (records, total) = state.service.edit_records(auth.user, &body.msg_id, size, page).await?;
+    let list = records
+        .into_iter()
+        .map(|r| EditRecordItem {
+            id: r.record.id,
+            msg_id: r.msg_id,
+            content_type: r.record.content_type,
+            content_old: content_json(&r.record.content),
+            create_time: r.sent_ms,
+            msg_time: r.record.edit_ms,
+        })
+        .collect();
+    Ok(json_ok(Some(EditRecordList { list, total })))
 }
 
 /// `POST /v1/msg/list-message`: history, newest first.
@@ -94,12 +146,13 @@ fn to_wire(m: StoredMessage, caller: Id) -> Msg {
         }),
         direction: direction.to_owned(),
         content_type: m.content_type,
-        // Stored bytes were encoded by us from a decoded message.
-        content: MsgContent::decode(m.content.as_slice()).ok(),
+        // Stored bytes were encoded by us from a decoded message; a recalled
+        // message has none.
+        content: if m.recall_ms > 0 { None } else { MsgContent::decode(m.content.as_slice()).ok() },
         send_time: m.sent_ms.max(0) as u64,
-        msg_delete_time: 0,
+        msg_delete_time: m.recall_ms.max(0) as u64,
         quote_msg_id: m.quote_msg_id,
         msg_seq: m.seq.max(0) as u64,
-        edit_time: 0,
+        edit_time: m.edit_ms.max(0) as u64,
     }
 }

@@ -38,6 +38,9 @@ pub fn answers_protobuf(path: &str) -> bool {
             | "/v1/msg/list-message"
             | "/v1/msg/list-message-by-seq"
             | "/v1/msg/list-message-by-mid-seq"
+            | "/v1/msg/edit-message"
+            | "/v1/msg/recall-msg"
+            | "/v1/msg/recall-msg-batch"
             | "/v1/user/info"
     )
 }

@@ -33,7 +33,9 @@ pub struct ConversationView {
 impl ConversationView {
     /// Applies the unread and mention arithmetic to a stored row.
     pub fn from_row(row: ConversationRow) -> Self {
-        let unread_count = (row.last_seq - row.read_seq).max(0) as u64;
+        // Recalled messages count as read: unread is what is above the read
+        // position, less the recalled ones among it.
+        let unread_count = (row.last_seq - row.read_seq - row.recalled_unread).max(0) as u64;
         let mention_count = if unread_count == 0 { 0 } else { row.mention_count.max(0) as u64 };
         let timestamp_ms = row.last_message_ms.max(row.sort_ms);
         let timestamp_s = if row.last_seq > 0 { row.last_message_ms / 1000 } else { timestamp_ms / 1000 };
@@ -228,6 +230,7 @@ mod tests {
             do_not_disturb: false,
             hidden_seq: None,
             mention_count: mentions,
+            recalled_unread: 0,
             first_mention: (mentions > 0).then(|| MentionRow {
                 seq: read_seq + 1,
                 mentioner_id: Id::from_raw(1),

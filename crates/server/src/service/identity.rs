@@ -3,7 +3,7 @@
 //! World file shape (ids are decimal strings; optional fields may be left
 //! out):
 //! `{"users":[{"id","name","email","password","avatar_url","avatar_id"}],
-//!   "groups":[{"id","name","avatar_url","avatar_id","certification_level","owner","members":[ids]}],
+//!   "groups":[{"id","name","avatar_url","avatar_id","certification_level","owner","members":[ids],"admins":[ids]}],
 //!   "bots":[{"id","name","avatar_url","avatar_id"}],
 //!   "remarks":[{"user","target","remark"}]}`
 
@@ -61,6 +61,9 @@ pub struct WorldGroup {
     pub owner: Option<String>,
     #[serde(default)]
     pub members: Vec<String>,
+    /// Members who are admins (they may recall anyone's messages).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub admins: Vec<String>,
 }
 
 /// A bot of the world file.
@@ -125,7 +128,8 @@ impl World {
             let e = entity(&g.id, ChatType::Group, &g.name, &g.avatar_url, g.avatar_id, g.certification_level)?;
             let owner = g.owner.as_deref().map(|o| Id::parse(o, "group owner")).transpose()?;
             let members = g.members.iter().map(|m| Id::parse(m, "group member")).collect::<Result<_>>()?;
-            batch.groups.push(GroupRecord { entity: e, owner, members });
+            let admins = g.admins.iter().map(|m| Id::parse(m, "group admin")).collect::<Result<_>>()?;
+            batch.groups.push(GroupRecord { entity: e, owner, members, admins });
         }
         for r in self.remarks {
             batch.remarks.push(RemarkRecord {

@@ -9,6 +9,7 @@
 //! - [`conversation`]: the list and the calls that change it.
 //! - [`list_wire`]: the list as it goes on the wire, and its md5.
 //! - [`msg`]: sending messages.
+//! - [`edits`]: editing and recalling messages.
 //! - [`history`]: reading them back: by page, after a seq, up to an anchor.
 //! - [`pins`]: a user's pinned chats.
 //! - [`identity`]: importing users, groups, bots and remarks.
@@ -31,6 +32,7 @@
 //! - Pins: [`pins`].
 
 pub mod conversation;
+pub mod edits;
 pub mod history;
 pub mod identity;
 pub mod list_cache;

@@ -105,6 +105,25 @@ pub struct CheckedSend {
     pub quote_msg_id: String,
 }
 
+/// Checks a message's content type, text and mentions (a send's or an
+/// edit's).
+pub fn check_content(
+    content_type: u64,
+    content: Option<MsgContent>,
+) -> Result<(ContentType, MsgContent, Vec<MentionTarget>)> {
+    let content_type = ContentType::from_code(content_type)
+        .ok_or_else(|| Error::invalid(format!("unknown content_type {content_type}")))?;
+    let content = content.ok_or_else(|| Error::invalid("content is required"))?;
+    if content_type.is_textual() && content.text.trim().is_empty() {
+        return Err(Error::invalid("text is empty"));
+    }
+    if content.text.len() > MAX_TEXT_LEN {
+        return Err(Error::invalid(format!("text is longer than {MAX_TEXT_LEN} bytes")));
+    }
+    let mentions = parse_mentions(&content)?;
+    Ok((content_type, content, mentions))
+}
+
 /// Checks the parts of a send request that need no store.
 pub fn check_send(req: Outgoing) -> Result<CheckedSend> {
     let msg_id = req.msg_id.trim().to_owned();
@@ -114,16 +133,7 @@ pub fn check_send(req: Outgoing) -> Result<CheckedSend> {
     if msg_id.len() > MAX_MSG_ID_LEN {
         return Err(Error::invalid(format!("msg_id is longer than {MAX_MSG_ID_LEN} bytes")));
     }
-    let content_type = ContentType::from_code(req.content_type)
-        .ok_or_else(|| Error::invalid(format!("unknown content_type {}", req.content_type)))?;
-    let content = req.content.ok_or_else(|| Error::invalid("content is required"))?;
-    if content_type.is_textual() && content.text.trim().is_empty() {
-        return Err(Error::invalid("text is empty"));
-    }
-    if content.text.len() > MAX_TEXT_LEN {
-        return Err(Error::invalid(format!("text is longer than {MAX_TEXT_LEN} bytes")));
-    }
-    let mentions = parse_mentions(&content)?;
+    let (content_type, content, mentions) = check_content(req.content_type, req.content)?;
     Ok(CheckedSend {
         msg_id,
         chat_id: req.chat_id,
@@ -162,6 +172,28 @@ pub fn effective_mentions(
 }
 
 impl Service {
+    /// The mentions of a message from `user` to `peer` that count (see
+    /// [`effective_mentions`]); asks the store who of the named is a member.
+    pub(super) async fn counted_mentions(
+        &self,
+        user: Id,
+        peer: &Entity,
+        mentions: &[MentionTarget],
+    ) -> Result<Vec<MentionTarget>> {
+        let named: Vec<Id> = mentions
+            .iter()
+            .filter_map(|m| match m {
+                MentionTarget::User(id) if peer.kind == ChatType::Group && *id != user => Some(*id),
+                _ => None,
+            })
+            .collect();
+        let members = match named.is_empty() {
+            true => Vec::new(),
+            false => self.store.members_among(peer.id, named).await?,
+        };
+        Ok(effective_mentions(peer.kind, user, peer.id, mentions, &members))
+    }
+
     /// Stores a message from `user` (the store pushes it); a retried
     /// `msg_id` is answered as a success and stored once.
     pub async fn send_message(&self, user: Id, req: Outgoing) -> Result<Sent> {
@@ -182,18 +214,7 @@ impl Service {
             .entity(user)
             .await?
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("sender {user} no longer exists")))?;
-        let named: Vec<Id> = mentions
-            .iter()
-            .filter_map(|m| match m {
-                MentionTarget::User(id) if peer.kind == ChatType::Group && *id != user => Some(*id),
-                _ => None,
-            })
-            .collect();
-        let members = match named.is_empty() {
-            true => Vec::new(),
-            false => self.store.members_among(peer.id, named).await?,
-        };
-        let mentions = effective_mentions(peer.kind, user, peer.id, &mentions, &members);
+        let mentions = self.counted_mentions(user, &peer, &mentions).await?;
         let group_sender = (peer.kind == ChatType::Group).then_some(sender.name.as_str());
         let preview = preview(content_type, &content, group_sender);
         // Held until stored, so that send times grow with msg_seq.

@@ -22,7 +22,8 @@ pub(super) async fn conversations<C: GenericClient>(client: &C, user: Id) -> Res
         "SELECT {}, r.remark AS remark, c.last_seq AS last_seq, c.last_preview AS last_preview, \
                 c.last_message_ms AS last_message_ms, m.read_seq AS read_seq, m.sort_ms AS sort_ms, m.dnd AS dnd, \
                 coalesce(mc.cnt, 0) AS mention_count, mc.min_seq AS first_mention_seq, \
-                fm.mentioner_id AS mentioner_id, coalesce(fe.name, '') AS mentioner_name, m.hidden_seq AS hidden_seq \
+                fm.mentioner_id AS mentioner_id, coalesce(fe.name, '') AS mentioner_name, m.hidden_seq AS hidden_seq, \
+                coalesce(rc.recalled, 0) AS recalled_unread \
          FROM member m \
          JOIN chat c ON c.id = m.chat_id \
          JOIN entity e ON e.id = m.peer_id \
@@ -35,6 +36,10 @@ pub(super) async fn conversations<C: GenericClient>(client: &C, user: Id) -> Res
              SELECT n.mentioner_id FROM mention n WHERE n.chat_id = c.id AND n.seq = mc.min_seq LIMIT 1 \
          ) fm ON TRUE \
          LEFT JOIN entity fe ON fe.id = fm.mentioner_id \
+         LEFT JOIN LATERAL ( \
+             SELECT count(*) AS recalled FROM message g \
+             WHERE g.chat_id = c.id AND g.seq > m.read_seq AND g.recall_ms > 0 \
+         ) rc ON c.last_seq > m.read_seq \
          WHERE m.user_id = $1",
         entity_select("e", &ENTITY)
     );
@@ -65,6 +70,7 @@ pub(super) async fn conversations<C: GenericClient>(client: &C, user: Id) -> Res
                 hidden_seq: row.try_get("hidden_seq")?,
                 mention_count: row.try_get("mention_count")?,
                 first_mention,
+                recalled_unread: row.try_get("recalled_unread")?,
             })
         })
         .collect()
@@ -242,7 +248,7 @@ pub(super) async fn append_message(tx: &Transaction<'_>, chat: ChatRef, msg: New
 fn message_select() -> String {
     format!(
         "{}, m.msg_id AS msg_id, m.seq AS seq, m.content_type AS content_type, m.content AS content, \
-         m.quote_msg_id AS quote_msg_id, m.sent_ms AS sent_ms",
+         m.quote_msg_id AS quote_msg_id, m.sent_ms AS sent_ms, m.edit_ms AS edit_ms, m.recall_ms AS recall_ms",
         entity_select("s", &SENDER)
     )
 }
@@ -256,6 +262,8 @@ fn message_from(r: &Row) -> Result<StoredMessage> {
         content: r.try_get("content")?,
         quote_msg_id: r.try_get("quote_msg_id")?,
         sent_ms: r.try_get("sent_ms")?,
+        edit_ms: r.try_get("edit_ms")?,
+        recall_ms: r.try_get("recall_ms")?,
     })
 }
 
@@ -288,9 +296,10 @@ pub(super) async fn message_seq<C: GenericClient>(client: &C, chat: ChatRef, msg
 /// One stored message and the chat as its sender addressed it.
 pub(super) async fn pushed_message<C: GenericClient>(client: &C, key: MessageKey) -> Result<Option<AddressedMessage>> {
     let sql = format!(
-        "SELECT {}, {} FROM message m \
+        "SELECT {}, {}, x.name AS recaller_name FROM message m \
          JOIN entity s ON s.id = m.sender_id \
          JOIN chat c ON c.id = m.chat_id \
+         LEFT JOIN entity x ON x.id = m.recalled_by \
          JOIN entity e ON e.id = CASE WHEN c.kind = 2 THEN c.a WHEN c.a = m.sender_id THEN c.b ELSE c.a END \
          WHERE m.chat_id = $1 AND m.seq = $2",
         message_select(),
@@ -298,7 +307,11 @@ pub(super) async fn pushed_message<C: GenericClient>(client: &C, key: MessageKey
     );
     let stmt = client.prepare_cached(&sql).await?;
     match client.query_opt(&stmt, &[&key.chat.0, &key.seq]).await? {
-        Some(r) => Ok(Some(AddressedMessage { peer: entity_from(&r, &ENTITY)?, message: message_from(&r)? })),
+        Some(r) => Ok(Some(AddressedMessage {
+            peer: entity_from(&r, &ENTITY)?,
+            message: message_from(&r)?,
+            recaller_name: r.try_get("recaller_name")?,
+        })),
         None => Ok(None),
     }
 }

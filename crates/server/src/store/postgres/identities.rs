@@ -43,6 +43,18 @@ pub(super) async fn apply(tx: &Transaction<'_>, batch: &IdentityBatch) -> Result
             .await?;
         }
         stats.memberships += members.len();
+        if !group.admins.is_empty() {
+            let admins: Vec<i64> = group.admins.iter().map(|a| a.get()).collect();
+            expect_users(tx, &admins, &format!("admin {{}} of group {}", group.entity.id)).await?;
+            tx.execute(
+                "INSERT INTO member (user_id, peer_id, chat_id, read_seq, role) \
+                 SELECT u, $2, $3, CASE WHEN $4 THEN (SELECT last_seq FROM chat WHERE id = $3) ELSE 0 END, 1 \
+                 FROM unnest($1::bigint[]) AS u \
+                 ON CONFLICT (user_id, peer_id) DO UPDATE SET role = 1",
+                &[&admins, &group.entity.id.get(), &chat_id, &(batch.join_at == JoinAt::Latest)],
+            )
+            .await?;
+        }
         stats.groups += 1;
     }
     for remark in &batch.remarks {

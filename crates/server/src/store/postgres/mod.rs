@@ -8,6 +8,7 @@
 //! (`last_seq - read_seq`), never incremented, so none can be lost.
 
 mod chats;
+mod edits;
 mod feed;
 mod identities;
 mod pins;
@@ -35,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0003_message_by_sent_ms.sql"),
     include_str!("0004_email_lowercase.sql"),
     include_str!("0005_pins.sql"),
+    include_str!("0006_edit_recall.sql"),
 ];
 /// Advisory lock key held while migrating ("yhconv" in ASCII, as a number).
 const MIGRATION_LOCK: i64 = 0x7968_636f_6e76;
@@ -306,6 +308,38 @@ impl Store for PostgresStore {
 
     async fn message_seq(&self, chat: ChatRef, msg_id: &str) -> Result<Option<i64>> {
         chats::message_seq(&self.pool.get().await?, chat, msg_id).await
+    }
+
+    async fn message_meta(&self, chat: ChatRef, msg_id: &str) -> Result<Option<MessageMeta>> {
+        edits::message_meta(&self.pool.get().await?, chat, msg_id).await
+    }
+
+    async fn locate_message(&self, user: Id, msg_id: &str) -> Result<Option<(ChatRef, MessageMeta)>> {
+        edits::locate_message(&self.pool.get().await?, user, msg_id).await
+    }
+
+    async fn edit_message(&self, chat: ChatRef, edit: MessageEdit) -> Result<()> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        edits::edit_message(&tx, chat, edit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn recall_messages(&self, chat: ChatRef, recall: Recall) -> Result<()> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        edits::recall_messages(&tx, chat, recall).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn edit_records(&self, chat: ChatRef, seq: i64, limit: u32, offset: u32) -> Result<(Vec<EditRecord>, u64)> {
+        edits::edit_records(&self.pool.get().await?, chat, seq, limit, offset).await
+    }
+
+    async fn role(&self, group: Id, user: Id) -> Result<Option<Role>> {
+        edits::role(&self.pool.get().await?, group, user).await
     }
 
     async fn pushed_message(&self, key: MessageKey) -> Result<Option<AddressedMessage>> {

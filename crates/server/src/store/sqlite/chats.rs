@@ -54,6 +54,7 @@ fn conversations_in(conn: &Connection, user: Id) -> Result<Vec<ConversationRow>>
             hidden_seq: row.get("hidden_seq")?,
             mention_count: 0,
             first_mention: None,
+            recalled_unread: 0,
         });
     }
     if out.iter().any(|c| c.last_seq > c.read_seq) {
@@ -78,6 +79,23 @@ fn conversations_in(conn: &Connection, user: Id) -> Result<Vec<ConversationRow>>
         })?;
         let found = found.collect::<rusqlite::Result<Vec<_>>>()?;
         attach_mentions(&mut out, &chat_ids, found);
+        // Recalled messages the user has not read count as read: found by
+        // the partial index over recalled messages, a handful at most.
+        let mut recalled = conn.prepare_cached(
+            "SELECT m.chat_id AS chat_id FROM member m \
+             JOIN chat c ON c.id = m.chat_id \
+             JOIN message g ON g.chat_id = m.chat_id AND g.seq > m.read_seq AND g.recall_ms > 0 \
+             WHERE m.user_id = ?1 AND c.last_seq > m.read_seq",
+        )?;
+        let mut by_chat: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
+        for chat in recalled.query_map([user.get()], |r| r.get::<_, i64>("chat_id"))? {
+            *by_chat.entry(chat?).or_default() += 1;
+        }
+        if !by_chat.is_empty() {
+            for (row, chat) in out.iter_mut().zip(&chat_ids) {
+                row.recalled_unread = by_chat.get(chat).copied().unwrap_or(0);
+            }
+        }
     }
     Ok(out)
 }
@@ -252,7 +270,7 @@ pub(super) fn append_message(
 fn message_select() -> String {
     format!(
         "{}, m.msg_id AS msg_id, m.seq AS seq, m.content_type AS content_type, m.content AS content, \
-         m.quote_msg_id AS quote_msg_id, m.sent_ms AS sent_ms",
+         m.quote_msg_id AS quote_msg_id, m.sent_ms AS sent_ms, m.edit_ms AS edit_ms, m.recall_ms AS recall_ms",
         entity_select("s", &SENDER)
     )
 }
@@ -266,6 +284,8 @@ fn message_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMessage> {
         content: r.get("content")?,
         quote_msg_id: r.get("quote_msg_id")?,
         sent_ms: r.get("sent_ms")?,
+        edit_ms: r.get("edit_ms")?,
+        recall_ms: r.get("recall_ms")?,
     })
 }
 
@@ -293,9 +313,10 @@ pub(super) fn message_seq(conn: &Connection, chat: ChatRef, msg_id: &str) -> Res
 /// One stored message and the chat as its sender addressed it.
 pub(super) fn pushed_message(conn: &Connection, key: MessageKey) -> Result<Option<AddressedMessage>> {
     let sql = format!(
-        "SELECT {}, {} FROM message m \
+        "SELECT {}, {}, x.name AS recaller_name FROM message m \
          JOIN entity s ON s.id = m.sender_id \
          JOIN chat c ON c.id = m.chat_id \
+         LEFT JOIN entity x ON x.id = m.recalled_by \
          JOIN entity e ON e.id = CASE WHEN c.kind = 2 THEN c.a WHEN c.a = m.sender_id THEN c.b ELSE c.a END \
          WHERE m.chat_id = ?1 AND m.seq = ?2",
         message_select(),
@@ -304,7 +325,11 @@ pub(super) fn pushed_message(conn: &Connection, key: MessageKey) -> Result<Optio
     Ok(conn
         .prepare_cached(&sql)?
         .query_row(params![key.chat.0, key.seq], |r| {
-            Ok(AddressedMessage { peer: entity_from(r, &ENTITY)?, message: message_from(r)? })
+            Ok(AddressedMessage {
+                peer: entity_from(r, &ENTITY)?,
+                message: message_from(r)?,
+                recaller_name: r.get("recaller_name")?,
+            })
         })
         .optional()?)
 }

@@ -36,6 +36,12 @@ pub(super) fn apply(tx: &Transaction<'_>, batch: &IdentityBatch) -> Result<Impor
             add.execute(params![member.get(), group.entity.id.get(), chat_id, at_latest])?;
             stats.memberships += 1;
         }
+        for admin in &group.admins {
+            expect_kind(tx, *admin, ChatType::User, &format!("admin {{}} of group {}", group.entity.id))?;
+            add.execute(params![admin.get(), group.entity.id.get(), chat_id, at_latest])?;
+            tx.prepare_cached("UPDATE member SET role = 1 WHERE user_id = ?1 AND peer_id = ?2")?
+                .execute(params![admin.get(), group.entity.id.get()])?;
+        }
         stats.groups += 1;
     }
     for remark in &batch.remarks {

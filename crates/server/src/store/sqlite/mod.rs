@@ -8,6 +8,7 @@
 //! the feed sees them in commit order.
 
 mod chats;
+mod edits;
 mod identities;
 mod pins;
 
@@ -35,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0003_message_by_sent_ms.sql"),
     include_str!("0004_email_lowercase.sql"),
     include_str!("0005_pins.sql"),
+    include_str!("0006_edit_recall.sql"),
 ];
 
 /// How hard SQLite syncs a commit to disk.
@@ -350,6 +352,32 @@ impl Store for SqliteStore {
     async fn message_seq(&self, chat: ChatRef, msg_id: &str) -> Result<Option<i64>> {
         let msg_id = msg_id.to_owned();
         self.read_point(move |conn| chats::message_seq(conn, chat, &msg_id)).await
+    }
+
+    async fn message_meta(&self, chat: ChatRef, msg_id: &str) -> Result<Option<MessageMeta>> {
+        let msg_id = msg_id.to_owned();
+        self.read_point(move |conn| edits::message_meta(conn, chat, &msg_id)).await
+    }
+
+    async fn locate_message(&self, user: Id, msg_id: &str) -> Result<Option<(ChatRef, MessageMeta)>> {
+        let msg_id = msg_id.to_owned();
+        self.read_point(move |conn| edits::locate_message(conn, user, &msg_id)).await
+    }
+
+    async fn edit_message(&self, chat: ChatRef, edit: MessageEdit) -> Result<()> {
+        self.write(move |tx, outbox| edits::edit_message(tx, outbox, chat, edit)).await
+    }
+
+    async fn recall_messages(&self, chat: ChatRef, recall: Recall) -> Result<()> {
+        self.write(move |tx, outbox| edits::recall_messages(tx, outbox, chat, recall)).await
+    }
+
+    async fn edit_records(&self, chat: ChatRef, seq: i64, limit: u32, offset: u32) -> Result<(Vec<EditRecord>, u64)> {
+        self.read(move |conn| edits::edit_records(conn, chat, seq, limit, offset)).await
+    }
+
+    async fn role(&self, group: Id, user: Id) -> Result<Option<Role>> {
+        self.read_point(move |conn| edits::role(conn, group, user)).await
     }
 
     async fn pushed_message(&self, key: MessageKey) -> Result<Option<AddressedMessage>> {
