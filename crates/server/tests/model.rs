@@ -1,5 +1,5 @@
-//! Property test: random sequences of sends, mark-reads, removes,
-//! sort-changes and mutes, applied both to a real server (over HTTP) and to a
+//! Property test: random sequences of sends, edits, recalls, mark-reads,
+//! removes, sort-changes and mutes, applied both to a real server (over HTTP) and to a
 //! plain in-memory model written from the README's "Behaviour" rules (not
 //! from the server's code). After every step, every user's conversation list
 //! must match the model's: order, unread count and flag, mention count, `at`,
@@ -198,6 +198,19 @@ enum Op {
         chat: Target,
         on: bool,
     },
+    /// Edits the `nth` accepted message (modulo their number), as `by` (a
+    /// member of its chat, the `by`-th of them modulo their number).
+    Edit {
+        nth: usize,
+        by: usize,
+        mentions: Vec<Mention>,
+        text: &'static str,
+    },
+    /// Recalls the `nth` accepted message as `by` (as for [`Op::Edit`]).
+    Recall {
+        nth: usize,
+        by: usize,
+    },
 }
 
 const TEXTS: &[&str] = &[
@@ -288,6 +301,9 @@ fn op() -> impl Strategy<Value = Op> {
         3 => actor_and_target().prop_map(|(who, chat)| Op::Remove { who, chat }),
         3 => actor_and_target().prop_map(|(who, target)| Op::SortChange { who, target }),
         1 => (actor_and_target(), any::<bool>()).prop_map(|((who, chat), on)| Op::NoNotify { who, chat, on }),
+        2 => (any::<usize>(), any::<usize>(), proptest::collection::vec(mention(), 0..3), proptest::sample::select(TEXTS))
+            .prop_map(|(nth, by, mentions, text)| Op::Edit { nth, by, mentions, text }),
+        2 => (any::<usize>(), any::<usize>()).prop_map(|(nth, by)| Op::Recall { nth, by }),
     ]
 }
 
@@ -309,6 +325,10 @@ enum Expect {
 struct ModelMsg {
     seq: u64,
     sender: Who,
+    msg_id: String,
+    /// Text, markdown or html (the only ones that may be edited).
+    textual: bool,
+    recalled: bool,
     /// Users this message mentions, after the rules dropped the rest.
     mentions: BTreeSet<Who>,
 }
@@ -339,6 +359,35 @@ struct Model {
     views: BTreeMap<(Who, ChatKey), View>,
     /// The last accepted send, for [`Op::Retry`].
     last_send: Option<(Who, SendMessage)>,
+    /// Every accepted message, in order: its chat and seq.
+    sent: Vec<(ChatKey, u64)>,
+}
+
+/// The README's mention rule: the sender never; in a group `all` is every
+/// member and a named member counts; elsewhere a named member of the chat.
+fn counted_mentions(key: ChatKey, from: Who, mentions: &[Mention]) -> BTreeSet<Who> {
+    let members = key.members();
+    let mut mentioned = BTreeSet::new();
+    for m in mentions {
+        match m {
+            Mention::User(w) if *w != from && members.contains(w) => {
+                mentioned.insert(*w);
+            }
+            Mention::All if key == ChatKey::Group => {
+                mentioned.extend(members.iter().copied().filter(|w| *w != from));
+            }
+            _ => {}
+        }
+    }
+    mentioned
+}
+
+/// Who edits or recalls, and which message, for an [`Op::Edit`] or
+/// [`Op::Recall`]: `None` before any message was accepted.
+fn pick(sent: &[(ChatKey, u64)], nth: usize, by: usize) -> Option<(ChatKey, u64, Who)> {
+    let (key, seq) = *sent.get(nth % sent.len().max(1))?;
+    let members = key.members();
+    Some((key, seq, members[by % members.len()]))
 }
 
 /// One list entry, as compared.
@@ -394,22 +443,21 @@ impl Model {
                 };
                 let key = ChatKey::of(*from, *to);
                 let members = key.members();
-                let mut mentioned = BTreeSet::new();
-                for m in mentions {
-                    match m {
-                        Mention::User(w) if *w != *from && members.contains(w) => {
-                            mentioned.insert(*w);
-                        }
-                        Mention::All if key == ChatKey::Group => {
-                            mentioned.extend(members.iter().copied().filter(|w| w != from));
-                        }
-                        _ => {}
-                    }
-                }
+                let mentioned = counted_mentions(key, *from, mentions);
                 let time = self.tick();
                 let chat = self.chats.entry(key).or_default();
                 let seq = chat.messages.len() as u64 + 1;
-                chat.messages.push(ModelMsg { seq, sender: *from, mentions: mentioned });
+                let msg_id = wire.map(|w| w.msg_id.clone()).unwrap_or_default();
+                let textual = matches!(body, Body::Textual(..));
+                chat.messages.push(ModelMsg {
+                    seq,
+                    sender: *from,
+                    msg_id,
+                    textual,
+                    recalled: false,
+                    mentions: mentioned,
+                });
+                self.sent.push((key, seq));
                 chat.last_time = time;
                 chat.preview = match key {
                     ChatKey::Group => format!("{}: {preview}", from.name()),
@@ -461,6 +509,41 @@ impl Model {
                 self.view(*who, ChatKey::of(*who, *chat)).muted = *on;
                 Expect::Ok
             }
+            Op::Edit { nth, by, mentions, text } => {
+                let Some((key, seq, by)) = pick(&self.sent, *nth, *by) else { return Expect::Ok };
+                let chat = self.chats.get_mut(&key).unwrap();
+                let last = chat.messages.len() as u64 == seq;
+                let msg = &mut chat.messages[seq as usize - 1];
+                if msg.sender != by || !msg.textual || msg.recalled || text.trim().is_empty() {
+                    return Expect::Err;
+                }
+                msg.mentions = counted_mentions(key, by, mentions);
+                if last {
+                    chat.preview = match key {
+                        ChatKey::Group => format!("{}: {}", by.name(), text_preview(text)),
+                        _ => text_preview(text),
+                    };
+                }
+                Expect::Ok
+            }
+            Op::Recall { nth, by } => {
+                let Some((key, seq, by)) = pick(&self.sent, *nth, *by) else { return Expect::Ok };
+                let chat = self.chats.get_mut(&key).unwrap();
+                let last = chat.messages.len() as u64 == seq;
+                let msg = &mut chat.messages[seq as usize - 1];
+                // The sender, or the group's owner (Ann).
+                if msg.sender != by && !(key == ChatKey::Group && by == Who::Ann) {
+                    return Expect::Err;
+                }
+                if !msg.recalled {
+                    msg.recalled = true;
+                    msg.mentions.clear();
+                    if last {
+                        chat.preview = format!("{} 撤回了一条消息", by.name());
+                    }
+                }
+                Expect::Ok
+            }
         }
     }
 
@@ -473,7 +556,8 @@ impl Model {
             }
             let empty = Chat::default();
             let chat = self.chats.get(key).unwrap_or(&empty);
-            let unread: Vec<&ModelMsg> = chat.messages.iter().filter(|m| m.seq > view.read_seq).collect();
+            let unread: Vec<&ModelMsg> =
+                chat.messages.iter().filter(|m| m.seq > view.read_seq && !m.recalled).collect();
             let mentioning: Vec<&&ModelMsg> = unread.iter().filter(|m| m.mentions.contains(&user)).collect();
             let entry = Entry {
                 chat_id: key.chat_id(user).to_owned(),
@@ -581,6 +665,23 @@ async fn check(ops: &[Op]) -> Result<(), String> {
             Op::Remove { who, chat } => real.client(*who).remove_conversation(chat.id()).await,
             Op::SortChange { who, target } => real.client(*who).sort_change(target.id()).await,
             Op::NoNotify { who, chat, on } => real.client(*who).set_no_notify(chat.id(), *on).await,
+            Op::Edit { nth, by, mentions, text } => match pick(&model.sent, *nth, *by) {
+                Some((key, seq, by)) => {
+                    let msg_id = &model.chats[&key].messages[seq as usize - 1].msg_id;
+                    let mentions: Vec<&str> = mentions.iter().map(|m| m.wire()).collect();
+                    let chat_type = ChatType::from_code(key.chat_type()).unwrap();
+                    real.client(by).edit_text(key.chat_id(by), chat_type, msg_id, text, &mentions).await
+                }
+                None => Ok(()),
+            },
+            Op::Recall { nth, by } => match pick(&model.sent, *nth, *by) {
+                Some((key, seq, by)) => {
+                    let msg_id = &model.chats[&key].messages[seq as usize - 1].msg_id;
+                    let chat_type = ChatType::from_code(key.chat_type()).unwrap();
+                    real.client(by).recall(key.chat_id(by), chat_type, &[msg_id]).await
+                }
+                None => Ok(()),
+            },
         };
         let expected = model.apply(op, wire.as_ref());
         history.push(format!("{i}: {op:?} -> {}", if answer.is_ok() { "ok".into() } else { format!("{answer:?}") }));
