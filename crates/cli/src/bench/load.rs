@@ -23,6 +23,9 @@ pub enum Op {
     Dismiss { chat: String },
     /// `msg/send-message` of a short text into `group`, a new msg_id each time.
     Send { group: String },
+    /// `msg/recall-msg` of a message just sent into `group` (the send is
+    /// not timed; the recall is).
+    Recall { group: String },
 }
 
 /// One scenario to run.
@@ -73,7 +76,32 @@ struct Worker {
 }
 
 impl Worker {
-    async fn once(&self, n: u64) -> Result<(), String> {
+    /// One request; `Some(duration)` when only part of the work is timed.
+    async fn once(&self, n: u64) -> Result<Option<Duration>, String> {
+        if let Op::Recall { group } = &self.op {
+            let msg_id = self.send(group, n).await?;
+            let started = Instant::now();
+            self.client.recall(group, ChatType::Group, &[&msg_id]).await.map_err(|e| e.to_string())?;
+            return Ok(Some(started.elapsed()));
+        }
+        self.untimed(n).await.map(|()| None)
+    }
+
+    /// Sends a short text into `group`; its msg_id.
+    async fn send(&self, group: &str, n: u64) -> Result<String, String> {
+        let msg = SendMessage {
+            msg_id: format!("{}-{n}", self.tag),
+            chat_id: group.to_owned(),
+            chat_type: ChatType::Group.code(),
+            content: Some(MsgContent { text: format!("load {n}: 你好 hello"), ..Default::default() }),
+            content_type: ContentType::Text.code(),
+            ..Default::default()
+        };
+        self.client.send_message(&msg).await.map_err(|e| e.to_string())?;
+        Ok(msg.msg_id)
+    }
+
+    async fn untimed(&self, n: u64) -> Result<(), String> {
         match &self.op {
             Op::Floor { path } => {
                 let res = self.http.get(format!("{}{path}", self.base_url)).send().await.map_err(|e| e.to_string())?;
@@ -99,17 +127,8 @@ impl Worker {
                 Ok(())
             }
             Op::Dismiss { chat } => self.client.dismiss_notification(chat).await.map_err(|e| e.to_string()),
-            Op::Send { group } => {
-                let msg = SendMessage {
-                    msg_id: format!("{}-{n}", self.tag),
-                    chat_id: group.clone(),
-                    chat_type: ChatType::Group.code(),
-                    content: Some(MsgContent { text: format!("load {n}: 你好 hello"), ..Default::default() }),
-                    content_type: ContentType::Text.code(),
-                    ..Default::default()
-                };
-                self.client.send_message(&msg).await.map_err(|e| e.to_string())
-            }
+            Op::Send { group } => self.send(group, n).await.map(|_| ()),
+            Op::Recall { .. } => Err("a recall is timed on its own".to_owned()),
         }
     }
 }
@@ -170,7 +189,10 @@ pub async fn run(base_url: &str, scenario: &Scenario, load: Load) -> anyhow::Res
                 let done = Instant::now();
                 tally.last_finish = Some(done);
                 match result {
-                    Ok(()) => tally.latencies_us.push((done - sent).as_micros().min(u32::MAX as u128) as u32),
+                    Ok(timed) => {
+                        let took = timed.unwrap_or(done - sent);
+                        tally.latencies_us.push(took.as_micros().min(u32::MAX as u128) as u32)
+                    }
                     Err(e) => {
                         tally.errors += 1;
                         tally.first_error.get_or_insert(e);

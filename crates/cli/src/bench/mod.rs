@@ -73,7 +73,7 @@ pub struct BenchArgs {
     server_pid: Option<u32>,
     /// Run only these scenarios (repeatable; the floor always runs first):
     /// list_50, md5_50, list_1000, md5_1000, dismiss, send_10, send_big,
-    /// floor_again, list_50_no_cache, list_1000_no_cache. Handy while
+    /// recall_3, recall_big, floor_again, list_50_no_cache, list_1000_no_cache. Handy while
     /// profiling one of them.
     #[arg(long, value_name = "KEY")]
     only: Vec<String>,
@@ -331,6 +331,18 @@ fn local_scenarios(w: &world::BuiltWorld) -> Vec<ScenarioPlan> {
             "send_big",
             format!("send to group of {big}"),
             Op::Send { group: world::GROUP_BIG.to_string() },
+            w.sender_tokens.clone(),
+        ),
+        (
+            "recall_3",
+            "recall in group of 3".to_owned(),
+            Op::Recall { group: world::GROUP_3.to_string() },
+            w.sender_tokens.clone(),
+        ),
+        (
+            "recall_big",
+            format!("recall in group of {big}"),
+            Op::Recall { group: world::GROUP_BIG.to_string() },
             w.sender_tokens.clone(),
         ),
         ("floor_again", "floor again (drift)".to_owned(), floor_op(), Vec::new()),

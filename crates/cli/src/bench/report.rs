@@ -253,6 +253,7 @@ pub fn checks(report: &Report, big_group: usize, rss_limit_mib: f64) -> Vec<Chec
         ratio_check("md5-hit list(50) throughput", "md5_50", 0.50),
         p50_check("list(1000) p50 vs list(50) p50", "list_1000", "list_50", 20.0),
         p50_check(&format!("send to {big_group} p50 vs send to 10 p50"), "send_big", "send_10", 1.2),
+        p50_check(&format!("recall in {big_group} p50 vs recall in 3 p50"), "recall_big", "recall_3", 1.2),
         ratio_check("dismiss throughput", "dismiss", 0.50),
         rss,
     ]

@@ -28,6 +28,8 @@ const REGULAR_BASE: i64 = 1_000_000;
 const WORLD_GROUP_BASE: i64 = 2_000_000;
 pub const GROUP_10: i64 = 3_000_001;
 pub const GROUP_BIG: i64 = 3_000_002;
+/// A group of three (the sender and two others), for the recall ratio.
+pub const GROUP_3: i64 = 3_000_003;
 const L50_GROUP_BASE: i64 = 3_100_000;
 const L1000_GROUP_BASE: i64 = 3_200_000;
 /// Members of each small group a listed user is in (the user plus these).
@@ -211,9 +213,10 @@ pub async fn build(service: &Service, spec: WorldSpec, quiet: bool) -> anyhow::R
     progress.finish_and_clear();
     steps.push((format!("{} groups, {} memberships", spec.groups, spec.memberships), step.elapsed()));
 
-    // 3. The group of 10 and the big group (one transaction each).
+    // 3. The groups of 3 and 10 and the big group (one transaction each).
     let big_others = (spec.big_group.saturating_sub(1)).min(spec.users);
-    for (id, name, others) in [(GROUP_10, "十人群", 9), (GROUP_BIG, "大群", big_others)] {
+    for (id, name, others) in [(GROUP_3, "三人群", 2), (GROUP_10, "十人群", 9), (GROUP_BIG, "大群", big_others)]
+    {
         let step = Instant::now();
         let progress = spinner(&format!("group of {}", others + 1), quiet);
         let members = std::iter::once(SENDER).chain((0..others).map(regular)).collect();
