@@ -13,8 +13,8 @@ use yhconv_server::{Config, DbUrl, Service};
 #[derive(Args, Debug)]
 pub struct ImportArgs {
     /// Database URL: sqlite://FILE.
-    #[arg(long, env = "YHCONV_DB", default_value = "sqlite://yhconv.db")]
-    db: String,
+    #[arg(long, env = "YHCONV_DB", default_value = "sqlite://yhconv.db", hide_env_values = true)]
+    db: DbUrl,
     /// The world file (JSON).
     file: PathBuf,
 }
@@ -23,8 +23,8 @@ pub struct ImportArgs {
 #[derive(Args, Debug)]
 pub struct AdminArgs {
     /// Database URL: sqlite://FILE.
-    #[arg(long, env = "YHCONV_DB", default_value = "sqlite://yhconv.db")]
-    db: String,
+    #[arg(long, env = "YHCONV_DB", default_value = "sqlite://yhconv.db", hide_env_values = true)]
+    db: DbUrl,
     #[command(subcommand)]
     action: AdminAction,
 }
@@ -76,8 +76,8 @@ enum AdminAction {
     Token { user: String },
 }
 
-async fn service(db: &str) -> anyhow::Result<Service> {
-    open_service(&Config { db: DbUrl::parse(db)?, sqlite_readers: 1, list_cache_mib: 0, ..Config::default() }).await
+async fn service(db: &DbUrl) -> anyhow::Result<Service> {
+    open_service(&Config { db: db.clone(), sqlite_readers: 1, list_cache_mib: 0, ..Config::default() }).await
 }
 
 /// Runs `yhconv import`.

@@ -41,14 +41,14 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    let matches = Cli::command().get_matches();
-    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    if let (Command::Serve(args), Some(serve)) = (&mut cli.command, matches.subcommand_matches("serve")) {
-        if let Err(e) = args.apply_config_file(serve) {
+    let matches = match config_file::get_matches(Cli::command()) {
+        Ok(matches) => matches,
+        Err(e) => {
             eprintln!("error: {e:#}");
             return std::process::ExitCode::FAILURE;
         }
-    }
+    };
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -1,18 +1,14 @@
-//! `yhconv serve`: flags, `YHCONV_*` environment and a config file to a
-//! server config.
+//! `yhconv serve`: flags, `YHCONV_*` environment and a config file (see
+//! [`crate::config_file`]) to a server config. The server's own settings
+//! are declared once, in [`Config`]; this adds what only the command has.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::parser::ValueSource;
-use clap::{ArgMatches, Args};
-use yhconv_server::config::PgSettings;
-use yhconv_server::{demo, Application, Config, DbUrl, World};
+use clap::Args;
+use yhconv_server::{demo, Application, Config, World};
 
 use crate::client_cmd::text::table;
-use crate::config_file::ServeFile;
 
 /// Flags of `yhconv serve`.
 #[derive(Args, Debug)]
@@ -20,143 +16,19 @@ pub struct ServeArgs {
     /// TOML file with any of these settings, under the flags' names (e.g.
     /// `list-cache-mib = 128`); flags and environment variables win over it.
     #[arg(long, env = "YHCONV_CONFIG")]
-    config: Option<PathBuf>,
-    /// Address to listen on.
-    #[arg(long, env = "YHCONV_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
-    /// Database URL: sqlite://FILE or postgres://USER:PASSWORD@HOST:PORT/DB.
-    #[arg(long, env = "YHCONV_DB", default_value = "sqlite://yhconv.db")]
-    db: String,
+    pub(crate) config: Option<PathBuf>,
     /// Import this world file before serving.
-    #[arg(long, env = "YHCONV_WORLD")]
-    world: Option<PathBuf>,
+    #[arg(long, env = "YHCONV_WORLD", value_hint = clap::ValueHint::FilePath)]
+    pub(crate) world: Option<PathBuf>,
     /// Load the demo world (with a few active conversations) and print its logins.
     #[arg(long)]
     demo: bool,
-    /// Largest request body, bytes.
-    #[arg(long, env = "YHCONV_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
-    max_body_bytes: usize,
-    /// Largest WebSocket frame from a client, bytes.
-    #[arg(long, env = "YHCONV_WS_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
-    ws_max_frame_bytes: usize,
-    /// Close sockets silent (no heartbeat) for this many seconds.
-    #[arg(long, env = "YHCONV_WS_IDLE_SECS", default_value_t = 90)]
-    ws_idle_secs: u64,
-    /// Push frames queued per socket before it is dropped as too slow.
-    #[arg(long, env = "YHCONV_WS_QUEUE", default_value_t = 1024)]
-    ws_queue: usize,
-    /// Longest a request may take, seconds.
-    #[arg(long, env = "YHCONV_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
-    request_timeout_secs: u64,
-    /// Allowed CORS origin (repeatable); none given means any origin.
-    #[arg(long = "cors-origin", env = "YHCONV_CORS_ORIGINS", value_delimiter = ',')]
-    cors_origins: Vec<String>,
-    /// SQLite commit durability: normal (survives crashes and kill -9) or
-    /// full (fsync every commit: survives power loss too).
-    #[arg(long, env = "YHCONV_SQLITE_SYNC", default_value = "normal")]
-    sqlite_sync: yhconv_server::config::SqliteSync,
-    /// Memory for encoded conversation lists kept until they change, MiB;
-    /// 0 turns the cache off. SQLite only: with PostgreSQL, other instances
-    /// write too, so every list is read from the database.
-    #[arg(long, env = "YHCONV_LIST_CACHE_MIB", default_value_t = 64)]
-    list_cache_mib: u64,
-    /// Requests per second allowed per token (sustained); 0 turns the limit off.
-    #[arg(long, env = "YHCONV_RATE_LIMIT", default_value_t = 100)]
-    rate_limit: u32,
-    /// Requests a token may send at once above its rate.
-    #[arg(long, env = "YHCONV_RATE_BURST", default_value_t = 400)]
-    rate_burst: u32,
-    /// Email logins per second allowed per client IP; 0 turns the limit off.
-    #[arg(long, env = "YHCONV_LOGIN_RATE_LIMIT", default_value_t = 5)]
-    login_rate_limit: u32,
-    /// PostgreSQL: most pooled connections.
-    #[arg(long, env = "YHCONV_DB_POOL_SIZE", default_value_t = 16)]
-    db_pool_size: usize,
-    /// PostgreSQL: longest wait for a connection attempt or a pooled connection, seconds.
-    #[arg(long, env = "YHCONV_DB_CONNECT_TIMEOUT_SECS", default_value_t = 5)]
-    db_connect_timeout_secs: u64,
-    /// PostgreSQL: how long start-up retries an unavailable database, seconds.
-    #[arg(long, env = "YHCONV_DB_STARTUP_WAIT_SECS", default_value_t = 60)]
-    db_startup_wait_secs: u64,
+    /// The server's settings.
+    #[command(flatten)]
+    pub(crate) server: Config,
     /// Log filter (tracing env-filter syntax).
     #[arg(long, env = "YHCONV_LOG", default_value = "info")]
     log: String,
-}
-
-impl ServeArgs {
-    /// Takes every setting given neither as a flag nor in the environment
-    /// from the `--config` file, when one is named. `matches` are this
-    /// subcommand's, to tell a default from a value someone gave.
-    pub fn apply_config_file(&mut self, matches: &ArgMatches) -> anyhow::Result<()> {
-        let Some(path) = self.config.clone() else {
-            return Ok(());
-        };
-        let file = ServeFile::read(&path)?.resolve_paths(&path);
-        let unset = |id: &str| matches!(matches.value_source(id), None | Some(ValueSource::DefaultValue));
-        let invalid = |key: &str, why: String| {
-            anyhow::anyhow!("config file {}: {}: {why}", path.display(), key.replace('_', "-"))
-        };
-        // `take!(file_key => field)` copies a value; `parse` parses a string.
-        macro_rules! take {
-            ($key:ident => $field:ident) => {
-                if let Some(value) = file.$key {
-                    if unset(stringify!($field)) {
-                        self.$field = value.into();
-                    }
-                }
-            };
-            ($key:ident => $field:ident, parse) => {
-                if let Some(value) = file.$key {
-                    if unset(stringify!($field)) {
-                        self.$field = value.parse().map_err(|e| invalid(stringify!($key), format!("{e}")))?;
-                    }
-                }
-            };
-        }
-        take!(listen => listen, parse);
-        take!(db => db);
-        take!(world => world);
-        take!(max_body_bytes => max_body_bytes);
-        take!(ws_max_frame_bytes => ws_max_frame_bytes);
-        take!(ws_idle_secs => ws_idle_secs);
-        take!(ws_queue => ws_queue);
-        take!(request_timeout_secs => request_timeout_secs);
-        take!(cors_origin => cors_origins);
-        take!(sqlite_sync => sqlite_sync, parse);
-        take!(list_cache_mib => list_cache_mib);
-        take!(rate_limit => rate_limit);
-        take!(rate_burst => rate_burst);
-        take!(login_rate_limit => login_rate_limit);
-        take!(db_pool_size => db_pool_size);
-        take!(db_connect_timeout_secs => db_connect_timeout_secs);
-        take!(db_startup_wait_secs => db_startup_wait_secs);
-        take!(log => log);
-        Ok(())
-    }
-
-    fn config(&self) -> anyhow::Result<Config> {
-        Ok(Config {
-            listen: self.listen,
-            db: DbUrl::parse(&self.db)?,
-            max_body_bytes: self.max_body_bytes,
-            ws_max_frame_bytes: self.ws_max_frame_bytes,
-            ws_idle_timeout: Duration::from_secs(self.ws_idle_secs.max(1)),
-            ws_queue_capacity: self.ws_queue.max(1),
-            request_timeout: Duration::from_secs(self.request_timeout_secs.max(1)),
-            cors_origins: self.cors_origins.clone(),
-            sqlite_sync: self.sqlite_sync,
-            list_cache_mib: self.list_cache_mib,
-            rate_limit_per_sec: self.rate_limit,
-            rate_limit_burst: self.rate_burst,
-            login_limit_per_sec: self.login_rate_limit,
-            postgres: PgSettings {
-                pool_size: self.db_pool_size.max(1),
-                connect_timeout: Duration::from_secs(self.db_connect_timeout_secs.max(1)),
-                startup_wait: Duration::from_secs(self.db_startup_wait_secs),
-            },
-            ..Config::default()
-        })
-    }
 }
 
 /// Runs the server until SIGTERM or Ctrl-C.
@@ -165,8 +37,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log).context("bad --log filter")?)
         .with_writer(std::io::stderr)
         .init();
-    let config = args.config()?;
-    let app = Application::build(config).await?;
+    // `Config::db` prints with its password redacted.
+    let db = args.server.db.clone();
+    tracing::info!(%db, "opening the database");
+    let app = Application::build(args.server).await?;
     if let Some(path) = &args.world {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let stats = app.service().import_world(World::from_json(&text)?).await?;
@@ -176,7 +50,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         demo::seed(app.service()).await?;
         print_demo_logins(&app).await?;
     }
-    tracing::info!(addr = %app.local_addr(), db = %args.db, "yhconv listening");
+    tracing::info!(addr = %app.local_addr(), %db, "yhconv listening");
     app.run_until(yhconv_server::app::shutdown_signal()).await
 }
 
@@ -200,4 +74,48 @@ async fn print_demo_logins(app: &Application) -> anyhow::Result<()> {
     print!("{}", table(&["ID", "NAME", "EMAIL", "PASSWORD", "TOKEN"], &rows));
     println!("group {} and bot {} are in the world too.", demo::GROUP_ID, demo::BOT_ID);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{Args, Command, FromArgMatches};
+
+    use super::*;
+
+    /// The README's "Server settings" table has one row per flag of
+    /// `yhconv serve`, with its variable and default as declared.
+    #[test]
+    fn the_readme_table_is_every_serve_flag() {
+        let readme = include_str!("../../../README.md");
+        let section = readme.split("\n## Server settings\n").nth(1).expect("a Server settings section");
+        let section = section.split("\n## ").next().unwrap();
+        let cell = |c: &str| c.trim().trim_matches('`').to_owned();
+        let mut rows = std::collections::BTreeMap::new();
+        for line in section.lines().filter(|l| l.starts_with("| `--")) {
+            let cells: Vec<&str> = line.split('|').collect();
+            let flag = cell(cells[1]).trim_start_matches("--").split(' ').next().unwrap().to_owned();
+            assert!(rows.insert(flag.clone(), (cell(cells[2]), cell(cells[3]))).is_none(), "two rows for --{flag}");
+        }
+        let command = ServeArgs::augment_args(Command::new("serve"));
+        for arg in command.get_arguments() {
+            let long = arg.get_long().expect("serve has only --flags");
+            let row = rows.remove(long).unwrap_or_else(|| panic!("the README's table has no row for --{long}"));
+            let env = arg.get_env().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default();
+            let default = match arg.get_action().takes_values() {
+                true => arg.get_default_values().iter().map(|v| v.to_string_lossy()).collect::<Vec<_>>().join(","),
+                false => String::new(),
+            };
+            assert_eq!(row, (env, default), "the README's row for --{long}: (variable, default)");
+        }
+        assert!(rows.is_empty(), "the README's table names flags serve does not have: {rows:?}");
+    }
+
+    /// `yhconv serve` with nothing given runs with `Config::default()`.
+    #[test]
+    fn no_flags_is_the_default_config() {
+        let command = ServeArgs::augment_args(Command::new("serve")).mut_args(|arg| arg.env(None));
+        let args = ServeArgs::from_arg_matches(&command.get_matches_from(["serve"])).unwrap();
+        assert_eq!(args.server, Config::default());
+        assert_eq!((args.config, args.world, args.demo, args.log.as_str()), (None, None, false, "info"));
+    }
 }

@@ -141,3 +141,30 @@ fn the_table_checker_catches_misaligned_rows() {
     let caught = std::panic::catch_unwind(|| cells(&bad, &starts));
     assert!(caught.is_err(), "misaligned row accepted: {bad:?}");
 }
+
+/// A PostgreSQL password given in `--db` appears nowhere in what the server
+/// prints, not even when it cannot reach the database; the host does, so
+/// the log still says which database was meant.
+#[test]
+fn the_database_password_never_reaches_the_log() {
+    let url = "postgres://u:s3cretpw@127.0.0.1:1/db";
+    let args = ["serve", "--db", url, "--db-startup-wait-secs", "0", "--listen", "127.0.0.1:0", "--log", "debug"];
+    let started = std::time::Instant::now();
+    let out = run(&args);
+    let err = out.fails();
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "nothing listens on port 1: it fails fast");
+    assert!(!err.contains("s3cretpw") && !out.stdout.contains("s3cretpw"), "{err}");
+    assert!(err.contains("postgres://u:***@127.0.0.1:1/db"), "the log names the database: {err}");
+    // The same URL from the environment, and a bad URL, are redacted too.
+    let mut env = yhconv();
+    env.env("YHCONV_DB", url);
+    let out = run_with(env, &["serve", "--db-startup-wait-secs", "0", "--listen", "127.0.0.1:0"]);
+    assert!(!out.fails().contains("s3cretpw") && out.stderr.contains("127.0.0.1:1"), "{}", out.stderr);
+    let out = run(&["serve", "--db", "mysql://u:s3cretpw@127.0.0.1:1/db"]);
+    assert!(!out.fails().contains("s3cretpw") && out.stderr.contains("127.0.0.1:1"), "{}", out.stderr);
+    // `--help` shows the variable but not its value.
+    let mut env = yhconv();
+    env.env("YHCONV_DB", url);
+    let help = run_with(env, &["serve", "--help"]);
+    assert!(help.ok().contains("YHCONV_DB") && !help.stdout.contains("s3cretpw"), "{}", help.stdout);
+}

@@ -38,16 +38,19 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Opens the store a config names (waiting for PostgreSQL if it is not up yet).
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     match &config.db {
-        DbUrl::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path, config.sqlite_readers, config.sqlite_sync)?)),
-        DbUrl::Postgres(url) => Ok(Arc::new(PostgresStore::connect(url, &config.postgres).await?)),
+        DbUrl::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path, config.sqlite_readers.max(1), config.sqlite_sync)?)),
+        DbUrl::Postgres(url) => Ok(Arc::new(
+            // `config.db` prints with its password redacted.
+            PostgresStore::connect(url, &config.postgres()).await.with_context(|| format!("opening {}", config.db))?,
+        )),
     }
 }
 
 /// A service over the store a config names (for import and admin).
 pub async fn open_service(config: &Config) -> anyhow::Result<Service> {
     let store = open_store(config).await?;
-    let hub = Hub::start(Arc::clone(&store), config.ws_queue_capacity);
-    Ok(Service::new(store, hub, config.list_cache_mib.saturating_mul(1024 * 1024)))
+    let hub = Hub::start(Arc::clone(&store), config.ws_queue_capacity());
+    Ok(Service::new(store, hub, config.list_cache_bytes()))
 }
 
 /// Takes the serve lock of an SQLite database: `PATH-serve.lock`, locked

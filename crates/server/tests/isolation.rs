@@ -63,8 +63,8 @@ async fn tokens_and_passwords_are_stored_hashed() {
 #[tokio::test]
 async fn a_token_over_its_rate_is_refused_and_others_keep_going() {
     let app = TestApp::spawn_with(|c| {
-        c.rate_limit_per_sec = 1;
-        c.rate_limit_burst = 5;
+        c.rate_limit = 1;
+        c.rate_burst = 5;
     })
     .await;
     let (ann, ben) = (app.client(ANN).await, app.client(BEN).await);
@@ -81,7 +81,7 @@ async fn a_token_over_its_rate_is_refused_and_others_keep_going() {
 
 #[tokio::test]
 async fn login_tries_are_rate_limited_per_address() {
-    let app = TestApp::spawn_with(|c| c.login_limit_per_sec = 1).await;
+    let app = TestApp::spawn_with(|c| c.login_rate_limit = 1).await;
     let anon = app.anonymous();
     let mut refused = 0;
     for _ in 0..40 {

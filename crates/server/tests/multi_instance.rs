@@ -142,8 +142,8 @@ async fn start_up_waits_for_the_database_and_healthz_reports_it() {
     };
     let (app, admin_client) = tokio::join!(
         TestApp::spawn_on(DbUrl::Postgres(url), tempfile::tempdir().unwrap(), |c| {
-            c.postgres.connect_timeout = Duration::from_secs(1);
-            c.postgres.startup_wait = Duration::from_secs(30);
+            c.db_connect_timeout_secs = 1;
+            c.db_startup_wait_secs = 30;
         }),
         create_later
     );

@@ -280,7 +280,7 @@ fn split_answer(answer: &[u8]) -> (String, Vec<u8>) {
 
 #[tokio::test]
 async fn a_request_over_the_time_limit_is_answered_in_its_own_format() {
-    let app = TestApp::spawn_with(|c| c.request_timeout = std::time::Duration::from_millis(300)).await;
+    let app = TestApp::spawn_with(|c| c.request_timeout_secs = 1).await;
     let token = app.client(ANN).await.token().unwrap().to_owned();
 
     let (status, body) = split_answer(&stalled_request(&app.base_url, "/v1/conversation/list", &token).await);

@@ -126,7 +126,7 @@ async fn pushes_within_a_chat_follow_msg_seq() {
 
 #[tokio::test]
 async fn a_socket_that_never_reads_does_not_hold_up_the_others() {
-    let app = TestApp::spawn_with(|c| c.ws_queue_capacity = 32).await;
+    let app = TestApp::spawn_with(|c| c.ws_queue = 32).await;
     // A raw socket that logs in as Ann, sees its login work, then never reads.
     let ann = app.client(ANN).await;
     let ws_url = format!("{}/ws", app.base_url.replace("http://", "ws://"));
@@ -182,7 +182,7 @@ async fn a_wrong_login_gets_nothing() {
 
 #[tokio::test]
 async fn idle_sockets_are_closed_and_shutdown_closes_the_rest() {
-    let app = TestApp::spawn_with(|c| c.ws_idle_timeout = Duration::from_millis(700)).await;
+    let app = TestApp::spawn_with(|c| c.ws_idle_secs = 1).await;
     let mut idle = socket(&app, ANN, "idle").await;
     let closed = tokio::time::timeout(Duration::from_secs(10), idle.next_event()).await.expect("closed in time");
     assert!(matches!(closed, Ok(None)), "{closed:?}");

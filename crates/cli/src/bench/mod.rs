@@ -145,9 +145,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             let db = choose_db(&args, &scratch).await?;
             server_kind.push_str(if db.starts_with("postgres") { "postgres" } else { "sqlite" });
             let spec = args.spec();
-            say!(quiet, "building the world in {db} ...");
+            let config = Config { db: DbUrl::parse(&db)?, ..Config::default() };
+            // `config.db` prints with its password redacted.
+            say!(quiet, "building the world in {} ...", config.db);
             let built = {
-                let config = Config { db: DbUrl::parse(&db)?, ..Config::default() };
                 let service = yhconv_server::app::open_service(&config).await.context("opening the database")?;
                 world::build(&service, spec, quiet).await?
             };

@@ -40,8 +40,11 @@ impl ServerProcess {
         let exe = std::env::current_exe().context("finding the yhconv executable")?;
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
         let log_file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        // The URL goes in the environment, not the arguments every user on
+        // the machine can read in `ps`: it may hold a password.
         let child = Command::new(exe)
-            .args(["serve", "--db", db, "--listen", &addr.to_string()])
+            .env("YHCONV_DB", db)
+            .args(["serve", "--listen", &addr.to_string()])
             .args(["--rate-limit", "0", "--login-rate-limit", "0"])
             .args(extra)
             .stdin(Stdio::null())

@@ -32,8 +32,8 @@ impl RateLimits {
     /// Limiters as configured, and a task that forgets idle keys every minute.
     pub fn start(config: &Config) -> Arc<Self> {
         let limits = Arc::new(Self {
-            per_token: limiter(config.rate_limit_per_sec, config.rate_limit_burst),
-            per_ip_login: limiter(config.login_limit_per_sec, LOGIN_BURST),
+            per_token: limiter(config.rate_limit, config.rate_burst),
+            per_ip_login: limiter(config.login_rate_limit, LOGIN_BURST),
         });
         let weak = Arc::downgrade(&limits);
         tokio::spawn(async move {
@@ -75,7 +75,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_token_over_its_burst_is_refused_and_others_are_not() {
-        let config = Config { rate_limit_per_sec: 1, rate_limit_burst: 3, ..Config::default() };
+        let config = Config { rate_limit: 1, rate_burst: 3, ..Config::default() };
         let limits = RateLimits::start(&config);
         for _ in 0..3 {
             limits.check_token("a").unwrap();
@@ -86,7 +86,7 @@ mod tests {
 
     #[tokio::test]
     async fn zero_turns_limits_off() {
-        let config = Config { rate_limit_per_sec: 0, login_limit_per_sec: 0, ..Config::default() };
+        let config = Config { rate_limit: 0, login_rate_limit: 0, ..Config::default() };
         let limits = RateLimits::start(&config);
         for _ in 0..10_000 {
             limits.check_token("a").unwrap();

@@ -46,7 +46,7 @@ pub struct AppState {
 /// The whole application's routes and middleware.
 pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.config);
-    let timeout = axum::middleware::from_fn_with_state(state.config.request_timeout, time_limit);
+    let timeout = axum::middleware::from_fn_with_state(state.config.request_timeout(), time_limit);
     Router::new()
         .merge(conversation::router())
         .merge(msg::router())
@@ -67,10 +67,10 @@ pub fn router(state: AppState) -> Router {
 }
 
 fn cors_layer(config: &Config) -> CorsLayer {
-    let origins = if config.cors_origins.is_empty() {
+    let origins = if config.cors_origin.is_empty() {
         AllowOrigin::any()
     } else {
-        AllowOrigin::list(config.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+        AllowOrigin::list(config.cors_origin.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
     };
     CorsLayer::new()
         .allow_origin(origins)

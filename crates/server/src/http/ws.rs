@@ -41,7 +41,7 @@ async fn ws_route(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> R
         .on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))
         .on_upgrade(move |socket: WebSocket| async move {
             let (sink, stream) = socket.split();
-            let settings = SessionSettings { idle_timeout: state.config.ws_idle_timeout };
+            let settings = SessionSettings { idle_timeout: state.config.ws_idle_timeout() };
             run_session(state.service.clone(), settings, state.shutdown.clone(), sink, stream).await;
         })
 }

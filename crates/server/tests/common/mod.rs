@@ -70,8 +70,8 @@ impl TestApp {
         let mut config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             db,
-            rate_limit_per_sec: 0,
-            login_limit_per_sec: 0,
+            rate_limit: 0,
+            login_rate_limit: 0,
             ..Config::default()
         };
         tweak(&mut config);
