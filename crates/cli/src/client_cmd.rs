@@ -98,6 +98,61 @@ pub enum ClientCommand {
         #[arg(long, value_name = "MSG_ID")]
         before: Option<String>,
     },
+    /// Show the messages after a sequence number, oldest first
+    /// (list-message-by-seq; 0: the newest 31).
+    History {
+        /// The chat: user, group or bot id.
+        chat_id: String,
+        /// What CHAT_ID names: user, group or bot.
+        #[arg(long = "type", value_name = "user|group|bot")]
+        chat_type: ChatType,
+        /// Show the messages after this seq (at most 31).
+        #[arg(long, value_name = "SEQ", default_value_t = 0)]
+        after: u64,
+    },
+    /// Give one of your text messages a new text (edit-message).
+    Edit {
+        /// The chat: user, group or bot id.
+        chat_id: String,
+        /// What CHAT_ID names: user, group or bot.
+        #[arg(long = "type", value_name = "user|group|bot")]
+        chat_type: ChatType,
+        /// The message to edit.
+        msg_id: String,
+        /// Its new text.
+        text: String,
+        /// Mention a user id (or `all`); repeatable. They replace the old mentions.
+        #[arg(long = "mention", value_name = "ID")]
+        mentions: Vec<String>,
+    },
+    /// Recall messages of one chat, all or nothing (recall-msg; yours, or
+    /// anyone's in a group you own or administer).
+    Recall {
+        /// The chat: user, group or bot id.
+        chat_id: String,
+        /// What CHAT_ID names: user, group or bot.
+        #[arg(long = "type", value_name = "user|group|bot")]
+        chat_type: ChatType,
+        /// The messages to recall.
+        #[arg(required = true)]
+        msg_ids: Vec<String>,
+    },
+    /// Pin a chat (sticky/add).
+    Pin {
+        chat_id: String,
+        /// What CHAT_ID names: user, group or bot.
+        #[arg(long = "type", value_name = "user|group|bot")]
+        chat_type: ChatType,
+    },
+    /// Unpin a chat (sticky/delete).
+    Unpin {
+        chat_id: String,
+        /// What CHAT_ID names: user, group or bot.
+        #[arg(long = "type", value_name = "user|group|bot")]
+        chat_type: ChatType,
+    },
+    /// Show your pins, the most recently pinned or moved first (sticky/list).
+    Pins,
     /// Show who the token belongs to.
     Whoami,
     /// Revoke the token (its push sockets close too).
@@ -191,11 +246,35 @@ async fn command(client: &Client, args: &ClientArgs) -> anyhow::Result<()> {
             let mut msgs =
                 client.list_messages(chat_id, *chat_type, *count, before.as_deref()).await.map_err(fail("messages"))?;
             msgs.reverse(); // the server sends newest first
-            if json {
-                emit_json(&Value::Array(msgs.iter().map(render::message_json).collect()))
-            } else {
-                let lines: String = msgs.iter().map(|m| render::message_line(m) + "\n").collect();
-                emit(&lines)
+            messages_out(&msgs, json)
+        }
+        ClientCommand::History { chat_id, chat_type, after } => {
+            let msgs = client.list_messages_after(chat_id, *chat_type, *after).await.map_err(fail("history"))?;
+            messages_out(&msgs, json)
+        }
+        ClientCommand::Edit { chat_id, chat_type, msg_id, text, mentions } => {
+            let mentions: Vec<&str> = mentions.iter().map(String::as_str).collect();
+            client.edit_text(chat_id, *chat_type, msg_id, text, &mentions).await.map_err(fail("edit"))?;
+            ok(json)
+        }
+        ClientCommand::Recall { chat_id, chat_type, msg_ids } => {
+            let ids: Vec<&str> = msg_ids.iter().map(String::as_str).collect();
+            client.recall(chat_id, *chat_type, &ids).await.map_err(fail("recall"))?;
+            ok(json)
+        }
+        ClientCommand::Pin { chat_id, chat_type } => {
+            client.pin(chat_id, *chat_type).await.map_err(fail("pin"))?;
+            ok(json)
+        }
+        ClientCommand::Unpin { chat_id, chat_type } => {
+            client.unpin(chat_id, *chat_type).await.map_err(fail("unpin"))?;
+            ok(json)
+        }
+        ClientCommand::Pins => {
+            let pins = client.pins().await.map_err(fail("pins"))?;
+            match json {
+                true => emit_json(&serde_json::to_value(&pins)?),
+                false => emit(&render::pin_table(&pins, now_ms())),
             }
         }
         ClientCommand::Whoami => {
@@ -282,6 +361,16 @@ async fn watch(client: &Client, args: &ClientArgs) -> anyhow::Result<()> {
                 Some(PushEvent::Other { cmd }) => tracing::debug!(%cmd, "ignored push frame"),
             },
         }
+    }
+}
+
+/// History, oldest first: one line per message, or a JSON array.
+fn messages_out(msgs: &[yhconv_client::pb::Msg], json: bool) -> anyhow::Result<()> {
+    if json {
+        emit_json(&Value::Array(msgs.iter().map(render::message_json).collect()))
+    } else {
+        let lines: String = msgs.iter().map(|m| render::message_line(m) + "\n").collect();
+        emit(&lines)
     }
 }
 

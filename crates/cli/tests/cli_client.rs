@@ -389,3 +389,44 @@ fn environment_variables_replace_flags() {
         .env("YHCONV_PASSWORD", &alice.password);
     assert!(is_token(run_with(cmd, &["client", "login"]).ok().trim_end()));
 }
+
+#[test]
+fn pins_edit_recall_and_history_from_the_cli() {
+    let server = Server::demo();
+    let (alice, bob) = (server.token(ALICE), server.token(BOB));
+    // Pins: pin two, see them newest first, unpin one.
+    assert_eq!(server.client(&alice, &["pins"]).ok(), "no pins\n");
+    server.client(&alice, &["pin", GROUP, "--type", "group"]).ok();
+    server.client(&alice, &["pin", BOB, "--type", "user"]).ok();
+    let out = server.client(&alice, &["pins"]);
+    let lines: Vec<&str> = out.ok().lines().collect();
+    assert!(lines[0].starts_with("NAME") && lines.len() == 3, "{lines:#?}");
+    assert!(lines[1].starts_with("老鲍 (Bob)") && lines[2].starts_with("yhconv 开发组"), "{lines:#?}");
+    server.client(&alice, &["unpin", BOB, "--type", "user"]).ok();
+    let pins = server.client(&alice, &["pins", "--json"]).json();
+    assert_eq!(pins.as_array().map(Vec::len), Some(1), "{pins}");
+    assert_eq!((pins[0]["chatId"].as_str(), pins[0]["chatType"].as_u64()), (Some(GROUP), Some(2)));
+
+    // Edit: the list and history follow.
+    let msg_id = server.client(&alice, &["send", BOB, "--type", "user", "teh typo"]).ok().trim().to_owned();
+    server.client(&alice, &["edit", BOB, "--type", "user", &msg_id, "the typo, fixed"]).ok();
+    let list = server.list_json(&bob);
+    assert_eq!(entry(&list, ALICE)["chat_content"], "the typo, fixed");
+    let history = server.client(&bob, &["history", ALICE, "--type", "user"]).ok().to_owned();
+    assert!(history.lines().last().unwrap().ends_with("  Alice: the typo, fixed"), "{history}");
+    let out = server.client(&bob, &["edit", ALICE, "--type", "user", &msg_id, "not mine"]);
+    assert!(out.fails().contains("only its sender may edit a message"), "{}", out.stderr);
+
+    // Recall: gone from the preview and the history, and not unread.
+    server.client(&alice, &["recall", BOB, "--type", "user", &msg_id]).ok();
+    let list = server.list_json(&bob);
+    let alice_row = entry(&list, ALICE);
+    assert_eq!(alice_row["chat_content"], "Alice 撤回了一条消息");
+    let history = server.client(&bob, &["history", ALICE, "--type", "user"]).ok().to_owned();
+    assert!(history.lines().last().unwrap().ends_with("  Alice: [recalled]"), "{history}");
+    assert!(!history.contains("typo"), "{history}");
+    // --after: only what came after a seq.
+    let after = server.client(&bob, &["history", ALICE, "--type", "user", "--after", "1", "--json"]).json();
+    let seqs: Vec<u64> = after.as_array().unwrap().iter().map(|m| m["msg_seq"].as_u64().unwrap()).collect();
+    assert!(seqs.iter().all(|s| *s > 1) && !seqs.is_empty(), "{after}");
+}

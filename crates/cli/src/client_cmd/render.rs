@@ -36,6 +36,27 @@ pub fn conversation_table(list: &[pb::Conversation], now_ms: u64) -> String {
     table(&headers, &rows)
 }
 
+/// The pins as an aligned table, in the order given.
+pub fn pin_table(pins: &[yhconv_proto::json::Sticky], now_ms: u64) -> String {
+    if pins.is_empty() {
+        return "no pins\n".to_owned();
+    }
+    let headers = ["NAME", "TYPE", "CHAT ID", "PINNED", "PIN ID"];
+    let rows: Vec<Vec<String>> = pins
+        .iter()
+        .map(|p| {
+            vec![
+                truncate(&one_line(&p.chat_name), NAME_COLUMNS),
+                chat_type_name(p.chat_type),
+                p.chat_id.clone(),
+                relative_time(p.sort.max(0) as u64 * 1000, now_ms),
+                p.id.to_string(),
+            ]
+        })
+        .collect();
+    table(&headers, &rows)
+}
+
 /// The UNREAD cell: the exact count (yhconv's field 100) when the server
 /// sent one, else what field 6 says: a flag on stock servers, where `1+`
 /// reads "at least one".
@@ -111,7 +132,7 @@ pub fn summary(content_type: u64, content: Option<&pb::MsgContent>) -> String {
 pub fn message_line(m: &pb::Msg) -> String {
     let text = match m.msg_delete_time {
         0 => summary(m.content_type, m.content.as_ref()),
-        _ => "[deleted]".into(),
+        _ => "[recalled]".into(),
     };
     format!("{}  {}: {text}", utc_datetime(m.send_time), sender_name(m.sender.as_ref()))
 }
