@@ -327,7 +327,7 @@ async fn watch(client: &Client, args: &ClientArgs) -> anyhow::Result<()> {
             event = push.next_event() => match event.map_err(fail("push socket"))? {
                 None => match push.close_reason() {
                     // Revoked token, bad frames, or fell behind: not a clean end.
-                    Some(close) if matches!(close.code, 1008 | 1013) => {
+                    Some(close) if close.kind.map_or(matches!(close.code, 1008 | 1013), |kind| !kind.is_routine()) => {
                         bail!("push socket: the server closed it: {} ({})", close.reason, close.code)
                     }
                     Some(close) => {

@@ -6,6 +6,7 @@ use prost::Message;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::RequestBuilder;
 use serde::Serialize;
+use yhconv_proto::endpoints as ep;
 use yhconv_proto::json::{
     ChatIdBody, EditRecordBody, EditRecordItem, EditRecordList, EmailLoginBody, LoginData, NoNotifyBody,
     SortChangeBody, Sticky, StickyChatBody, StickyIdBody, StickyList,
@@ -29,19 +30,19 @@ impl Client {
             device_id: device_id.to_owned(),
             platform: platform.to_owned(),
         };
-        let data = self.post_json("/v1/user/email-login", &body, false).await?;
+        let data = self.post_json(ep::EMAIL_LOGIN.path, &body, false).await?;
         Ok(json_data::<LoginData>(data)?.token)
     }
 
     /// `POST /v1/user/logout`: revokes the client's token.
     pub async fn logout(&self) -> Result<()> {
-        self.post_json("/v1/user/logout", &serde_json::json!({}), true).await?;
+        self.post_json(ep::LOGOUT.path, &serde_json::json!({}), true).await?;
         Ok(())
     }
 
     /// `GET /v1/user/info`: the caller's own profile.
     pub async fn user_info(&self) -> Result<pb::UserInfoData> {
-        let req = self.http.get(self.url("/v1/user/info"));
+        let req = self.http.get(self.url(ep::USER_INFO.path));
         let info: pb::UserInfo = self.call_proto(req).await?;
         info.data.ok_or_else(|| Error::Decode("user info has no data".into()))
     }
@@ -54,14 +55,14 @@ impl Client {
             Some(md5) => pb::ConversationListRequest { md5: md5.to_owned() }.encode_to_vec(),
             None => Vec::new(),
         };
-        self.post_proto("/v1/conversation/list", body).await
+        self.post_proto(ep::CONVERSATION_LIST.path, body).await
     }
 
     /// `POST /v1/conversation/dismiss-notification`: marks a conversation
     /// read (unread and `at` back to 0).
     pub async fn dismiss_notification(&self, chat_id: &str) -> Result<()> {
         let body = ChatIdBody { chat_id: chat_id.to_owned() };
-        self.post_json("/v1/conversation/dismiss-notification", &body, true).await?;
+        self.post_json(ep::DISMISS_NOTIFICATION.path, &body, true).await?;
         Ok(())
     }
 
@@ -70,7 +71,7 @@ impl Client {
     /// needed.
     pub async fn sort_change(&self, target_id: &str) -> Result<()> {
         let body = SortChangeBody { user_id: target_id.to_owned() };
-        self.post_json("/v1/conversation/sort-change", &body, true).await?;
+        self.post_json(ep::SORT_CHANGE.path, &body, true).await?;
         Ok(())
     }
 
@@ -78,47 +79,47 @@ impl Client {
     /// message or sort-change.
     pub async fn remove_conversation(&self, chat_id: &str) -> Result<()> {
         let body = ChatIdBody { chat_id: chat_id.to_owned() };
-        self.post_json("/v1/conversation/remove", &body, true).await?;
+        self.post_json(ep::REMOVE_CONVERSATION.path, &body, true).await?;
         Ok(())
     }
 
     /// `POST /v1/friend/no-notify`: turns do-not-disturb on or off.
     pub async fn set_no_notify(&self, chat_id: &str, on: bool) -> Result<()> {
         let body = NoNotifyBody { chat_id: chat_id.to_owned(), no_notify: u8::from(on) };
-        self.post_json("/v1/friend/no-notify", &body, true).await?;
+        self.post_json(ep::NO_NOTIFY.path, &body, true).await?;
         Ok(())
     }
 
     /// `POST /v1/sticky/list`: the caller's pins, in display order.
     pub async fn pins(&self) -> Result<Vec<Sticky>> {
-        let data = self.post_json("/v1/sticky/list", &serde_json::json!({}), true).await?;
+        let data = self.post_json(ep::STICKY_LIST.path, &serde_json::json!({}), true).await?;
         Ok(json_data::<StickyList>(data)?.sticky)
     }
 
     /// `POST /v1/sticky/add`: pins a chat (pinning a pinned chat keeps its place).
     pub async fn pin(&self, chat_id: &str, chat_type: ChatType) -> Result<()> {
         let body = StickyChatBody { chat_id: chat_id.to_owned(), chat_type: Some(chat_type.code()) };
-        self.post_json("/v1/sticky/add", &body, true).await?;
+        self.post_json(ep::STICKY_ADD.path, &body, true).await?;
         Ok(())
     }
 
     /// `POST /v1/sticky/delete`: unpins a chat.
     pub async fn unpin(&self, chat_id: &str, chat_type: ChatType) -> Result<()> {
         let body = StickyChatBody { chat_id: chat_id.to_owned(), chat_type: Some(chat_type.code()) };
-        self.post_json("/v1/sticky/delete", &body, true).await?;
+        self.post_json(ep::STICKY_DELETE.path, &body, true).await?;
         Ok(())
     }
 
     /// `POST /v1/sticky/topping`: moves the pin with this id (a [`Sticky::id`]) first.
     pub async fn move_pin_first(&self, pin_id: i64) -> Result<()> {
-        self.post_json("/v1/sticky/topping", &StickyIdBody { id: pin_id }, true).await?;
+        self.post_json(ep::STICKY_TOPPING.path, &StickyIdBody { id: pin_id }, true).await?;
         Ok(())
     }
 
     /// `POST /v1/msg/send-message`: sends `msg` as given. Resending the same
     /// `msg_id` does not create a second message.
     pub async fn send_message(&self, msg: &pb::SendMessage) -> Result<()> {
-        let _: pb::StatusOnly = self.post_proto("/v1/msg/send-message", msg.encode_to_vec()).await?;
+        let _: pb::StatusOnly = self.post_proto(ep::SEND_MESSAGE.path, msg.encode_to_vec()).await?;
         Ok(())
     }
 
@@ -158,7 +159,7 @@ impl Client {
             chat_type: chat_type.code(),
             chat_id: chat_id.to_owned(),
         };
-        let res: pb::ListMessageResponse = self.post_proto("/v1/msg/list-message", req.encode_to_vec()).await?;
+        let res: pb::ListMessageResponse = self.post_proto(ep::LIST_MESSAGE.path, req.encode_to_vec()).await?;
         Ok(res.msg)
     }
 
@@ -176,7 +177,7 @@ impl Client {
             chat_type: chat_type.code(),
             chat_id: chat_id.to_owned(),
         };
-        let res: pb::ListMessageResponse = self.post_proto("/v1/msg/list-message-by-seq", req.encode_to_vec()).await?;
+        let res: pb::ListMessageResponse = self.post_proto(ep::LIST_MESSAGE_BY_SEQ.path, req.encode_to_vec()).await?;
         Ok(res.msg)
     }
 
@@ -197,7 +198,7 @@ impl Client {
             ..Default::default()
         };
         let res: pb::ListMessageResponse =
-            self.post_proto("/v1/msg/list-message-by-mid-seq", req.encode_to_vec()).await?;
+            self.post_proto(ep::LIST_MESSAGE_BY_MID_SEQ.path, req.encode_to_vec()).await?;
         Ok(res.msg)
     }
 
@@ -223,7 +224,7 @@ impl Client {
             content_type: ContentType::Text.code(),
             ..Default::default()
         };
-        let _: pb::StatusOnly = self.post_proto("/v1/msg/edit-message", msg.encode_to_vec()).await?;
+        let _: pb::StatusOnly = self.post_proto(ep::EDIT_MESSAGE.path, msg.encode_to_vec()).await?;
         Ok(())
     }
 
@@ -235,7 +236,7 @@ impl Client {
             chat_id: chat_id.to_owned(),
             chat_type: chat_type.code(),
         };
-        let path = if msg_ids.len() == 1 { "/v1/msg/recall-msg" } else { "/v1/msg/recall-msg-batch" };
+        let path = if msg_ids.len() == 1 { ep::RECALL_MSG.path } else { ep::RECALL_MSG_BATCH.path };
         let _: pb::StatusOnly = self.post_proto(path, req.encode_to_vec()).await?;
         Ok(())
     }
@@ -244,7 +245,7 @@ impl Client {
     /// each edit, newest first (page from 1), and how many edits there were.
     pub async fn edit_records(&self, msg_id: &str, size: u64, page: u64) -> Result<(Vec<EditRecordItem>, u64)> {
         let body = EditRecordBody { msg_id: msg_id.to_owned(), size: Some(size), page: Some(page) };
-        let data = self.post_json("/v1/msg/list-message-edit-record", &body, true).await?;
+        let data = self.post_json(ep::LIST_MESSAGE_EDIT_RECORD.path, &body, true).await?;
         let records: EditRecordList = json_data(data)?;
         Ok((records.list, records.total))
     }

@@ -15,6 +15,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::header::{HeaderValue, USER_AGENT};
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use yhconv_proto::frames::cmd;
 use yhconv_proto::json::{WsClientFrame, WsLoginData};
 use yhconv_proto::pb;
 
@@ -60,6 +61,8 @@ pub struct CloseReason {
     /// The reason text (yhconv: `idle`, `server shutting down`, `logged
     /// out`, `too far behind`, ...).
     pub reason: String,
+    /// Which of yhconv's reasons it is, when it is one.
+    pub kind: Option<yhconv_proto::CloseReason>,
 }
 
 impl Client {
@@ -84,7 +87,7 @@ impl Client {
             device_id: device_id.to_owned(),
         };
         let data = serde_json::to_value(login).map_err(|e| Error::Decode(e.to_string()))?;
-        socket.send_frame(new_seq(), "login", data).await?;
+        socket.send_frame(new_seq(), cmd::LOGIN, data).await?;
         Ok(socket)
     }
 }
@@ -94,7 +97,7 @@ impl PushSocket {
     /// seq; the ack arrives later through [`PushSocket::next_event`].
     pub async fn heartbeat(&mut self) -> Result<String> {
         let seq = new_seq();
-        self.send_frame(seq.clone(), "heartbeat", serde_json::json!({})).await?;
+        self.send_frame(seq.clone(), cmd::HEARTBEAT, serde_json::json!({})).await?;
         Ok(seq)
     }
 
@@ -117,7 +120,11 @@ impl PushSocket {
                 Message::Ping(_) => self.ws.flush().await?,
                 // The close reply is automatic; the stream ends right after.
                 Message::Close(frame) => {
-                    self.close = frame.map(|f| CloseReason { code: f.code.into(), reason: f.reason.to_string() });
+                    self.close = frame.map(|f| {
+                        let (code, reason) = (u16::from(f.code), f.reason.to_string());
+                        let kind = yhconv_proto::CloseReason::from_frame(code, &reason);
+                        CloseReason { code, reason, kind }
+                    });
                 }
                 Message::Text(_) | Message::Pong(_) | Message::Frame(_) => {}
             }
@@ -173,12 +180,12 @@ pub(crate) fn decode_frame(bytes: &[u8]) -> Result<PushEvent> {
     let frame = pb::WsFrame::decode(bytes)?;
     let info = frame.info.unwrap_or_default();
     Ok(match info.cmd.as_str() {
-        "heartbeat_ack" => PushEvent::HeartbeatAck { seq: info.seq },
-        "push_message" => match frame.data.and_then(|d| d.msg) {
+        cmd::HEARTBEAT_ACK => PushEvent::HeartbeatAck { seq: info.seq },
+        cmd::PUSH_MESSAGE => match frame.data.and_then(|d| d.msg) {
             Some(msg) => PushEvent::Message(msg),
             None => PushEvent::Other { cmd: info.cmd },
         },
-        "edit_message" => match frame.data.and_then(|d| d.msg) {
+        cmd::EDIT_MESSAGE => match frame.data.and_then(|d| d.msg) {
             Some(msg) => PushEvent::Edited(msg),
             None => PushEvent::Other { cmd: info.cmd },
         },

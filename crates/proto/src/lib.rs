@@ -3,14 +3,19 @@
 //! - [`pb`]: protobuf messages (field numbers are facts of the protocol; never
 //!   renumber them).
 //! - [`json`]: JSON request and response bodies.
+//! - [`endpoints`]: every HTTP endpoint, declared once.
+//! - [`frames`]: push socket commands and close reasons.
 //! - [`ChatType`] and [`ContentType`]: the protocol's enumerations.
 //!
 //! Both the server and the client use these types, so the two cannot drift.
 
+pub mod endpoints;
+pub mod frames;
 pub mod json;
 pub mod pb;
 
 mod kinds;
+pub use frames::CloseReason;
 pub use kinds::{ChatType, ContentType};
 
 /// The `code` of a successful answer.

@@ -1,4 +1,6 @@
-//! Protobuf messages of the protocol, derived with prost (no `protoc` needed).
+//! Protobuf messages of the protocol, derived with prost (no `protoc` needed),
+//! and serializable to JSON under their field names (what `yhconv client
+//! --json` prints).
 //!
 //! Field numbers are facts of the protocol (`shared/PROTOCOL.md`); the golden
 //! byte tests at the bottom of this file fail if one slips.
@@ -6,7 +8,7 @@
 use prost::Message;
 
 /// Field 1 of every protobuf answer.
-#[derive(Clone, PartialEq, Message)]
+#[derive(Clone, PartialEq, Message, serde::Serialize)]
 pub struct Status {
     /// A per-request id.
     #[prost(int64, tag = "1")]
@@ -20,14 +22,14 @@ pub struct Status {
 
 /// A protobuf answer that holds only its [`Status`] (send-message, and every
 /// protobuf error).
-#[derive(Clone, PartialEq, Message)]
+#[derive(Clone, PartialEq, Message, serde::Serialize)]
 pub struct StatusOnly {
     #[prost(message, optional, tag = "1")]
     pub status: Option<Status>,
 }
 
 /// Body of `POST /v1/conversation/list` (may be empty).
-#[derive(Clone, PartialEq, Message)]
+#[derive(Clone, PartialEq, Message, serde::Serialize)]
 pub struct ConversationListRequest {
     /// The fingerprint of the list the client already holds.
     #[prost(string, tag = "2")]
@@ -35,7 +37,7 @@ pub struct ConversationListRequest {
 }
 
 /// Answer of `POST /v1/conversation/list`.
-#[derive(Clone, PartialEq, Message)]
+#[derive(Clone, PartialEq, Message, serde::Serialize)]
 pub struct ConversationList {
     #[prost(message, optional, tag = "1")]
     pub status: Option<Status>,
@@ -50,7 +52,7 @@ pub struct ConversationList {
 }
 
 /// One entry of a user's conversation list.
-#[derive(Clone, PartialEq, Message)]
+#[derive(Clone, PartialEq, Message, serde::Serialize)]
 pub struct Conversation {
     /// For a direct chat, the other user's id.
     #[prost(string, tag = "1")]
@@ -97,7 +99,7 @@ pub struct Conversation {
 }
 
 /// Who mentioned this user, where, in which message.
-#[derive(Clone, PartialEq, Message)]
+#[derive(Clone, PartialEq, Message, serde::Serialize)]
 pub struct AtData {
     #[prost(uint64, tag = "1")]
     pub unknown: u64,
@@ -116,7 +118,7 @@ pub struct AtData {
 }
 
 /// Answer of `GET /v1/user/info`.
-#[derive(Clone, PartialEq, Message)]
+#[derive(Clone, PartialEq, Message, serde::Serialize)]
 pub struct UserInfo {
     #[prost(message, optional, tag = "1")]
     pub status: Option<Status>,
@@ -125,7 +127,7 @@ pub struct UserInfo {
 }
 
 /// The caller's own profile.
-#[derive(Clone, PartialEq, Message)]
+#[derive(Clone, PartialEq, Message, serde::Serialize)]
 pub struct UserInfoData {
     #[prost(string, tag = "1")]
     pub id: String,
@@ -150,7 +152,7 @@ pub struct UserInfoData {
 }
 
 /// Body of `POST /v1/msg/send-message`.
-#[derive(Clone, PartialEq, Message)]
+#[derive(Clone, PartialEq, Message, serde::Serialize)]
 pub struct SendMessage {
     /// Chosen by the client; a retry with the same id is stored once.
     #[prost(string, tag = "2")]
@@ -171,7 +173,7 @@ pub struct SendMessage {
 }
 
 /// A message's content; which fields matter depends on its content type.
-#[derive(Clone, PartialEq, Message)]
+#[derive(Clone, PartialEq, Message, serde::Serialize)]
 pub struct MsgContent {
     #[prost(string, tag = "1")]
     pub text: String,
@@ -235,7 +237,7 @@ pub struct MsgContent {
 }
 
 /// Body of `POST /v1/msg/list-message`.
-#[derive(Clone, PartialEq, Message)]
+#[derive(Clone, PartialEq, Message, serde::Serialize)]
 pub struct ListMessageRequest {
     #[prost(uint64, tag = "2")]
     pub msg_count: u64,
@@ -250,7 +252,7 @@ pub struct ListMessageRequest {
 
 /// Answer of `POST /v1/msg/list-message` (newest first) and of the two
 /// by-sequence calls (oldest first).
-#[derive(Clone, PartialEq, Message)]
+#[derive(Clone, PartialEq, Message, serde::Serialize)]
 pub struct ListMessageResponse {
     #[prost(message, optional, tag = "1")]
     pub status: Option<Status>,
@@ -262,7 +264,7 @@ pub struct ListMessageResponse {
 }
 
 /// Body of `POST /v1/msg/recall-msg` and `/v1/msg/recall-msg-batch`.
-#[derive(Clone, PartialEq, Message)]
+#[derive(Clone, PartialEq, Message, serde::Serialize)]
 pub struct RecallMsg {
     /// One id for recall-msg, any number for the batch.
     #[prost(string, repeated, tag = "2")]
@@ -274,7 +276,7 @@ pub struct RecallMsg {
 }
 
 /// Body of `POST /v1/msg/list-message-by-seq`.
-#[derive(Clone, PartialEq, Message)]
+#[derive(Clone, PartialEq, Message, serde::Serialize)]
 pub struct ListMessageBySeqRequest {
     /// 0 or unset (clients send -1): the newest messages; S: those after S.
     #[prost(int64, tag = "3")]
@@ -286,7 +288,7 @@ pub struct ListMessageBySeqRequest {
 }
 
 /// Body of `POST /v1/msg/list-message-by-mid-seq`.
-#[derive(Clone, PartialEq, Message)]
+#[derive(Clone, PartialEq, Message, serde::Serialize)]
 pub struct ListMessageByMidSeqRequest {
     /// The anchor's sequence number, when `msg_id` is empty.
     #[prost(int64, tag = "3")]
@@ -306,7 +308,7 @@ pub struct ListMessageByMidSeqRequest {
 }
 
 /// One stored message, as history shows it.
-#[derive(Clone, PartialEq, Message)]
+#[derive(Clone, PartialEq, Message, serde::Serialize)]
 pub struct Msg {
     #[prost(string, tag = "1")]
     pub msg_id: String,
@@ -333,7 +335,7 @@ pub struct Msg {
 }
 
 /// Who sent a message.
-#[derive(Clone, PartialEq, Message)]
+#[derive(Clone, PartialEq, Message, serde::Serialize)]
 pub struct Sender {
     #[prost(string, tag = "1")]
     pub chat_id: String,
@@ -346,7 +348,7 @@ pub struct Sender {
 }
 
 /// The header of every server WebSocket frame.
-#[derive(Clone, PartialEq, Message)]
+#[derive(Clone, PartialEq, Message, serde::Serialize)]
 pub struct Info {
     #[prost(string, tag = "1")]
     pub seq: String,
@@ -356,7 +358,7 @@ pub struct Info {
 }
 
 /// A server WebSocket frame: its [`Info`], and for `push_message` the data.
-#[derive(Clone, PartialEq, Message)]
+#[derive(Clone, PartialEq, Message, serde::Serialize)]
 pub struct WsFrame {
     #[prost(message, optional, tag = "1")]
     pub info: Option<Info>,
@@ -365,7 +367,7 @@ pub struct WsFrame {
 }
 
 /// The payload of a `push_message` frame.
-#[derive(Clone, PartialEq, Message)]
+#[derive(Clone, PartialEq, Message, serde::Serialize)]
 pub struct PushData {
     /// Always [`crate::PUSH_MESSAGE_TYPE_URL`].
     #[prost(string, tag = "1")]
@@ -375,7 +377,7 @@ pub struct PushData {
 }
 
 /// A new message, as one receiver sees it.
-#[derive(Clone, PartialEq, Message)]
+#[derive(Clone, PartialEq, Message, serde::Serialize)]
 pub struct PushMsg {
     #[prost(string, tag = "1")]
     pub msg_id: String,

@@ -17,6 +17,7 @@ use std::sync::{Arc, RwLock};
 use bytes::Bytes;
 use prost::Message as _;
 use tokio::sync::mpsc;
+use yhconv_proto::frames::cmd;
 use yhconv_proto::pb::{Info, MsgContent, PushData, PushMsg, Sender, WsFrame};
 use yhconv_proto::{ChatType, PUSH_MESSAGE_TYPE_URL};
 
@@ -227,8 +228,8 @@ pub fn encode_push(
 ) -> Bytes {
     let message = &stored.message;
     let cmd = match kind {
-        PushKind::New | PushKind::Recalled => "push_message",
-        PushKind::Edited => "edit_message",
+        PushKind::New | PushKind::Recalled => cmd::PUSH_MESSAGE,
+        PushKind::Edited => cmd::EDIT_MESSAGE,
     };
     let frame = WsFrame {
         info: Some(Info { seq: message.msg_id.clone(), cmd: cmd.into() }),
@@ -260,6 +261,6 @@ pub fn encode_push(
 
 /// The `heartbeat_ack` frame answering heartbeat `seq`.
 pub fn encode_heartbeat_ack(seq: &str) -> Bytes {
-    let frame = WsFrame { info: Some(Info { seq: seq.to_owned(), cmd: "heartbeat_ack".into() }), data: None };
+    let frame = WsFrame { info: Some(Info { seq: seq.to_owned(), cmd: cmd::HEARTBEAT_ACK.into() }), data: None };
     Bytes::from(frame.encode_to_vec())
 }

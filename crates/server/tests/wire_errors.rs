@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use prost::Message;
 use reqwest::{header, StatusCode};
+use yhconv_proto::endpoints::{Answer, Method, ALL};
 use yhconv_proto::pb::{ConversationList, StatusOnly, UserInfo};
 use yhconv_proto::ChatType;
 
@@ -25,20 +26,20 @@ async fn proto_answer(response: reqwest::Response) -> (StatusCode, i32, String) 
     (status, s.code, s.msg)
 }
 
-const JSON_ENDPOINTS: [&str; 4] = [
-    "/v1/conversation/dismiss-notification",
-    "/v1/conversation/sort-change",
-    "/v1/conversation/remove",
-    "/v1/friend/no-notify",
-];
-const PROTO_ENDPOINTS: [&str; 3] = ["/v1/conversation/list", "/v1/msg/send-message", "/v1/msg/list-message"];
+/// The declared endpoints that need a token, answering `answer`, POST.
+fn endpoints(answer: Answer) -> Vec<&'static str> {
+    ALL.iter().filter(|e| e.auth && e.answer == answer && e.methods.contains(&Method::Post)).map(|e| e.path).collect()
+}
+
+/// Request bodies where field 2 is not what these bodies may hold.
+const MALFORMED_FOR: [&str; 3] = ["/v1/conversation/list", "/v1/msg/send-message", "/v1/msg/list-message"];
 
 #[tokio::test]
 async fn missing_or_bad_tokens_are_minus_101_with_401_everywhere() {
     let app = TestApp::spawn().await;
     let http = reqwest::Client::new();
     for token in [None, Some(""), Some("not-a-token"), Some(&*"f".repeat(5000))] {
-        for path in JSON_ENDPOINTS.iter().chain(["/v1/user/logout"].iter()) {
+        for path in endpoints(Answer::Json) {
             let mut req =
                 http.post(format!("{}{path}", app.base_url)).body(r#"{"chatId":"1002","userId":"1002","noNotify":1}"#);
             if let Some(t) = token {
@@ -47,7 +48,7 @@ async fn missing_or_bad_tokens_are_minus_101_with_401_everywhere() {
             let answer = json_answer(req.send().await.unwrap()).await;
             assert_eq!(answer, (StatusCode::UNAUTHORIZED, -101, "未登录".into()), "{path} {token:?}");
         }
-        for path in PROTO_ENDPOINTS {
+        for path in endpoints(Answer::Protobuf) {
             let mut req = http.post(format!("{}{path}", app.base_url));
             if let Some(t) = token {
                 req = req.header("token", t);
@@ -164,7 +165,7 @@ async fn malformed_protobuf_and_oversized_bodies_are_minus_1() {
         // Field 2 is a string in two of the messages and a varint in the third.
         ("field 2 as invalid utf-8 bytes", vec![0x12, 0x02, 0xc3, 0x28]),
     ];
-    for path in PROTO_ENDPOINTS {
+    for path in MALFORMED_FOR {
         for (what, body) in &bodies {
             let response = http
                 .post(format!("{}{path}", app.base_url))

@@ -1,7 +1,7 @@
 //! Protocol values as terminal text and as JSON (snake_case keys, as the
 //! proto names them). Pure: the caller passes the current time.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use yhconv_proto::{pb, ChatType, ContentType};
 
 use super::text::{one_line, relative_time, table, truncate, utc_datetime};
@@ -74,35 +74,17 @@ pub fn chat_type_name(code: u64) -> String {
     ChatType::from_code(code).map_or_else(|| code.to_string(), |t| t.as_str().to_owned())
 }
 
-/// One conversation with every field, plus the list's `md5`.
+/// One conversation with every field (as the protobuf names them), plus
+/// the list's `md5`.
 pub fn conversation_json(c: &pb::Conversation, md5: &str) -> Value {
-    json!({
-        "chat_id": c.chat_id,
-        "chat_type": c.chat_type,
-        "name": c.name,
-        "chat_content": c.chat_content,
-        "timestamp_ms": c.timestamp_ms,
-        "unread_message": c.unread_message,
-        "at": c.at,
-        "avatar_id": c.avatar_id,
-        "avatar_url": c.avatar_url,
-        "do_not_disturb": c.do_not_disturb,
-        "timestamp": c.timestamp,
-        "at_data": c.at_data.as_ref().map(|a| json!({
-            "unknown": a.unknown,
-            "mentioned_id": a.mentioned_id,
-            "mentioned_name": a.mentioned_name,
-            "mentioned_in": a.mentioned_in,
-            "mentioner_id": a.mentioner_id,
-            "mentioner_name": a.mentioner_name,
-            "msg_seq": a.msg_seq,
-        })),
-        "real_name": c.real_name,
-        "certification_level": c.certification_level,
-        "unread_count": c.unread_count,
-        "mention_count": c.mention_count,
-        "md5": md5,
-    })
+    let mut value = to_json(c);
+    value["md5"] = Value::String(md5.to_owned());
+    value
+}
+
+/// Any protocol message as JSON under its field names: every field, always.
+pub fn to_json<T: serde::Serialize>(message: &T) -> Value {
+    serde_json::to_value(message).unwrap_or(Value::Null)
 }
 
 /// What a message says on one line: its text, or a placeholder such as
@@ -164,75 +146,17 @@ fn sender_name(sender: Option<&pb::Sender>) -> String {
 
 /// A history message with every field.
 pub fn message_json(m: &pb::Msg) -> Value {
-    json!({
-        "msg_id": m.msg_id,
-        "sender": m.sender.as_ref().map(sender_json),
-        "direction": m.direction,
-        "content_type": m.content_type,
-        "content": m.content.as_ref().map(content_json),
-        "send_time": m.send_time,
-        "msg_delete_time": m.msg_delete_time,
-        "quote_msg_id": m.quote_msg_id,
-        "msg_seq": m.msg_seq,
-        "edit_time": m.edit_time,
-    })
+    to_json(m)
 }
 
 /// A pushed message with every field.
 pub fn push_json(p: &pb::PushMsg) -> Value {
-    json!({
-        "msg_id": p.msg_id,
-        "sender": p.sender.as_ref().map(sender_json),
-        "recv_id": p.recv_id,
-        "chat_id": p.chat_id,
-        "chat_type": p.chat_type,
-        "content": p.content.as_ref().map(content_json),
-        "content_type": p.content_type,
-        "timestamp": p.timestamp,
-        "msg_seq": p.msg_seq,
-    })
+    to_json(p)
 }
 
 /// The caller's profile with every field.
 pub fn user_json(u: &pb::UserInfoData) -> Value {
-    json!({
-        "id": u.id,
-        "name": u.name,
-        "avatar_url": u.avatar_url,
-        "avatar_id": u.avatar_id,
-        "phone": u.phone,
-        "email": u.email,
-        "coin": u.coin,
-        "is_vip": u.is_vip,
-        "vip_expired_time": u.vip_expired_time,
-        "invitation_code": u.invitation_code,
-    })
-}
-
-fn sender_json(s: &pb::Sender) -> Value {
-    json!({
-        "chat_id": s.chat_id,
-        "chat_type": s.chat_type,
-        "name": s.name,
-        "avatar_url": s.avatar_url,
-    })
-}
-
-fn content_json(c: &pb::MsgContent) -> Value {
-    json!({
-        "text": c.text, "buttons": c.buttons, "image_url": c.image_url,
-        "file_name": c.file_name, "file_url": c.file_url, "mentioned_id": c.mentioned_id,
-        "form": c.form, "quote_msg_text": c.quote_msg_text, "image": c.image,
-        "post_id": c.post_id, "post_title": c.post_title, "post_content": c.post_content,
-        "post_content_type": c.post_content_type, "expression_id": c.expression_id,
-        "quote_image_url": c.quote_image_url, "quote_image_name": c.quote_image_name,
-        "file_size": c.file_size, "video_url": c.video_url, "audio_url": c.audio_url,
-        "audio_time": c.audio_time, "quote_video_url": c.quote_video_url,
-        "quote_video_time": c.quote_video_time, "sticker_item_id": c.sticker_item_id,
-        "sticker_pack_id": c.sticker_pack_id, "room_name": c.room_name,
-        "call_status_text": c.call_status_text, "width": c.width, "height": c.height,
-        "tip": c.tip,
-    })
+    to_json(u)
 }
 
 #[cfg(test)]

@@ -41,6 +41,13 @@ pub enum Error {
     /// `-1` (HTTP 503): the request took longer than the configured limit.
     #[error("request timed out after {0:?}")]
     TimedOut(std::time::Duration),
+    /// `-1` (HTTP 404): no endpoint at this path.
+    #[error("unknown endpoint {method} {path}")]
+    UnknownEndpoint { method: String, path: String },
+    /// `-1` (HTTP 503): a service the server needs does not answer (the
+    /// database, for `/healthz`); the text says which and why.
+    #[error("{0}")]
+    Unavailable(String),
     /// An identity change (import, admin) that conflicts with stored data.
     #[error("{0}")]
     Conflict(String),
@@ -60,6 +67,25 @@ impl Error {
         match self {
             Self::Unauthorized(_) => CODE_UNAUTHORIZED,
             _ => CODE_ERROR,
+        }
+    }
+
+    /// The HTTP status that goes with this error: 401 for `-101`, 429 for
+    /// too many requests, 404 for an unknown endpoint, 503 for a time-out or
+    /// an unavailable database, 500 for our own faults, else 200 (the
+    /// protocol's `-1` is an answer, not an HTTP failure).
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::Unauthorized(_) => 401,
+            Self::RateLimited => 429,
+            Self::UnknownEndpoint { .. } => 404,
+            Self::TimedOut(_) | Self::Unavailable(_) => 503,
+            Self::Internal(_) => 500,
+            Self::WrongCredentials
+            | Self::UnknownChat(_)
+            | Self::NotMember(_)
+            | Self::Invalid(_)
+            | Self::Conflict(_) => 200,
         }
     }
 
@@ -87,6 +113,18 @@ mod tests {
         assert_eq!(Error::UnknownChat("42".into()).code(), -1);
         assert_eq!(Error::UnknownChat("42".into()).public_message(), "unknown chat 42");
         let internal = Error::Internal(anyhow::anyhow!("disk on fire"));
-        assert_eq!(internal.public_message(), "internal error");
+        assert_eq!((internal.public_message().as_str(), internal.http_status()), ("internal error", 500));
+        let statuses = [
+            (Error::Unauthorized(AuthFailure::Missing), 401),
+            (Error::RateLimited, 429),
+            (Error::UnknownEndpoint { method: "GET".into(), path: "/x".into() }, 404),
+            (Error::TimedOut(std::time::Duration::from_secs(1)), 503),
+            (Error::Unavailable("database unavailable".into()), 503),
+            (Error::invalid("nope"), 200),
+        ];
+        for (error, status) in statuses {
+            assert_eq!(error.http_status(), status, "{error}");
+            assert_eq!(error.code(), if status == 401 { -101 } else { -1 });
+        }
     }
 }

@@ -3,13 +3,13 @@
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use axum::Router;
+use yhconv_proto::endpoints as ep;
 use yhconv_proto::json::{ChatIdBody, Reply, SortChangeBody};
 use yhconv_proto::pb::ConversationListRequest;
 
 use super::wire::{json_ok, ok_status, ApiError, Auth, JsonBody, JsonFormat, ProtoBody, ProtoFormat};
-use super::AppState;
+use super::{AppState, RouterExt as _};
 use crate::service::list_wire::encode_list;
 
 type JsonAnswer = Result<axum::Json<Reply<()>>, ApiError<JsonFormat>>;
@@ -17,10 +17,10 @@ type JsonAnswer = Result<axum::Json<Reply<()>>, ApiError<JsonFormat>>;
 /// The conversation routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/conversation/list", post(list_route))
-        .route("/v1/conversation/dismiss-notification", post(dismiss_notification_route))
-        .route("/v1/conversation/sort-change", post(sort_change_route))
-        .route("/v1/conversation/remove", post(remove_route))
+        .endpoint(&ep::CONVERSATION_LIST, list_route)
+        .endpoint(&ep::DISMISS_NOTIFICATION, dismiss_notification_route)
+        .endpoint(&ep::SORT_CHANGE, sort_change_route)
+        .endpoint(&ep::REMOVE_CONVERSATION, remove_route)
 }
 
 /// `POST /v1/conversation/list`: the caller's list, or an empty answer when

@@ -1,17 +1,17 @@
 //! `/v1/friend/*`: do-not-disturb.
 
 use axum::extract::State;
-use axum::routing::post;
 use axum::Router;
+use yhconv_proto::endpoints as ep;
 use yhconv_proto::json::{NoNotifyBody, Reply};
 
 use super::wire::{json_ok, ApiError, Auth, JsonBody, JsonFormat};
-use super::AppState;
+use super::{AppState, RouterExt as _};
 use crate::domain::error::Error;
 
 /// The friend routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/friend/no-notify", post(no_notify_route))
+    Router::new().endpoint(&ep::NO_NOTIFY, no_notify_route)
 }
 
 /// `POST /v1/friend/no-notify`: set the caller's do-not-disturb flag.

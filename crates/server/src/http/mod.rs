@@ -14,13 +14,13 @@ pub mod ws;
 
 use std::sync::Arc;
 
-use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{header, HeaderName, HeaderValue, Method, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::Router;
-use tower_http::catch_panic::CatchPanicLayer;
+use futures_util::FutureExt as _;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
+use yhconv_proto::endpoints as ep;
 
 use crate::config::Config;
 use crate::domain::error::Error;
@@ -43,10 +43,41 @@ pub struct AppState {
     pub in_flight: tokio::sync::mpsc::Sender<()>,
 }
 
+/// Routing by declaration: each API module adds its endpoints with
+/// [`RouterExt::endpoint`], never by a path of its own, so the path, the
+/// methods and the answer format of every route come from
+/// [`yhconv_proto::endpoints`] (`tests/routes.rs` checks both ways).
+pub trait RouterExt {
+    /// Routes `endpoint`'s path, for the methods it declares, to `handler`.
+    fn endpoint<H, T>(self, endpoint: &ep::Endpoint, handler: H) -> Self
+    where
+        H: axum::handler::Handler<T, AppState>,
+        T: 'static;
+}
+
+impl RouterExt for Router<AppState> {
+    fn endpoint<H, T>(self, endpoint: &ep::Endpoint, handler: H) -> Self
+    where
+        H: axum::handler::Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = endpoint
+            .methods
+            .iter()
+            .map(|m| match m {
+                ep::Method::Get => axum::routing::MethodFilter::GET,
+                ep::Method::Post => axum::routing::MethodFilter::POST,
+            })
+            .reduce(|a, b| a.or(b))
+            .unwrap_or(axum::routing::MethodFilter::POST);
+        self.route(endpoint.path, axum::routing::on(filter, handler))
+    }
+}
+
 /// The whole application's routes and middleware.
 pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.config);
-    let timeout = axum::middleware::from_fn_with_state(state.config.request_timeout(), time_limit);
+    let guard = axum::middleware::from_fn_with_state(state.config.request_timeout(), guard);
     Router::new()
         .merge(conversation::router())
         .merge(msg::router())
@@ -54,14 +85,13 @@ pub fn router(state: AppState) -> Router {
         .merge(friend::router())
         .merge(sticky::router())
         .merge(ws::router())
-        .route("/healthz", get(healthz_route))
-        .route("/livez", get(livez_route))
-        .route("/metrics", get(metrics::metrics_route))
+        .endpoint(&ep::HEALTHZ, healthz_route)
+        .endpoint(&ep::LIVEZ, livez_route)
+        .endpoint(&ep::METRICS, metrics::metrics_route)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::record))
         .fallback(fallback_route)
         .with_state(state)
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(timeout)
+        .layer(guard)
         .layer(TraceLayer::new_for_http())
         .layer(cors)
 }
@@ -94,43 +124,94 @@ async fn healthz_route(axum::extract::State(state): axum::extract::State<AppStat
         Err(_) => "database unavailable: no answer within 5 s".to_owned(),
     };
     tracing::warn!(problem, "health check failed");
-    let body = yhconv_proto::json::Reply::<()> { code: yhconv_proto::CODE_ERROR, msg: problem, data: None };
-    (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
+    ApiError::<JsonFormat>::from(Error::Unavailable(problem)).into_response()
 }
 
 /// Any other path: `-1` naming the endpoint, HTTP 404.
 async fn fallback_route(method: Method, uri: Uri) -> Response {
-    let mut response =
-        ApiError::<JsonFormat>::from(Error::invalid(format!("unknown endpoint {method} {}", uri.path())))
-            .into_response();
-    *response.status_mut() = StatusCode::NOT_FOUND;
-    response
+    let path = uri.path().to_owned();
+    wire::error_response(&path, Error::UnknownEndpoint { method: method.to_string(), path: path.clone() })
 }
 
 /// Answers `-1` (HTTP 503) in the endpoint's own format when a request takes
-/// longer than the configured limit (the work is dropped).
-async fn time_limit(
+/// longer than the configured limit (the work is dropped), and `-1` (HTTP
+/// 500) when a handler panics (the panic is logged; the process serves on).
+async fn guard(
     axum::extract::State(limit): axum::extract::State<std::time::Duration>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let protobuf = wire::answers_protobuf(request.uri().path());
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
+    let path = request.uri().path().to_owned();
+    let run = std::panic::AssertUnwindSafe(next.run(request)).catch_unwind();
+    match tokio::time::timeout(limit, run).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(panic)) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(path, panic = what, "handler panicked");
+            wire::error_response(&path, Error::Internal(anyhow::anyhow!("handler panicked")))
+        }
         Err(_) => {
-            tracing::warn!(?limit, "request timed out");
-            let error = Error::TimedOut(limit);
-            let mut response = match protobuf {
-                true => ApiError::<wire::ProtoFormat>::from(error).into_response(),
-                false => ApiError::<JsonFormat>::from(error).into_response(),
-            };
-            *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-            response
+            tracing::warn!(?limit, path, "request timed out");
+            wire::error_response(&path, Error::TimedOut(limit))
         }
     }
 }
 
-fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    tracing::error!("handler panicked");
-    ApiError::<JsonFormat>::from(Error::Internal(anyhow::anyhow!("handler panicked"))).into_response()
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use prost::Message as _;
+    use tower::ServiceExt as _;
+    use yhconv_proto::pb::StatusOnly;
+
+    use super::*;
+
+    /// A router whose handlers panic or hang, behind the guard.
+    fn guarded(limit: std::time::Duration) -> Router {
+        async fn panics() -> &'static str {
+            panic!("on purpose")
+        }
+        async fn hangs() -> &'static str {
+            std::future::pending().await
+        }
+        Router::new()
+            .route(ep::SEND_MESSAGE.path, axum::routing::post(panics))
+            .route(ep::STICKY_LIST.path, axum::routing::post(panics))
+            .route(ep::LIST_MESSAGE.path, axum::routing::post(hangs))
+            .layer(axum::middleware::from_fn_with_state(limit, guard))
+    }
+
+    async fn call(router: Router, path: &str) -> (StatusCode, Vec<u8>) {
+        let request = Request::post(path).body(Body::empty()).unwrap();
+        let response = router.oneshot(request).await.unwrap();
+        let status = response.status();
+        (status, axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap().to_vec())
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_answered_in_the_endpoints_own_format() {
+        let router = guarded(std::time::Duration::from_secs(5));
+        let (status, body) = call(router.clone(), ep::SEND_MESSAGE.path).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        let answer = StatusOnly::decode(body.as_slice()).expect("protobuf").status.unwrap();
+        assert_eq!((answer.code, answer.msg.as_str()), (-1, "internal error"));
+        let (status, body) = call(router, ep::STICKY_LIST.path).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        let answer: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!((answer["code"].as_i64(), answer["msg"].as_str()), (Some(-1), Some("internal error")));
+    }
+
+    #[tokio::test]
+    async fn a_time_out_is_answered_in_the_endpoints_own_format() {
+        let (status, body) = call(guarded(std::time::Duration::from_millis(50)), ep::LIST_MESSAGE.path).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        let answer = StatusOnly::decode(body.as_slice()).expect("protobuf").status.unwrap();
+        assert_eq!(answer.code, -1);
+        assert!(answer.msg.starts_with("request timed out"), "{}", answer.msg);
+    }
 }

@@ -1,9 +1,9 @@
 //! `/v1/msg/*`: send and list messages.
 
 use axum::extract::State;
-use axum::routing::post;
 use axum::Router;
 use prost::Message as _;
+use yhconv_proto::endpoints as ep;
 use yhconv_proto::json::{EditRecordBody, EditRecordItem, EditRecordList, Reply};
 use yhconv_proto::pb::{
     ListMessageByMidSeqRequest, ListMessageBySeqRequest, ListMessageRequest, ListMessageResponse, Msg, MsgContent,
@@ -11,7 +11,7 @@ use yhconv_proto::pb::{
 };
 
 use super::wire::{json_ok, ok_status, ApiError, Auth, JsonBody, JsonFormat, Proto, ProtoBody, ProtoFormat};
-use super::AppState;
+use super::{AppState, RouterExt as _};
 use crate::domain::ids::Id;
 use crate::domain::model::StoredMessage;
 use crate::service::edits::content_json;
@@ -20,14 +20,14 @@ use crate::service::history::{given_count, given_seq, HistoryQuery};
 /// The message routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/msg/send-message", post(send_message_route))
-        .route("/v1/msg/list-message", post(list_message_route))
-        .route("/v1/msg/list-message-by-seq", post(list_message_by_seq_route))
-        .route("/v1/msg/list-message-by-mid-seq", post(list_message_by_mid_seq_route))
-        .route("/v1/msg/edit-message", post(edit_message_route))
-        .route("/v1/msg/recall-msg", post(recall_route))
-        .route("/v1/msg/recall-msg-batch", post(recall_route))
-        .route("/v1/msg/list-message-edit-record", post(edit_record_route))
+        .endpoint(&ep::SEND_MESSAGE, send_message_route)
+        .endpoint(&ep::LIST_MESSAGE, list_message_route)
+        .endpoint(&ep::LIST_MESSAGE_BY_SEQ, list_message_by_seq_route)
+        .endpoint(&ep::LIST_MESSAGE_BY_MID_SEQ, list_message_by_mid_seq_route)
+        .endpoint(&ep::EDIT_MESSAGE, edit_message_route)
+        .endpoint(&ep::RECALL_MSG, recall_route)
+        .endpoint(&ep::RECALL_MSG_BATCH, recall_route)
+        .endpoint(&ep::LIST_MESSAGE_EDIT_RECORD, edit_record_route)
 }
 
 type History = Result<Proto<ListMessageResponse>, ApiError<ProtoFormat>>;

@@ -1,12 +1,12 @@
 //! `/v1/sticky/*`: the caller's pins (JSON).
 
 use axum::extract::State;
-use axum::routing::post;
 use axum::Router;
+use yhconv_proto::endpoints as ep;
 use yhconv_proto::json::{Reply, Sticky, StickyChatBody, StickyIdBody, StickyList};
 
 use super::wire::{json_ok, ApiError, Auth, JsonBody, JsonFormat};
-use super::AppState;
+use super::{AppState, RouterExt as _};
 use crate::domain::ids::Id;
 use crate::domain::model::PinRow;
 use crate::service::conversation::display_name;
@@ -16,10 +16,10 @@ type JsonAnswer<T = ()> = Result<axum::Json<Reply<T>>, ApiError<JsonFormat>>;
 /// The pin routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/sticky/list", post(list_route))
-        .route("/v1/sticky/add", post(add_route))
-        .route("/v1/sticky/delete", post(delete_route))
-        .route("/v1/sticky/topping", post(topping_route))
+        .endpoint(&ep::STICKY_LIST, list_route)
+        .endpoint(&ep::STICKY_ADD, add_route)
+        .endpoint(&ep::STICKY_DELETE, delete_route)
+        .endpoint(&ep::STICKY_TOPPING, topping_route)
 }
 
 /// `POST /v1/sticky/list`: the caller's pins (whatever the body: clients

@@ -3,20 +3,20 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
-use axum::routing::{get, post};
 use axum::Router;
+use yhconv_proto::endpoints as ep;
 use yhconv_proto::json::{EmailLoginBody, LoginData, Reply};
 use yhconv_proto::pb::{UserInfo, UserInfoData};
 
 use super::wire::{json_ok, ok_status, ApiError, Auth, JsonBody, JsonFormat, Proto, ProtoFormat};
-use super::AppState;
+use super::{AppState, RouterExt as _};
 
 /// The user routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/user/email-login", post(email_login_route))
-        .route("/v1/user/logout", post(logout_route))
-        .route("/v1/user/info", get(info_route))
+        .endpoint(&ep::EMAIL_LOGIN, email_login_route)
+        .endpoint(&ep::LOGOUT, logout_route)
+        .endpoint(&ep::USER_INFO, info_route)
 }
 
 /// `POST /v1/user/email-login`: a token for a correct email and password.

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use prost::Message;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use yhconv_proto::endpoints::Answer;
 use yhconv_proto::json::Reply;
 use yhconv_proto::pb::{Status, StatusOnly};
 
@@ -29,20 +30,20 @@ pub fn next_request_number() -> i64 {
     REQUEST_NUMBER.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Whether the endpoint at `path` answers protobuf (else JSON).
+/// Whether the endpoint at `path` answers protobuf (else JSON), as its
+/// declaration in [`yhconv_proto::endpoints`] says.
 pub fn answers_protobuf(path: &str) -> bool {
-    matches!(
-        path,
-        "/v1/conversation/list"
-            | "/v1/msg/send-message"
-            | "/v1/msg/list-message"
-            | "/v1/msg/list-message-by-seq"
-            | "/v1/msg/list-message-by-mid-seq"
-            | "/v1/msg/edit-message"
-            | "/v1/msg/recall-msg"
-            | "/v1/msg/recall-msg-batch"
-            | "/v1/user/info"
-    )
+    yhconv_proto::endpoints::find(path).is_some_and(|e| e.answer == Answer::Protobuf)
+}
+
+/// `error` answered in the format of the endpoint at `path` (JSON for a path
+/// that is none): for what happens outside a handler (unknown paths,
+/// time-outs, panics).
+pub fn error_response(path: &str, error: Error) -> Response {
+    match answers_protobuf(path) {
+        true => ApiError::<ProtoFormat>::from(error).into_response(),
+        false => ApiError::<JsonFormat>::from(error).into_response(),
+    }
 }
 
 /// An answer format: how an error looks in it.
@@ -69,8 +70,9 @@ impl Format for ProtoFormat {
     }
 }
 
-/// An [`Error`] on its way out in format `F`. The only place that picks an
-/// error's HTTP status: 401 for `-101`, 500 for our own faults, else 200.
+/// An [`Error`] on its way out in format `F`: [`Error::http_status`],
+/// [`Error::code`] and [`Error::public_message`] decide what the caller
+/// sees; here only the body's format is chosen, and our own faults logged.
 pub struct ApiError<F>(pub Error, PhantomData<F>);
 
 impl<F> From<Error> for ApiError<F> {
@@ -82,20 +84,12 @@ impl<F> From<Error> for ApiError<F> {
 impl<F: Format> IntoResponse for ApiError<F> {
     fn into_response(self) -> Response {
         let error = self.0;
-        let status = match &error {
-            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Error::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            Error::Internal(e) => {
-                tracing::error!(error = %format!("{e:#}"), "internal error");
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-            other => {
-                tracing::debug!(error = %other, "request refused");
-                StatusCode::OK
-            }
-        };
+        match &error {
+            Error::Internal(e) => tracing::error!(error = %format!("{e:#}"), "internal error"),
+            other => tracing::debug!(error = %other, "request refused"),
+        }
         let mut response = F::error_body(error.code(), error.public_message());
-        *response.status_mut() = status;
+        *response.status_mut() = StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         response
     }
 }

@@ -10,13 +10,15 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::get;
 use axum::Router;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::time::Instant;
+use yhconv_proto::endpoints as ep;
+use yhconv_proto::frames::cmd;
 use yhconv_proto::json::{WsClientFrame, WsLoginData};
+use yhconv_proto::CloseReason;
 
-use super::AppState;
+use super::{AppState, RouterExt as _};
 use crate::domain::ids::Id;
 use crate::push::{encode_heartbeat_ack, Subscription};
 use crate::service::user::token_hash;
@@ -29,7 +31,7 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The WebSocket route.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/ws", get(ws_route))
+    Router::new().endpoint(&ep::WS, ws_route)
 }
 
 /// `GET /ws`: upgrades to a push socket (any origin).
@@ -77,16 +79,17 @@ pub async fn run_session<K, S>(
     let mut subscription: Option<Subscription> = None;
     let mut bad_frames = 0u32;
     let mut deadline = Instant::now() + settings.idle_timeout;
-    let close_reason: &str = loop {
+    // None: the client left, or the socket broke; nothing to say.
+    let close: Option<CloseReason> = loop {
         tokio::select! {
             incoming = stream.next() => {
                 let message = match incoming {
                     Some(Ok(message)) => message,
                     Some(Err(e)) => {
                         tracing::debug!(error = %e, "websocket read failed");
-                        break "bad frame";
+                        break Some(CloseReason::BadFrame);
                     }
-                    None => break "",
+                    None => break None,
                 };
                 deadline = Instant::now() + settings.idle_timeout;
                 let text = match message {
@@ -95,7 +98,7 @@ pub async fn run_session<K, S>(
                         Ok(text) => text,
                         Err(_) => { bad_frames += 1; String::new() }
                     },
-                    Message::Close(_) => break "",
+                    Message::Close(_) => break None,
                     Message::Ping(_) | Message::Pong(_) => continue,
                 };
                 match handle_frame(&service, &text, subscription.is_some()).await {
@@ -107,44 +110,35 @@ pub async fn run_session<K, S>(
                     }
                     Action::Answer(frame) => {
                         if !send(&mut sink, Message::Binary(frame)).await {
-                            break "";
+                            break None;
                         }
                     }
                 }
                 if subscription.is_none() && bad_frames >= MAX_BAD_FRAMES_BEFORE_LOGIN {
-                    break "too many bad frames";
+                    break Some(CloseReason::TooManyBadFrames);
                 }
             }
             frame = next_push(&mut subscription) => match frame {
                 Some(frame) => {
                     if !send(&mut sink, Message::Binary(frame)).await {
-                        break "";
+                        break None;
                     }
                 }
-                None if subscription.as_ref().is_some_and(Subscription::logged_out) => break "logged out",
+                None if subscription.as_ref().is_some_and(Subscription::logged_out) => break Some(CloseReason::LoggedOut),
                 None => {
                     tracing::warn!("closing websocket that fell too far behind its pushes");
-                    break "too far behind";
+                    break Some(CloseReason::TooFarBehind);
                 }
             },
-            _ = tokio::time::sleep_until(deadline) => break "idle",
-            _ = shutdown.changed() => break "server shutting down",
+            _ = tokio::time::sleep_until(deadline) => break Some(CloseReason::Idle),
+            _ = shutdown.changed() => break Some(CloseReason::ShuttingDown),
         }
     };
-    if !close_reason.is_empty() {
-        let frame = CloseFrame { code: close_code(close_reason), reason: close_reason.into() };
+    if let Some(reason) = close {
+        let frame = CloseFrame { code: reason.code(), reason: reason.reason().into() };
         let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
     }
     let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
-}
-
-fn close_code(reason: &str) -> u16 {
-    match reason {
-        "server shutting down" => 1001,
-        "too far behind" => 1013,
-        "too many bad frames" | "bad frame" | "logged out" => 1008,
-        _ => 1000,
-    }
 }
 
 /// The next push frame, or pending forever before login.
@@ -180,7 +174,7 @@ pub fn parse_client_frame(text: &str) -> ClientFrame {
         return ClientFrame::Bad;
     };
     match frame.cmd.as_str() {
-        "login" => {
+        cmd::LOGIN => {
             let Ok(login) = serde_json::from_value::<WsLoginData>(frame.data) else {
                 return ClientFrame::Bad;
             };
@@ -189,7 +183,7 @@ pub fn parse_client_frame(text: &str) -> ClientFrame {
             };
             ClientFrame::Login { user_id, token: login.token }
         }
-        "heartbeat" => ClientFrame::Heartbeat { seq: frame.seq },
+        cmd::HEARTBEAT => ClientFrame::Heartbeat { seq: frame.seq },
         _ => ClientFrame::Other,
     }
 }
