@@ -2,9 +2,10 @@
 //! [`PushEvent`].
 //!
 //! Client frames are JSON text (`{"seq","cmd","data"}`); server frames are
-//! binary protobuf [`pb::WsFrame`]s. The server does not answer the login
-//! frame, so a bad login shows only as silence: send a heartbeat and wait for
-//! its ack to know the socket works.
+//! binary protobuf [`pb::WsFrame`]s. A good login is answered `login_ack`
+//! (which [`PushSocket::next_event`] skips; Yunhu's own server may not send
+//! it) and a bad one only with silence: send a heartbeat and wait for its
+//! ack to know the socket works.
 
 use std::time::Duration;
 
@@ -115,7 +116,12 @@ impl PushSocket {
                 Some(Err(e)) => return Err(e.into()),
             };
             match msg {
-                Message::Binary(bytes) => return decode_frame(&bytes).map(Some),
+                Message::Binary(bytes) => match decode_frame(&bytes)? {
+                    // The login's answer says only that it worked; a
+                    // heartbeat's ack says the same and more.
+                    PushEvent::Other { cmd } if cmd == cmd::LOGIN_ACK => {}
+                    event => return Ok(Some(event)),
+                },
                 // tungstenite queued the pong; send it now, not at the next write.
                 Message::Ping(_) => self.ws.flush().await?,
                 // The close reply is automatic; the stream ends right after.

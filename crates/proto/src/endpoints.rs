@@ -60,6 +60,9 @@ pub const EMAIL_LOGIN: Endpoint = Endpoint { auth: false, ..post("/v1/user/email
 pub const LOGOUT: Endpoint = post("/v1/user/logout", Json);
 pub const USER_INFO: Endpoint =
     Endpoint { path: "/v1/user/info", methods: &[Method::Get], answer: Protobuf, auth: true };
+/// `GET /v1/misc/configure-distribution`: where the push socket and media are.
+pub const CONFIGURE_DISTRIBUTION: Endpoint =
+    Endpoint { path: "/v1/misc/configure-distribution", methods: &[Method::Get], answer: Json, auth: true };
 /// The push socket.
 pub const WS: Endpoint = Endpoint { path: "/ws", methods: &[Method::Get], answer: Other, auth: false };
 pub const LIVEZ: Endpoint = Endpoint { path: "/livez", methods: &[Method::Get], answer: Json, auth: false };
@@ -88,15 +91,33 @@ pub const ALL: &[Endpoint] = &[
     EMAIL_LOGIN,
     LOGOUT,
     USER_INFO,
+    CONFIGURE_DISTRIBUTION,
     WS,
     LIVEZ,
     HEALTHZ,
     METRICS,
 ];
 
+const fn not_offered(path: &'static str, method: &'static [Method]) -> Endpoint {
+    Endpoint { path, methods: method, answer: Json, auth: false }
+}
+
+/// Calls Yunhu offers and this server knows of but does not (captcha and
+/// phone login, upload tokens): answered `-1` saying so, HTTP 200, never a
+/// bare 404.
+pub const NOT_OFFERED: &[Endpoint] = &[
+    not_offered("/v1/user/captcha", &[Method::Post]),
+    not_offered("/v1/user/verification-login", &[Method::Post]),
+    not_offered("/v1/misc/qiniu-token", &[Method::Get]),
+    not_offered("/v1/misc/qiniu-token2", &[Method::Get]),
+    not_offered("/v1/misc/qiniu-token-audio", &[Method::Get]),
+    not_offered("/v1/misc/qiniu-token-video", &[Method::Get]),
+    not_offered("/v1/misc/qiniu-token-group-disk", &[Method::Get]),
+];
+
 /// The endpoint at `path`, if any.
 pub fn find(path: &str) -> Option<&'static Endpoint> {
-    ALL.iter().find(|e| e.path == path)
+    ALL.iter().chain(NOT_OFFERED).find(|e| e.path == path)
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@ pub mod cmd {
     pub const LOGIN: &str = "login";
     /// Client: keep the socket alive.
     pub const HEARTBEAT: &str = "heartbeat";
+    /// Server: a good login's answer.
+    pub const LOGIN_ACK: &str = "login_ack";
     /// Server: a heartbeat's answer.
     pub const HEARTBEAT_ACK: &str = "heartbeat_ack";
     /// Server: a new message, or a recall (`delete_timestamp` set).

@@ -35,13 +35,28 @@ pub struct SortChangeBody {
     pub user_id: String,
 }
 
-/// `{"chatId": "...", "noNotify": 0|1}`: friend/no-notify.
+/// `{"chatId": "...", "noNotify": 0|1}`: friend/no-notify (`noNotify` may
+/// also be `true`/`false`, as one client sends it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NoNotifyBody {
     #[serde(rename = "chatId")]
     pub chat_id: String,
-    #[serde(rename = "noNotify")]
+    #[serde(rename = "noNotify", deserialize_with = "lenient::flag")]
     pub no_notify: u8,
+}
+
+/// `data` of `GET /v1/misc/configure-distribution`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Distribution {
+    pub audio_url: String,
+    pub file_url: String,
+    pub image_url: String,
+    pub server_url: String,
+    pub share_url: String,
+    pub video_url: String,
+    /// The push socket, as the client reached this server.
+    pub websocket_url: String,
 }
 
 /// `POST /v1/user/email-login` body.
@@ -147,6 +162,27 @@ pub mod lenient {
         Text(String),
     }
 
+    /// A 0/1 flag, from a number, `true`/`false`, or a string holding one.
+    pub fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Flag {
+            Bool(bool),
+            Number(i64),
+            Text(String),
+        }
+        let n = match Flag::deserialize(d)? {
+            Flag::Bool(b) => i64::from(b),
+            Flag::Number(n) => n,
+            Flag::Text(t) => match t.trim() {
+                "true" => 1,
+                "false" => 0,
+                other => other.parse().map_err(|_| D::Error::custom(format!("not a 0/1 flag: {t:?}")))?,
+            },
+        };
+        u8::try_from(n).map_err(|_| D::Error::custom(format!("not a 0/1 flag: {n}")))
+    }
+
     /// An integer, from a JSON number or a string holding one.
     pub fn i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
         match NumberOrText::deserialize(d)? {
@@ -234,6 +270,15 @@ mod tests {
         assert_eq!(body.chat_type, Some(3));
         let body: StickyChatBody = serde_json::from_str(r#"{"chatId": "7"}"#).unwrap();
         assert_eq!(body.chat_type, None);
+    }
+
+    #[test]
+    fn no_notify_takes_bools_too() {
+        for (body, flag) in [(r#"{"chatId":"1","noNotify":true}"#, 1), (r#"{"chatId":"1","noNotify":false}"#, 0)] {
+            assert_eq!(serde_json::from_str::<NoNotifyBody>(body).unwrap().no_notify, flag);
+        }
+        assert_eq!(serde_json::from_str::<NoNotifyBody>(r#"{"chatId":"1","noNotify":"1"}"#).unwrap().no_notify, 1);
+        assert!(serde_json::from_str::<NoNotifyBody>(r#"{"chatId":"1","noNotify":[]}"#).is_err());
     }
 
     #[test]

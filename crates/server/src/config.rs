@@ -50,6 +50,11 @@ pub struct Config {
     /// Allowed CORS origin (repeatable); none given means any origin.
     #[arg(long, env = "YHCONV_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origin: Vec<String>,
+    /// Base URL of the media (images, files, audio, video) that
+    /// `/v1/misc/configure-distribution` gives clients; empty: none (this
+    /// server stores no uploads).
+    #[arg(long, env = "YHCONV_MEDIA_BASE_URL", default_value = "")]
+    pub media_base_url: String,
     /// SQLite reader connections (the writer is one more).
     #[arg(long, env = "YHCONV_SQLITE_READERS", default_value_t = 4)]
     pub sqlite_readers: usize,

@@ -259,6 +259,12 @@ pub fn encode_push(
     Bytes::from(frame.encode_to_vec())
 }
 
+/// The `login_ack` frame answering a good login `seq`.
+pub fn encode_login_ack(seq: &str) -> Bytes {
+    let frame = WsFrame { info: Some(Info { seq: seq.to_owned(), cmd: cmd::LOGIN_ACK.into() }), data: None };
+    Bytes::from(frame.encode_to_vec())
+}
+
 /// The `heartbeat_ack` frame answering heartbeat `seq`.
 pub fn encode_heartbeat_ack(seq: &str) -> Bytes {
     let frame = WsFrame { info: Some(Info { seq: seq.to_owned(), cmd: cmd::HEARTBEAT_ACK.into() }), data: None };

@@ -7,13 +7,13 @@ mod common;
 use std::path::Path;
 
 use common::TestApp;
-use yhconv_proto::endpoints::{Method, ALL};
+use yhconv_proto::endpoints::{Method, ALL, NOT_OFFERED};
 
 #[tokio::test]
 async fn every_declared_endpoint_is_routed() {
     let app = TestApp::spawn().await;
     let http = reqwest::Client::new();
-    for endpoint in ALL {
+    for endpoint in ALL.iter().chain(NOT_OFFERED) {
         for method in endpoint.methods {
             let url = format!("{}{}", app.base_url, endpoint.path);
             let request = match method {

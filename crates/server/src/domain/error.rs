@@ -41,6 +41,10 @@ pub enum Error {
     /// `-1` (HTTP 503): the request took longer than the configured limit.
     #[error("request timed out after {0:?}")]
     TimedOut(std::time::Duration),
+    /// `-1`: a call Yunhu offers that this server does not (HTTP 200, so
+    /// clients that raise on any other status read the message).
+    #[error("{0} is not offered by this server (yhconv): log in by email; uploads are not supported")]
+    NotOffered(String),
     /// `-1` (HTTP 404): no endpoint at this path.
     #[error("unknown endpoint {method} {path}")]
     UnknownEndpoint { method: String, path: String },
@@ -85,6 +89,7 @@ impl Error {
             | Self::UnknownChat(_)
             | Self::NotMember(_)
             | Self::Invalid(_)
+            | Self::NotOffered(_)
             | Self::Conflict(_) => 200,
         }
     }

@@ -6,6 +6,7 @@ pub mod conversation;
 pub mod friend;
 pub mod limit;
 pub mod metrics;
+pub mod misc;
 pub mod msg;
 pub mod sticky;
 pub mod user;
@@ -84,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .merge(user::router())
         .merge(friend::router())
         .merge(sticky::router())
+        .merge(misc::router())
         .merge(ws::router())
         .endpoint(&ep::HEALTHZ, healthz_route)
         .endpoint(&ep::LIVEZ, livez_route)

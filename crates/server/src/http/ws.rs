@@ -20,7 +20,7 @@ use yhconv_proto::CloseReason;
 
 use super::{AppState, RouterExt as _};
 use crate::domain::ids::Id;
-use crate::push::{encode_heartbeat_ack, Subscription};
+use crate::push::{encode_heartbeat_ack, encode_login_ack, Subscription};
 use crate::service::user::token_hash;
 use crate::service::Service;
 
@@ -59,7 +59,7 @@ pub struct SessionSettings {
 enum Action {
     Ignore,
     /// A good login: the user and the hash of the token it used.
-    Login(Id, [u8; 32]),
+    Login(Id, [u8; 32], String),
     Answer(axum::body::Bytes),
     Bad,
 }
@@ -104,9 +104,12 @@ pub async fn run_session<K, S>(
                 match handle_frame(&service, &text, subscription.is_some()).await {
                     Action::Ignore => {}
                     Action::Bad => bad_frames += 1,
-                    Action::Login(user, token_hash) => {
+                    Action::Login(user, token_hash, seq) => {
                         tracing::debug!(%user, "websocket login");
                         subscription = Some(service.subscribe(user, token_hash));
+                        if !send(&mut sink, Message::Binary(encode_login_ack(&seq))).await {
+                            break None;
+                        }
                     }
                     Action::Answer(frame) => {
                         if !send(&mut sink, Message::Binary(frame)).await {
@@ -158,7 +161,7 @@ async fn send<K: Sink<Message> + Unpin>(sink: &mut K, message: Message) -> bool 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientFrame {
     /// `login` with a well-formed `userId` and a token (not yet checked).
-    Login { user_id: Id, token: String },
+    Login { user_id: Id, token: String, seq: String },
     /// `heartbeat`, answered with this `seq` once logged in.
     Heartbeat { seq: String },
     /// A well-formed frame with any other command: ignored.
@@ -181,7 +184,7 @@ pub fn parse_client_frame(text: &str) -> ClientFrame {
             let Ok(user_id) = Id::parse(&login.user_id, "userId") else {
                 return ClientFrame::Bad;
             };
-            ClientFrame::Login { user_id, token: login.token }
+            ClientFrame::Login { user_id, token: login.token, seq: frame.seq }
         }
         cmd::HEARTBEAT => ClientFrame::Heartbeat { seq: frame.seq },
         _ => ClientFrame::Other,
@@ -191,8 +194,8 @@ pub fn parse_client_frame(text: &str) -> ClientFrame {
 async fn handle_frame(service: &Service, text: &str, logged_in: bool) -> Action {
     match parse_client_frame(text) {
         ClientFrame::Bad => Action::Bad,
-        ClientFrame::Login { user_id, token } => match service.authenticate(Some(&token)).await {
-            Ok(user) if user == user_id => Action::Login(user, token_hash(token.trim())),
+        ClientFrame::Login { user_id, token, seq } => match service.authenticate(Some(&token)).await {
+            Ok(user) if user == user_id => Action::Login(user, token_hash(token.trim()), seq),
             _ => Action::Bad,
         },
         ClientFrame::Heartbeat { seq } if logged_in => Action::Answer(encode_heartbeat_ack(&seq)),
@@ -205,7 +208,7 @@ mod tests {
     use super::*;
 
     fn login(user_id: i64, token: &str) -> ClientFrame {
-        ClientFrame::Login { user_id: Id::from_raw(user_id), token: token.into() }
+        ClientFrame::Login { user_id: Id::from_raw(user_id), token: token.into(), seq: String::new() }
     }
 
     #[test]
