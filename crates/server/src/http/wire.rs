@@ -163,7 +163,8 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for JsonBody<T> {
     }
 }
 
-/// A protobuf request body (an empty body decodes to all defaults).
+/// A protobuf request body (an empty body decodes to all defaults), decoded
+/// leniently (see [`decode_lenient`]).
 pub struct ProtoBody<T>(pub T);
 
 impl<T: Message + Default> FromRequest<AppState> for ProtoBody<T> {
@@ -171,6 +172,63 @@ impl<T: Message + Default> FromRequest<AppState> for ProtoBody<T> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let bytes = body_bytes::<ProtoFormat>(req, state).await?;
-        T::decode(bytes).map(ProtoBody).map_err(|e| Error::invalid(format!("malformed protobuf body: {e}")).into())
+        decode_lenient(&bytes)
+            .map(ProtoBody)
+            .map_err(|e| Error::invalid(format!("malformed protobuf body: {e}")).into())
+    }
+}
+
+/// Decodes `bytes` as Yunhu's (Go) server does: a known field sent with the
+/// wrong wire type is skipped like an unknown one (one Android client posts
+/// a by-mid-seq body, with a varint in field 3, to list-message, whose
+/// field 3 is a string). Truncated or unparseable bodies, and strings that
+/// are not UTF-8, stay errors.
+pub fn decode_lenient<T: Message + Default>(bytes: &[u8]) -> Result<T, prost::DecodeError> {
+    let wrong_wire_type = |e: &prost::DecodeError| e.to_string().contains("invalid wire type");
+    let first = match T::decode(bytes) {
+        Ok(message) => return Ok(message),
+        Err(e) if !wrong_wire_type(&e) => return Err(e),
+        Err(e) => e,
+    };
+    // Keep the top-level fields that decode on their own.
+    let mut kept = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let start = bytes.len() - rest.len();
+        let (tag, wire_type) = prost::encoding::decode_key(&mut rest)?;
+        prost::encoding::skip_field(wire_type, tag, &mut rest, prost::encoding::DecodeContext::default())?;
+        let field = &bytes[start..bytes.len() - rest.len()];
+        match T::decode(field) {
+            Ok(_) => kept.extend_from_slice(field),
+            Err(e) if wrong_wire_type(&e) => {}
+            Err(_) => return Err(first),
+        }
+    }
+    T::decode(kept.as_slice())
+}
+
+#[cfg(test)]
+mod tests {
+    use yhconv_proto::pb::{ListMessageRequest, SendMessage};
+
+    use super::*;
+
+    #[test]
+    fn a_wrong_wire_type_is_skipped_like_an_unknown_field() {
+        // MD3's by-mid-seq body sent to list-message: 3 = varint -1, 4 = 2,
+        // 5 = "9", 7 = 10, 8 = "m".
+        let mut body = vec![0x18, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+        body.extend([0x20, 2, 0x2a, 1, b'9', 0x38, 10, 0x42, 1, b'm']);
+        let req: ListMessageRequest = decode_lenient(&body).unwrap();
+        assert_eq!(req, ListMessageRequest { msg_count: 0, msg_id: String::new(), chat_type: 2, chat_id: "9".into() });
+    }
+
+    #[test]
+    fn broken_bodies_stay_errors() {
+        assert!(decode_lenient::<SendMessage>(&[0x12, 0x10, b'a']).is_err(), "truncated");
+        assert!(decode_lenient::<SendMessage>(&[0x17, 0x01]).is_err(), "wire type 7");
+        assert!(decode_lenient::<SendMessage>(&[0x12, 0x02, 0xc3, 0x28]).is_err(), "msg_id not UTF-8");
+        // A wrong wire type beside a broken field: still an error.
+        assert!(decode_lenient::<SendMessage>(&[0x10, 0x01, 0x12, 0x02, 0xc3, 0x28]).is_err());
     }
 }
