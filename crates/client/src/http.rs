@@ -116,6 +116,13 @@ impl Client {
         Ok(())
     }
 
+    /// `POST /v1/friend/delete-friend` with chat type 2: leaves a group.
+    pub async fn leave_group(&self, group_id: &str) -> Result<()> {
+        let body = yhconv_proto::json::DeleteFriendBody { chat_id: group_id.to_owned(), chat_type: Some(2) };
+        self.post_json(ep::DELETE_FRIEND.path, &body, true).await?;
+        Ok(())
+    }
+
     /// `POST /v1/msg/send-message`: sends `msg` as given. Resending the same
     /// `msg_id` does not create a second message.
     pub async fn send_message(&self, msg: &pb::SendMessage) -> Result<()> {

@@ -44,6 +44,7 @@ pub const DISMISS_NOTIFICATION: Endpoint = post("/v1/conversation/dismiss-notifi
 pub const SORT_CHANGE: Endpoint = post("/v1/conversation/sort-change", Json);
 pub const REMOVE_CONVERSATION: Endpoint = post("/v1/conversation/remove", Json);
 pub const NO_NOTIFY: Endpoint = post("/v1/friend/no-notify", Json);
+pub const DELETE_FRIEND: Endpoint = post("/v1/friend/delete-friend", Json);
 pub const SEND_MESSAGE: Endpoint = post("/v1/msg/send-message", Protobuf);
 pub const LIST_MESSAGE: Endpoint = post("/v1/msg/list-message", Protobuf);
 pub const LIST_MESSAGE_BY_SEQ: Endpoint = post("/v1/msg/list-message-by-seq", Protobuf);
@@ -76,6 +77,7 @@ pub const ALL: &[Endpoint] = &[
     SORT_CHANGE,
     REMOVE_CONVERSATION,
     NO_NOTIFY,
+    DELETE_FRIEND,
     SEND_MESSAGE,
     LIST_MESSAGE,
     LIST_MESSAGE_BY_SEQ,

@@ -45,6 +45,21 @@ pub struct NoNotifyBody {
     pub no_notify: u8,
 }
 
+/// friend/delete-friend: `{"chatId","chatType"}`; the chat may also come as
+/// `targetId` (one web client) or `userId` (one bot framework).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeleteFriendBody {
+    #[serde(rename = "chatId", alias = "targetId", alias = "userId")]
+    pub chat_id: String,
+    #[serde(
+        rename = "chatType",
+        default,
+        deserialize_with = "lenient::opt_u64",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub chat_type: Option<u64>,
+}
+
 /// `data` of `GET /v1/misc/configure-distribution`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

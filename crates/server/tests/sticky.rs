@@ -141,3 +141,29 @@ async fn pins_leave_the_conversation_list_alone() {
     assert_eq!(after.md5, before.md5);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn leaving_a_group_ends_its_pin_its_row_and_its_messages() {
+    let app = TestApp::spawn().await;
+    let (ann, ben) = (app.client(ANN).await, app.client(BEN).await);
+    ann.send_text(GROUP, ChatType::Group, "welcome", &[]).await.unwrap();
+    ben.pin(GROUP, ChatType::Group).await.unwrap();
+    ben.pin(ANN, ChatType::User).await.unwrap();
+    assert!(list(&ben).await.iter().any(|c| c.chat_id == GROUP));
+
+    ben.leave_group(GROUP).await.unwrap();
+    let pins: Vec<String> = ben.pins().await.unwrap().into_iter().map(|p| p.chat_id).collect();
+    assert_eq!(pins, [ANN], "the group's pin went with it");
+    assert!(list(&ben).await.iter().all(|c| c.chat_id != GROUP), "the group left Ben's list");
+    let not_member = (-1, format!("not a member of group {GROUP}"));
+    assert_eq!(api_error(ben.send_text(GROUP, ChatType::Group, "hello?", &[]).await), not_member);
+    assert_eq!(api_error(ben.list_messages(GROUP, ChatType::Group, 10, None).await), not_member);
+    assert_eq!(api_error(ben.pin(GROUP, ChatType::Group).await), not_member);
+    assert_eq!(api_error(ben.leave_group(GROUP).await), not_member);
+    // The owner stays; others carry on without Ben.
+    assert_eq!(api_error(ann.leave_group(GROUP).await), (-1, "the owner cannot leave the group".into()));
+    ann.send_text(GROUP, ChatType::Group, "after", &[]).await.unwrap();
+    assert!(list(&ben).await.iter().all(|c| c.chat_id != GROUP));
+    assert_eq!(entry(&ann, GROUP).await.chat_content, "Ann: after");
+    app.shutdown().await;
+}

@@ -484,3 +484,18 @@ async fn edits_recalls_and_roles() {
         assert_eq!(store.role(GROUP, id(5)).await.unwrap(), None, "{engine}");
     }
 }
+
+#[tokio::test]
+async fn leave_group() {
+    for (engine, store, _events, _dir) in engines().await {
+        let store = store.as_ref();
+        store.add_pin(BEN, GROUP, 1).await.unwrap();
+        store.add_pin(BEN, ANN, 2).await.unwrap();
+        assert!(store.leave_group(BEN, GROUP).await.unwrap(), "{engine}");
+        assert_eq!(position(store, BEN, GROUP).await, None, "{engine}");
+        let pins: Vec<Id> = store.pins(BEN).await.unwrap().into_iter().map(|p| p.peer.id).collect();
+        assert_eq!(pins, [ANN], "{engine}");
+        assert!(!store.leave_group(BEN, GROUP).await.unwrap(), "{engine}: not a member any more");
+        assert!(store.members_among(GROUP, vec![ANN, BEN]).await.unwrap() == [ANN], "{engine}");
+    }
+}

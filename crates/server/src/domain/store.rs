@@ -101,6 +101,11 @@ pub trait Store: Send + Sync + 'static {
     /// no such pin.
     async fn move_pin(&self, user: Id, pin_id: i64, now_ms: i64) -> Result<bool>;
 
+    /// Takes `user` out of `group`: their member row and their pin of it go
+    /// (their history in it stays, unreachable to them). True when they were
+    /// a member.
+    async fn leave_group(&self, user: Id, group: Id) -> Result<bool>;
+
     /// Checks that the database answers.
     async fn health(&self) -> Result<()>;
 

@@ -9,7 +9,7 @@ use super::list_wire::encode_views;
 use super::{now_ms, Service};
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::Id;
-use crate::domain::model::{ConversationRow, Entity, MentionRow, ReadPosition, ViewChange};
+use crate::domain::model::{ConversationRow, Entity, MentionRow, ReadPosition, Role, ViewChange};
 
 /// One conversation as the caller should see it: the rules applied, not yet
 /// encoded.
@@ -166,6 +166,28 @@ impl Service {
         let peer = self.resolve(chat_id, "chatId").await?;
         self.check_not_self(user, peer.id)?;
         self.change_view(user, &peer, ViewChange::DoNotDisturb(on)).await
+    }
+
+    /// Takes the caller out of a group (`friend/delete-friend` with chat
+    /// type 2): the group leaves their list, their pin of it goes, and from
+    /// then on its history, sends and pushes are refused or stop for them.
+    /// The owner cannot leave.
+    pub async fn leave_group(&self, user: Id, chat_id: &str) -> Result<()> {
+        let id = Id::parse(chat_id, "chatId")?;
+        let (peer, position) = self.store.read_position(user, id).await?.ok_or(Error::UnknownChat(id.to_string()))?;
+        if peer.kind != ChatType::Group {
+            return Err(Error::invalid(format!("chat {} is a {}, not a group", peer.id, peer.kind)));
+        }
+        if position.is_none() {
+            return Err(Error::NotMember(peer.id.to_string()));
+        }
+        if self.store.role(peer.id, user).await? == Some(Role::Owner) {
+            return Err(Error::invalid("the owner cannot leave the group"));
+        }
+        if self.store.leave_group(user, peer.id).await? {
+            self.list_changed_for(user);
+        }
+        Ok(())
     }
 
     /// Applies a view change, creating the conversation first when the

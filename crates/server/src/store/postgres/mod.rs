@@ -371,6 +371,17 @@ impl Store for PostgresStore {
         pins::move_pin(&self.pool.get().await?, user, pin_id, now_ms).await
     }
 
+    async fn leave_group(&self, user: Id, group: Id) -> Result<bool> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let member = tx.prepare_cached("DELETE FROM member WHERE user_id = $1 AND peer_id = $2").await?;
+        let left = tx.execute(&member, &[&user.get(), &group.get()]).await?;
+        let pin = tx.prepare_cached("DELETE FROM pin WHERE user_id = $1 AND peer_id = $2").await?;
+        tx.execute(&pin, &[&user.get(), &group.get()]).await?;
+        tx.commit().await?;
+        Ok(left > 0)
+    }
+
     async fn health(&self) -> Result<()> {
         let client = self.pool.get().await?;
         client.simple_query("SELECT 1").await?;

@@ -404,6 +404,18 @@ impl Store for SqliteStore {
         self.write(move |tx, _| pins::move_pin(tx, user, pin_id, now_ms)).await
     }
 
+    async fn leave_group(&self, user: Id, group: Id) -> Result<bool> {
+        self.write(move |tx, _| {
+            let left = tx
+                .prepare_cached("DELETE FROM member WHERE user_id = ?1 AND peer_id = ?2")?
+                .execute([user.get(), group.get()])?;
+            tx.prepare_cached("DELETE FROM pin WHERE user_id = ?1 AND peer_id = ?2")?
+                .execute([user.get(), group.get()])?;
+            Ok(left > 0)
+        })
+        .await
+    }
+
     async fn health(&self) -> Result<()> {
         self.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?)).await
     }
