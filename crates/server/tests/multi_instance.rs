@@ -236,3 +236,38 @@ async fn pushes_sent_while_an_instance_reconnects_to_the_database_still_arrive()
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test]
+async fn edits_and_recalls_through_one_instance_are_pushed_from_the_other() {
+    let Some((a, b)) = two_instances().await else { return };
+    let ben: Client = b.client(BEN).await;
+    let mut socket = ben.connect_push(BEN, "linux", "on-b").await.unwrap();
+    socket.heartbeat().await.unwrap();
+    let ack = tokio::time::timeout(Duration::from_secs(10), socket.next_event()).await.unwrap().unwrap();
+    assert!(matches!(ack, Some(PushEvent::HeartbeatAck { .. })));
+    let ann = a.client(ANN).await;
+    let msg_id = ann.send_text(GROUP, ChatType::Group, "draft", &[]).await.unwrap();
+    ann.edit_text(GROUP, ChatType::Group, &msg_id, "final", &[]).await.unwrap();
+    ann.recall(GROUP, ChatType::Group, &[&msg_id]).await.unwrap();
+    assert!(matches!(next(&mut socket).await, PushEvent::Message(m) if m.msg_id == msg_id && m.delete_timestamp == 0));
+    match next(&mut socket).await {
+        PushEvent::Edited(m) => assert_eq!(m.content.unwrap().text, "final"),
+        other => panic!("expected the edit, got {other:?}"),
+    }
+    match next(&mut socket).await {
+        PushEvent::Message(m) => {
+            assert!(m.delete_timestamp > 0);
+            assert_eq!(m.content.unwrap().text, "Ann 撤回了一条消息");
+        }
+        other => panic!("expected the recall, got {other:?}"),
+    }
+    // And both instances' lists agree.
+    assert_eq!(entry(&ben, GROUP).await.chat_content, "Ann 撤回了一条消息");
+    assert_eq!(entry(&a.client(BEN).await, GROUP).await.unread_count, 0);
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+async fn next(socket: &mut yhconv_client::PushSocket) -> PushEvent {
+    tokio::time::timeout(Duration::from_secs(10), socket.next_event()).await.expect("in time").unwrap().unwrap()
+}

@@ -207,20 +207,20 @@ async fn handle_frame(service: &Service, text: &str, logged_in: bool) -> Action 
 mod tests {
     use super::*;
 
-    fn login(user_id: i64, token: &str) -> ClientFrame {
-        ClientFrame::Login { user_id: Id::from_raw(user_id), token: token.into(), seq: String::new() }
+    fn login(user_id: i64, token: &str, seq: &str) -> ClientFrame {
+        ClientFrame::Login { user_id: Id::from_raw(user_id), token: token.into(), seq: seq.into() }
     }
 
     #[test]
     fn login_frames() {
         let text =
             r#"{"seq":"1","cmd":"login","data":{"userId":"1001","token":"t","platform":"linux","deviceId":"d"}}"#;
-        assert_eq!(parse_client_frame(text), login(1001, "t"));
+        assert_eq!(parse_client_frame(text), login(1001, "t", "1"), "the seq is kept for login_ack");
         // platform, deviceId and seq may be left out; ids are trimmed.
-        assert_eq!(parse_client_frame(r#"{"cmd":"login","data":{"userId":" 7 ","token":""}}"#), login(7, ""));
+        assert_eq!(parse_client_frame(r#"{"cmd":"login","data":{"userId":" 7 ","token":""}}"#), login(7, "", ""));
         // Extra keys are ignored.
         let extra = r#"{"cmd":"login","x":1,"data":{"userId":"7","token":"t","more":[1]}}"#;
-        assert_eq!(parse_client_frame(extra), login(7, "t"));
+        assert_eq!(parse_client_frame(extra), login(7, "t", ""));
     }
 
     #[test]
