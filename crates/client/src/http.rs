@@ -135,18 +135,7 @@ impl Client {
     /// or `all`). Returns the msg id.
     pub async fn send_text(&self, chat_id: &str, chat_type: ChatType, text: &str, mentions: &[&str]) -> Result<String> {
         let msg_id = uuid::Uuid::new_v4().simple().to_string();
-        let msg = pb::SendMessage {
-            msg_id: msg_id.clone(),
-            chat_id: chat_id.to_owned(),
-            chat_type: chat_type.code(),
-            content: Some(pb::MsgContent {
-                text: text.to_owned(),
-                mentioned_id: mentions.iter().map(|&m| m.to_owned()).collect(),
-                ..Default::default()
-            }),
-            content_type: ContentType::Text.code(),
-            ..Default::default()
-        };
+        let msg = text_message(&msg_id, chat_id, chat_type, text, mentions);
         self.send_message(&msg).await?;
         Ok(msg_id)
     }
@@ -219,18 +208,7 @@ impl Client {
         text: &str,
         mentions: &[&str],
     ) -> Result<()> {
-        let msg = pb::SendMessage {
-            msg_id: msg_id.to_owned(),
-            chat_id: chat_id.to_owned(),
-            chat_type: chat_type.code(),
-            content: Some(pb::MsgContent {
-                text: text.to_owned(),
-                mentioned_id: mentions.iter().map(|&m| m.to_owned()).collect(),
-                ..Default::default()
-            }),
-            content_type: ContentType::Text.code(),
-            ..Default::default()
-        };
+        let msg = text_message(msg_id, chat_id, chat_type, text, mentions);
         let _: pb::StatusOnly = self.post_proto(ep::EDIT_MESSAGE.path, msg.encode_to_vec()).await?;
         Ok(())
     }
@@ -304,5 +282,21 @@ impl Client {
         let content_type = res.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let body = res.bytes().await?;
         Ok((status, content_type, body))
+    }
+}
+
+/// A text message's `SendMessage` (send-message's body, and edit-message's).
+fn text_message(msg_id: &str, chat_id: &str, chat_type: ChatType, text: &str, mentions: &[&str]) -> pb::SendMessage {
+    pb::SendMessage {
+        msg_id: msg_id.to_owned(),
+        chat_id: chat_id.to_owned(),
+        chat_type: chat_type.code(),
+        content: Some(pb::MsgContent {
+            text: text.to_owned(),
+            mentioned_id: mentions.iter().map(|&m| m.to_owned()).collect(),
+            ..Default::default()
+        }),
+        content_type: ContentType::Text.code(),
+        ..Default::default()
     }
 }

@@ -4,5 +4,6 @@
 //! - [`sqlite`]: the embedded default, one file in WAL mode.
 //! - [`postgres`]: for several server instances on one database.
 
+pub mod columns;
 pub mod postgres;
 pub mod sqlite;

@@ -28,6 +28,7 @@ use crate::domain::event::{ChatRef, Event, MessageKey, TokenHash};
 use crate::domain::ids::Id;
 use crate::domain::model::*;
 use crate::domain::store::Store;
+pub(super) use crate::store::columns::{entity_select, EntityColumns, ENTITY, SENDER};
 
 /// Schema migrations, applied in order under an advisory lock.
 const MIGRATIONS: &[&str] = &[
@@ -137,23 +138,6 @@ impl PostgresStore {
         tx.commit().await?;
         Ok(())
     }
-}
-
-/// The column names an [`Entity`] is read from (see the SQLite store's
-/// twin): `id, kind, name, avatar_url, avatar_id, certification_level`.
-pub(super) struct EntityColumns([&'static str; 6]);
-
-/// An entity selected with [`entity_select`] and no prefix.
-pub(super) const ENTITY: EntityColumns =
-    EntityColumns(["id", "kind", "name", "avatar_url", "avatar_id", "certification_level"]);
-/// A message's sender, prefixed `s_`.
-pub(super) const SENDER: EntityColumns =
-    EntityColumns(["s_id", "s_kind", "s_name", "s_avatar_url", "s_avatar_id", "s_certification_level"]);
-
-/// The select list for an entity table alias `table`, named as `columns`.
-pub(super) fn entity_select(table: &str, columns: &EntityColumns) -> String {
-    let fields = ["id", "kind", "name", "avatar_url", "avatar_id", "certification_level"];
-    fields.iter().zip(columns.0).map(|(f, name)| format!("{table}.{f} AS {name}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Reads an [`Entity`] from the columns `columns` names.

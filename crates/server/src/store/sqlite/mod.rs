@@ -27,6 +27,7 @@ use crate::domain::event::{ChatRef, Event, MessageKey, TokenHash};
 use crate::domain::ids::Id;
 use crate::domain::model::*;
 use crate::domain::store::Store;
+pub(super) use crate::store::columns::{entity_select, EntityColumns, ENTITY, SENDER};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts them.
 /// Numbered like PostgreSQL's, so a version means the same on both.
@@ -202,23 +203,6 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
         tracing::info!(version = index + 1, "applied schema migration");
     }
     Ok(())
-}
-
-/// The column names an [`Entity`] is read from: `id, kind, name,
-/// avatar_url, avatar_id, certification_level`, each after a prefix.
-pub(super) struct EntityColumns([&'static str; 6]);
-
-/// An entity selected as `e.id AS id, ...` ([`entity_select`] with prefix "").
-pub(super) const ENTITY: EntityColumns =
-    EntityColumns(["id", "kind", "name", "avatar_url", "avatar_id", "certification_level"]);
-/// A message's sender, selected with prefix `s_`.
-pub(super) const SENDER: EntityColumns =
-    EntityColumns(["s_id", "s_kind", "s_name", "s_avatar_url", "s_avatar_id", "s_certification_level"]);
-
-/// The select list for an entity table alias `table`, named as `columns`.
-pub(super) fn entity_select(table: &str, columns: &EntityColumns) -> String {
-    let fields = ["id", "kind", "name", "avatar_url", "avatar_id", "certification_level"];
-    fields.iter().zip(columns.0).map(|(f, name)| format!("{table}.{f} AS {name}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Reads an [`Entity`] from the columns `columns` names.
