@@ -39,7 +39,7 @@ pub(super) async fn conversations<C: GenericClient>(client: &C, user: Id) -> Res
          LEFT JOIN LATERAL ( \
              SELECT count(*) AS recalled FROM message g \
              WHERE g.chat_id = c.id AND g.seq > m.read_seq AND g.recall_ms > 0 \
-         ) rc ON c.last_seq > m.read_seq \
+         ) rc ON c.max_recalled_seq > m.read_seq \
          WHERE m.user_id = $1",
         entity_select("e", &ENTITY)
     );

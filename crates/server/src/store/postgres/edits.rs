@@ -128,7 +128,12 @@ pub(super) async fn recall_messages(tx: &Transaction<'_>, chat: ChatRef, recall:
         )
         .await?;
     let delete = tx.prepare_cached("DELETE FROM mention WHERE chat_id = $1 AND seq = $2").await?;
-    let preview = tx.prepare_cached("UPDATE chat SET last_preview = $3 WHERE id = $1 AND last_seq = $2").await?;
+    let preview = tx
+        .prepare_cached(
+            "UPDATE chat SET max_recalled_seq = GREATEST(max_recalled_seq, $2), \
+               last_preview = CASE WHEN last_seq = $2 THEN $3 ELSE last_preview END WHERE id = $1",
+        )
+        .await?;
     for seq in &recall.seqs {
         if tx.execute(&stamp, &[&chat.0, seq, &recall.recall_ms, &recall.by.get()]).await? == 0 {
             continue;

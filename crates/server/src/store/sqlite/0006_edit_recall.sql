@@ -5,6 +5,9 @@ ALTER TABLE message ADD COLUMN edit_ms INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE message ADD COLUMN recall_ms INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE message ADD COLUMN recalled_by INTEGER;
 CREATE INDEX message_recalled ON message (chat_id, seq) WHERE recall_ms > 0;
+-- The highest recalled seq of each chat: a reader whose position is at or
+-- above it has no recalled message to discount, and a list looks no further.
+ALTER TABLE chat ADD COLUMN max_recalled_seq INTEGER NOT NULL DEFAULT 0;
 
 -- The content a message had before each edit.
 CREATE TABLE edit_record (

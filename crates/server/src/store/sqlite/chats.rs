@@ -28,7 +28,7 @@ fn conversations_in(conn: &Connection, user: Id) -> Result<Vec<ConversationRow>>
     let sql = format!(
         "SELECT {}, r.remark AS remark, c.id AS chat_id, c.last_seq AS last_seq, c.last_preview AS last_preview, \
                 c.last_message_ms AS last_message_ms, m.read_seq AS read_seq, m.sort_ms AS sort_ms, m.dnd AS dnd, \
-                m.hidden_seq AS hidden_seq \
+                m.hidden_seq AS hidden_seq, c.max_recalled_seq AS max_recalled_seq \
          FROM member m \
          JOIN chat c ON c.id = m.chat_id \
          JOIN entity e ON e.id = m.peer_id \
@@ -39,9 +39,11 @@ fn conversations_in(conn: &Connection, user: Id) -> Result<Vec<ConversationRow>>
     let mut list = conn.prepare_cached(&sql)?;
     let mut out = Vec::new();
     let mut chat_ids = Vec::new();
+    let mut recalled_unread = false;
     let mut rows = list.query([user.get()])?;
     while let Some(row) = rows.next()? {
         chat_ids.push(row.get::<_, i64>("chat_id")?);
+        recalled_unread |= row.get::<_, i64>("max_recalled_seq")? > row.get::<_, i64>("read_seq")?;
         out.push(ConversationRow {
             peer: entity_from(row, &ENTITY)?,
             remark: row.get("remark")?,
@@ -79,13 +81,16 @@ fn conversations_in(conn: &Connection, user: Id) -> Result<Vec<ConversationRow>>
         })?;
         let found = found.collect::<rusqlite::Result<Vec<_>>>()?;
         attach_mentions(&mut out, &chat_ids, found);
+    }
+    if recalled_unread {
         // Recalled messages the user has not read count as read: found by
-        // the partial index over recalled messages, a handful at most.
+        // the partial index over recalled messages, only in the chats whose
+        // latest recall is above the user's position (a handful at most).
         let mut recalled = conn.prepare_cached(
             "SELECT m.chat_id AS chat_id FROM member m \
              JOIN chat c ON c.id = m.chat_id \
              JOIN message g ON g.chat_id = m.chat_id AND g.seq > m.read_seq AND g.recall_ms > 0 \
-             WHERE m.user_id = ?1 AND c.last_seq > m.read_seq",
+             WHERE m.user_id = ?1 AND c.max_recalled_seq > m.read_seq",
         )?;
         let mut by_chat: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
         for chat in recalled.query_map([user.get()], |r| r.get::<_, i64>("chat_id"))? {

@@ -111,11 +111,11 @@ pub(super) fn recall_messages(
             continue;
         }
         tx.prepare_cached("DELETE FROM mention WHERE chat_id = ?1 AND seq = ?2")?.execute(params![chat.0, seq])?;
-        tx.prepare_cached("UPDATE chat SET last_preview = ?3 WHERE id = ?1 AND last_seq = ?2")?.execute(params![
-            chat.0,
-            seq,
-            recall.notice
-        ])?;
+        tx.prepare_cached(
+            "UPDATE chat SET max_recalled_seq = max(max_recalled_seq, ?2), \
+               last_preview = CASE WHEN last_seq = ?2 THEN ?3 ELSE last_preview END WHERE id = ?1",
+        )?
+        .execute(params![chat.0, seq, recall.notice])?;
         outbox.push(Event::Recalled(MessageKey { chat, seq }));
     }
     Ok(())
