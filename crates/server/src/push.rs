@@ -194,6 +194,11 @@ async fn push_message(hub: &Hub, store: &dyn Store, key: MessageKey, kind: PushK
         Ok(None) => return tracing::warn!(?key, "push: announced message not found"),
         Err(e) => return tracing::error!(error = %e, ?key, "push: cannot load message"),
     };
+    // A message recalled by the time it is pushed shows nothing of itself
+    // any more: its recall's push (which follows) says what became of it.
+    if kind != PushKind::Recalled && stored.message.recall_ms > 0 {
+        return;
+    }
     let (sender, peer) = (stored.message.sender.id, stored.peer.id);
     // (receiver, chat id as the receiver sees it)
     let receivers: Vec<(Id, Id)> = match stored.peer.kind {

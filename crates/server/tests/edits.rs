@@ -173,21 +173,29 @@ async fn edit_and_recall_pushes_reach_every_device_in_order() {
     let ben = app.client(BEN).await;
     let mut sockets =
         vec![socket(&app, ANN, "phone").await, socket(&app, ANN, "desktop").await, socket(&app, BEN, "b").await];
+    // Each step's push reaches every device before the next step, in order
+    // after what came before it.
     let m = ben.send_text(GROUP, ChatType::Group, "draft", &[]).await.unwrap();
-    ben.edit_text(GROUP, ChatType::Group, &m, "final", &[]).await.unwrap();
-    ben.recall(GROUP, ChatType::Group, &[&m]).await.unwrap();
-    ben.send_text(GROUP, ChatType::Group, "after", &[]).await.unwrap();
+    let mut sent_at = Vec::new();
     for socket in &mut sockets {
         let PushEvent::Message(sent) = next(socket).await else { panic!("the message first") };
         assert_eq!((sent.msg_id.as_str(), sent.msg_seq), (m.as_str(), 1));
+        sent_at.push(sent.timestamp);
+    }
+    ben.edit_text(GROUP, ChatType::Group, &m, "final", &[]).await.unwrap();
+    for (socket, sent_at) in sockets.iter_mut().zip(&sent_at) {
         match next(socket).await {
             PushEvent::Edited(edit) => {
-                assert_eq!((edit.msg_id.as_str(), edit.msg_seq, edit.timestamp), (m.as_str(), 1, sent.timestamp));
+                assert_eq!((edit.msg_id.as_str(), edit.msg_seq, edit.timestamp), (m.as_str(), 1, *sent_at));
                 assert_eq!(edit.content.as_ref().unwrap().text, "final");
                 assert!(edit.edit_time > 0 && edit.sender.as_ref().unwrap().chat_id == BEN);
             }
             other => panic!("expected the edit, got {other:?}"),
         }
+    }
+    ben.recall(GROUP, ChatType::Group, &[&m]).await.unwrap();
+    ben.send_text(GROUP, ChatType::Group, "after", &[]).await.unwrap();
+    for socket in &mut sockets {
         let PushEvent::Message(recall) = next(socket).await else { panic!("then the recall") };
         assert_eq!((recall.msg_id.as_str(), recall.msg_seq), (m.as_str(), 1));
         assert!(recall.delete_timestamp > 0);

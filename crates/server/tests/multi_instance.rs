@@ -246,14 +246,16 @@ async fn edits_and_recalls_through_one_instance_are_pushed_from_the_other() {
     let ack = tokio::time::timeout(Duration::from_secs(10), socket.next_event()).await.unwrap().unwrap();
     assert!(matches!(ack, Some(PushEvent::HeartbeatAck { .. })));
     let ann = a.client(ANN).await;
+    // Each step is pushed before the next is taken (a message recalled
+    // before its push is pushed only as the recall).
     let msg_id = ann.send_text(GROUP, ChatType::Group, "draft", &[]).await.unwrap();
-    ann.edit_text(GROUP, ChatType::Group, &msg_id, "final", &[]).await.unwrap();
-    ann.recall(GROUP, ChatType::Group, &[&msg_id]).await.unwrap();
     assert!(matches!(next(&mut socket).await, PushEvent::Message(m) if m.msg_id == msg_id && m.delete_timestamp == 0));
+    ann.edit_text(GROUP, ChatType::Group, &msg_id, "final", &[]).await.unwrap();
     match next(&mut socket).await {
         PushEvent::Edited(m) => assert_eq!(m.content.unwrap().text, "final"),
         other => panic!("expected the edit, got {other:?}"),
     }
+    ann.recall(GROUP, ChatType::Group, &[&msg_id]).await.unwrap();
     match next(&mut socket).await {
         PushEvent::Message(m) => {
             assert!(m.delete_timestamp > 0);
