@@ -4,7 +4,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use yhconv_proto::ChatType;
 
 use super::identities::chat_row;
-use super::{entity_from, entity_select, ENTITY, SENDER};
+use super::{entity_from, entity_select, EntityAt, ENTITY, SENDER};
 use crate::domain::error::{Error, Result};
 use crate::domain::event::{ChatRef, Event, MessageKey};
 use crate::domain::ids::Id;
@@ -37,23 +37,38 @@ fn conversations_in(conn: &Connection, user: Id) -> Result<Vec<ConversationRow>>
         entity_select("e", &ENTITY)
     );
     let mut list = conn.prepare_cached(&sql)?;
+    // Columns by name, looked up once for the statement rather than per row.
+    let peer = EntityAt::resolve(&list, &ENTITY)?;
+    let col = |name: &str| list.column_index(name);
+    let [chat_id, remark, last_seq, preview, last_message_ms, read_seq, sort_ms, dnd, hidden_seq, max_recalled] = [
+        col("chat_id")?,
+        col("remark")?,
+        col("last_seq")?,
+        col("last_preview")?,
+        col("last_message_ms")?,
+        col("read_seq")?,
+        col("sort_ms")?,
+        col("dnd")?,
+        col("hidden_seq")?,
+        col("max_recalled_seq")?,
+    ];
     let mut out = Vec::new();
     let mut chat_ids = Vec::new();
     let mut recalled_unread = false;
     let mut rows = list.query([user.get()])?;
     while let Some(row) = rows.next()? {
-        chat_ids.push(row.get::<_, i64>("chat_id")?);
-        recalled_unread |= row.get::<_, i64>("max_recalled_seq")? > row.get::<_, i64>("read_seq")?;
+        chat_ids.push(row.get::<_, i64>(chat_id)?);
+        recalled_unread |= row.get::<_, i64>(max_recalled)? > row.get::<_, i64>(read_seq)?;
         out.push(ConversationRow {
-            peer: entity_from(row, &ENTITY)?,
-            remark: row.get("remark")?,
-            last_seq: row.get("last_seq")?,
-            preview: row.get("last_preview")?,
-            last_message_ms: row.get("last_message_ms")?,
-            read_seq: row.get("read_seq")?,
-            sort_ms: row.get("sort_ms")?,
-            do_not_disturb: row.get::<_, i64>("dnd")? != 0,
-            hidden_seq: row.get("hidden_seq")?,
+            peer: peer.read(row)?,
+            remark: row.get(remark)?,
+            last_seq: row.get(last_seq)?,
+            preview: row.get(preview)?,
+            last_message_ms: row.get(last_message_ms)?,
+            read_seq: row.get(read_seq)?,
+            sort_ms: row.get(sort_ms)?,
+            do_not_disturb: row.get::<_, i64>(dnd)? != 0,
+            hidden_seq: row.get(hidden_seq)?,
             mention_count: 0,
             first_mention: None,
             recalled_unread: 0,

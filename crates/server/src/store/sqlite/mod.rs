@@ -205,18 +205,39 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads an [`Entity`] from the columns `columns` names.
+/// The positions of an entity's columns in one statement: looked up by
+/// name once, for statements that read many rows.
+pub(super) struct EntityAt([usize; 6]);
+
+impl EntityAt {
+    /// Where `columns` are in `stmt`.
+    pub(super) fn resolve(stmt: &rusqlite::Statement<'_>, columns: &EntityColumns) -> rusqlite::Result<Self> {
+        let mut at = [0; 6];
+        for (slot, name) in at.iter_mut().zip(columns.0) {
+            *slot = stmt.column_index(name)?;
+        }
+        Ok(Self(at))
+    }
+
+    /// The entity in `row`.
+    pub(super) fn read(&self, row: &Row<'_>) -> rusqlite::Result<Entity> {
+        let [id, kind, name, avatar_url, avatar_id, level] = self.0;
+        let code: u64 = row.get(kind)?;
+        Ok(Entity {
+            id: Id::from_raw(row.get(id)?),
+            kind: ChatType::from_code(code).ok_or(rusqlite::Error::IntegralValueOutOfRange(kind, code as i64))?,
+            name: row.get(name)?,
+            avatar_url: row.get(avatar_url)?,
+            avatar_id: row.get(avatar_id)?,
+            certification_level: row.get(level)?,
+        })
+    }
+}
+
+/// Reads an [`Entity`] from the columns `columns` names (for a row or two;
+/// loops over many rows resolve an [`EntityAt`] once).
 pub(super) fn entity_from(row: &Row<'_>, columns: &EntityColumns) -> rusqlite::Result<Entity> {
-    let [id, kind, name, avatar_url, avatar_id, level] = columns.0;
-    let code: u64 = row.get(kind)?;
-    Ok(Entity {
-        id: Id::from_raw(row.get(id)?),
-        kind: ChatType::from_code(code).ok_or(rusqlite::Error::IntegralValueOutOfRange(1, code as i64))?,
-        name: row.get(name)?,
-        avatar_url: row.get(avatar_url)?,
-        avatar_id: row.get(avatar_id)?,
-        certification_level: row.get(level)?,
-    })
+    EntityAt::resolve(row.as_ref(), columns)?.read(row)
 }
 
 #[async_trait]
