@@ -7,6 +7,7 @@ mod common;
 use std::path::Path;
 
 use common::TestApp;
+use prost::Message as _;
 use yhconv_proto::endpoints::{Method, ALL, NOT_OFFERED};
 
 #[tokio::test]
@@ -30,6 +31,18 @@ async fn every_declared_endpoint_is_routed() {
             );
         }
     }
+    // A method an endpoint does not declare: -1 with 405, in its own format.
+    let response = http.put(format!("{}/v1/msg/send-message", app.base_url)).send().await.unwrap();
+    assert_eq!(response.status(), 405);
+    let status = yhconv_proto::pb::StatusOnly::decode(response.bytes().await.unwrap()).unwrap().status.unwrap();
+    assert_eq!((status.code, status.msg.as_str()), (-1, "PUT is not allowed on /v1/msg/send-message"));
+    let response = http.get(format!("{}/v1/conversation/remove", app.base_url)).send().await.unwrap();
+    assert_eq!(response.status(), 405);
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        (answer["code"].as_i64(), answer["msg"].as_str()),
+        (Some(-1), Some("GET is not allowed on /v1/conversation/remove"))
+    );
     // And a path nobody declared is the fallback's.
     let response = http.post(format!("{}/v1/nope", app.base_url)).send().await.unwrap();
     assert_eq!(response.status(), 404);

@@ -48,6 +48,9 @@ pub enum Error {
     /// `-1` (HTTP 404): no endpoint at this path.
     #[error("unknown endpoint {method} {path}")]
     UnknownEndpoint { method: String, path: String },
+    /// `-1` (HTTP 405): the endpoint exists but not for this method.
+    #[error("{method} is not allowed on {path}")]
+    MethodNotAllowed { method: String, path: String },
     /// `-1` (HTTP 503): a service the server needs does not answer (the
     /// database, for `/healthz`); the text says which and why.
     #[error("{0}")]
@@ -83,6 +86,7 @@ impl Error {
             Self::Unauthorized(_) => 401,
             Self::RateLimited => 429,
             Self::UnknownEndpoint { .. } => 404,
+            Self::MethodNotAllowed { .. } => 405,
             Self::TimedOut(_) | Self::Unavailable(_) => 503,
             Self::Internal(_) => 500,
             Self::WrongCredentials
@@ -123,6 +127,7 @@ mod tests {
             (Error::Unauthorized(AuthFailure::Missing), 401),
             (Error::RateLimited, 429),
             (Error::UnknownEndpoint { method: "GET".into(), path: "/x".into() }, 404),
+            (Error::MethodNotAllowed { method: "PUT".into(), path: "/x".into() }, 405),
             (Error::TimedOut(std::time::Duration::from_secs(1)), 503),
             (Error::Unavailable("database unavailable".into()), 503),
             (Error::invalid("nope"), 200),

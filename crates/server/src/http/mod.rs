@@ -91,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .endpoint(&ep::LIVEZ, livez_route)
         .endpoint(&ep::METRICS, metrics::metrics_route)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::record))
+        .method_not_allowed_fallback(method_not_allowed_route)
         .fallback(fallback_route)
         .with_state(state)
         .layer(guard)
@@ -133,6 +134,13 @@ async fn healthz_route(axum::extract::State(state): axum::extract::State<AppStat
 async fn fallback_route(method: Method, uri: Uri) -> Response {
     let path = uri.path().to_owned();
     wire::error_response(&path, Error::UnknownEndpoint { method: method.to_string(), path: path.clone() })
+}
+
+/// A known path with a method it does not declare: `-1`, HTTP 405, in the
+/// endpoint's own format.
+async fn method_not_allowed_route(method: Method, uri: Uri) -> Response {
+    let path = uri.path().to_owned();
+    wire::error_response(&path, Error::MethodNotAllowed { method: method.to_string(), path: path.clone() })
 }
 
 /// Answers `-1` (HTTP 503) in the endpoint's own format when a request takes
