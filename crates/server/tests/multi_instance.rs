@@ -99,11 +99,7 @@ async fn a_msg_id_retried_concurrently_on_two_instances_is_stored_once() {
 async fn a_message_sent_through_one_instance_is_pushed_from_the_other() {
     let Some((a, b)) = two_instances().await else { return };
     let ben: Client = b.client(BEN).await;
-    let mut socket = ben.connect_push(BEN, "linux", "on-b").await.unwrap();
-    // Logged in once the heartbeat is answered.
-    socket.heartbeat().await.unwrap();
-    let ack = tokio::time::timeout(Duration::from_secs(10), socket.next_event()).await.unwrap().unwrap();
-    assert!(matches!(ack, Some(PushEvent::HeartbeatAck { .. })));
+    let mut socket = logged_in_socket(&ben).await;
 
     let msg_id = a.client(ANN).await.send_text(BEN, ChatType::User, "across instances", &[]).await.unwrap();
     let event = tokio::time::timeout(Duration::from_secs(10), socket.next_event()).await.expect("push in time");
@@ -181,10 +177,7 @@ async fn start_up_waits_for_the_database_and_healthz_reports_it() {
 async fn a_logout_through_one_instance_closes_the_tokens_sockets_on_the_other() {
     let Some((a, b)) = two_instances().await else { return };
     let ben_on_b: Client = b.client(BEN).await;
-    let mut socket = ben_on_b.connect_push(BEN, "linux", "on-b").await.unwrap();
-    socket.heartbeat().await.unwrap();
-    let ack = tokio::time::timeout(Duration::from_secs(10), socket.next_event()).await.unwrap().unwrap();
-    assert!(matches!(ack, Some(PushEvent::HeartbeatAck { .. })));
+    let mut socket = logged_in_socket(&ben_on_b).await;
 
     // The same token, logged out through instance A.
     let ben_on_a = a.anonymous().with_token(ben_on_b.token().unwrap().to_owned());
@@ -200,10 +193,7 @@ async fn a_logout_through_one_instance_closes_the_tokens_sockets_on_the_other() 
 async fn pushes_sent_while_an_instance_reconnects_to_the_database_still_arrive() {
     let Some((a, b)) = two_instances().await else { return };
     let ben = b.client(BEN).await;
-    let mut socket = ben.connect_push(BEN, "linux", "on-b").await.unwrap();
-    socket.heartbeat().await.unwrap();
-    let ack = tokio::time::timeout(Duration::from_secs(10), socket.next_event()).await.unwrap().unwrap();
-    assert!(matches!(ack, Some(PushEvent::HeartbeatAck { .. })));
+    let mut socket = logged_in_socket(&ben).await;
 
     // Cut the instances' LISTEN connections; they reconnect after a pause,
     // and these messages are announced while nobody listens.
@@ -241,10 +231,7 @@ async fn pushes_sent_while_an_instance_reconnects_to_the_database_still_arrive()
 async fn edits_and_recalls_through_one_instance_are_pushed_from_the_other() {
     let Some((a, b)) = two_instances().await else { return };
     let ben: Client = b.client(BEN).await;
-    let mut socket = ben.connect_push(BEN, "linux", "on-b").await.unwrap();
-    socket.heartbeat().await.unwrap();
-    let ack = tokio::time::timeout(Duration::from_secs(10), socket.next_event()).await.unwrap().unwrap();
-    assert!(matches!(ack, Some(PushEvent::HeartbeatAck { .. })));
+    let mut socket = logged_in_socket(&ben).await;
     let ann = a.client(ANN).await;
     // Each step is pushed before the next is taken (a message recalled
     // before its push is pushed only as the recall).
@@ -272,4 +259,14 @@ async fn edits_and_recalls_through_one_instance_are_pushed_from_the_other() {
 
 async fn next(socket: &mut yhconv_client::PushSocket) -> PushEvent {
     tokio::time::timeout(Duration::from_secs(10), socket.next_event()).await.expect("in time").unwrap().unwrap()
+}
+
+/// Ben's socket on the instance `client` talks to, logged in (its first
+/// heartbeat answered).
+async fn logged_in_socket(client: &Client) -> yhconv_client::PushSocket {
+    let mut socket = client.connect_push(BEN, "linux", "on-b").await.unwrap();
+    socket.heartbeat().await.unwrap();
+    let ack = tokio::time::timeout(Duration::from_secs(10), socket.next_event()).await.unwrap().unwrap();
+    assert!(matches!(ack, Some(PushEvent::HeartbeatAck { .. })));
+    socket
 }

@@ -9,6 +9,18 @@ use crate::domain::event::{ChatRef, Event, MessageKey};
 use crate::domain::ids::Id;
 use crate::domain::model::{EditRecord, MentionTarget, MessageEdit, MessageMeta, Recall, Role};
 
+/// A [`MessageMeta`] from the columns `seq, sender_id, content_type,
+/// sent_ms, recall_ms`.
+fn meta_from(r: &tokio_postgres::Row) -> Result<MessageMeta> {
+    Ok(MessageMeta {
+        seq: r.try_get("seq")?,
+        sender: Id::from_raw(r.try_get("sender_id")?),
+        content_type: r.try_get::<_, i64>("content_type")?.max(0) as u64,
+        sent_ms: r.try_get("sent_ms")?,
+        recall_ms: r.try_get("recall_ms")?,
+    })
+}
+
 /// The facts of one message an edit or recall is checked against.
 pub(super) async fn message_meta<C: GenericClient>(
     client: &C,
@@ -21,13 +33,7 @@ pub(super) async fn message_meta<C: GenericClient>(
         )
         .await?;
     match client.query_opt(&stmt, &[&chat.0, &msg_id]).await? {
-        Some(r) => Ok(Some(MessageMeta {
-            seq: r.try_get("seq")?,
-            sender: Id::from_raw(r.try_get("sender_id")?),
-            content_type: r.try_get::<_, i64>("content_type")?.max(0) as u64,
-            sent_ms: r.try_get("sent_ms")?,
-            recall_ms: r.try_get("recall_ms")?,
-        })),
+        Some(r) => Ok(Some(meta_from(&r)?)),
         None => Ok(None),
     }
 }
@@ -47,16 +53,7 @@ pub(super) async fn locate_message<C: GenericClient>(
         )
         .await?;
     match client.query_opt(&stmt, &[&user.get(), &msg_id]).await? {
-        Some(r) => Ok(Some((
-            ChatRef(r.try_get("chat_id")?),
-            MessageMeta {
-                seq: r.try_get("seq")?,
-                sender: Id::from_raw(r.try_get("sender_id")?),
-                content_type: r.try_get::<_, i64>("content_type")?.max(0) as u64,
-                sent_ms: r.try_get("sent_ms")?,
-                recall_ms: r.try_get("recall_ms")?,
-            },
-        ))),
+        Some(r) => Ok(Some((ChatRef(r.try_get("chat_id")?), meta_from(&r)?))),
         None => Ok(None),
     }
 }

@@ -8,21 +8,25 @@ use crate::domain::event::{ChatRef, Event, MessageKey};
 use crate::domain::ids::Id;
 use crate::domain::model::{EditRecord, MentionTarget, MessageEdit, MessageMeta, Recall, Role};
 
+/// A [`MessageMeta`] from the columns `seq, sender_id, content_type,
+/// sent_ms, recall_ms`.
+fn meta_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageMeta> {
+    Ok(MessageMeta {
+        seq: r.get("seq")?,
+        sender: Id::from_raw(r.get("sender_id")?),
+        content_type: r.get("content_type")?,
+        sent_ms: r.get("sent_ms")?,
+        recall_ms: r.get("recall_ms")?,
+    })
+}
+
 /// The facts of one message an edit or recall is checked against.
 pub(super) fn message_meta(conn: &Connection, chat: ChatRef, msg_id: &str) -> Result<Option<MessageMeta>> {
     Ok(conn
         .prepare_cached(
             "SELECT seq, sender_id, content_type, sent_ms, recall_ms FROM message WHERE chat_id = ?1 AND msg_id = ?2",
         )?
-        .query_row(params![chat.0, msg_id], |r| {
-            Ok(MessageMeta {
-                seq: r.get("seq")?,
-                sender: Id::from_raw(r.get("sender_id")?),
-                content_type: r.get("content_type")?,
-                sent_ms: r.get("sent_ms")?,
-                recall_ms: r.get("recall_ms")?,
-            })
-        })
+        .query_row(params![chat.0, msg_id], meta_from)
         .optional()?)
 }
 
@@ -35,16 +39,7 @@ pub(super) fn locate_message(conn: &Connection, user: Id, msg_id: &str) -> Resul
              FROM message g JOIN member m ON m.chat_id = g.chat_id AND m.user_id = ?1 \
              WHERE g.msg_id = ?2 LIMIT 1",
         )?
-        .query_row(params![user.get(), msg_id], |r| {
-            let meta = MessageMeta {
-                seq: r.get("seq")?,
-                sender: Id::from_raw(r.get("sender_id")?),
-                content_type: r.get("content_type")?,
-                sent_ms: r.get("sent_ms")?,
-                recall_ms: r.get("recall_ms")?,
-            };
-            Ok((ChatRef(r.get("chat_id")?), meta))
-        })
+        .query_row(params![user.get(), msg_id], |r| Ok((ChatRef(r.get("chat_id")?), meta_from(r)?)))
         .optional()?)
 }
 
