@@ -100,7 +100,7 @@ fn serve_takes_settings_from_a_config_file_below_its_flags() {
     std::fs::write(dir.path().join("etc/world.json"), world.to_string()).unwrap();
     let config = dir.path().join("etc/yhconv.toml");
     // `world` is relative to the file; the body limit is small enough to see.
-    std::fs::write(&config, "# yhconv settings\nworld = \"world.json\"\nmax-body-bytes = 300\nlist-cache-mib = 8\n")
+    std::fs::write(&config, "# yhconv settings\nworld = \"world.json\"\nmax-body-bytes = 300\nlist-cache-mib = 8\nmax-connections-per-ip = 7\n")
         .unwrap();
     let config = config.to_str().unwrap();
     let long_text = "长".repeat(200);
@@ -112,6 +112,9 @@ fn serve_takes_settings_from_a_config_file_below_its_flags() {
     let server = Server::start(dir.path(), &db, &["--config", config]);
     let refused = send_long(&server);
     assert!(refused.fails().contains("request body is larger than 300 bytes"), "{}", refused.stderr);
+    // The log says how many connections the server will hold.
+    let log = server.log();
+    assert!(log.contains("connections at once (7 per client address)") && log.contains("open_files="), "{log}");
     drop(server);
 
     let server = Server::start(dir.path(), &db, &["--config", config, "--max-body-bytes", "100000"]);

@@ -49,6 +49,11 @@ pub const USER_AGENT: &str = concat!("yhconv-client/", env!("CARGO_PKG_VERSION")
 /// unless [`Client::with_timeout`] says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long an idle pooled connection is kept for reuse: below the server's
+/// own idle limit (yhconv closes a keep-alive connection silent for 10 s by
+/// default), so a request is not sent on a connection the server is closing.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// A handle on one server, optionally logged in. Cheap to clone: clones share
 /// the connection pool.
 #[derive(Clone)]
@@ -68,7 +73,11 @@ impl Client {
     /// and the path `/ws` (after the prefix, if any).
     pub fn new(base_url: &str) -> Result<Client> {
         let (base_url, ws_url) = normalize_base(base_url)?;
-        let http = reqwest::Client::builder().user_agent(USER_AGENT).connect_timeout(DEFAULT_TIMEOUT).build()?;
+        let http = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .connect_timeout(DEFAULT_TIMEOUT)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .build()?;
         Ok(Client { http, base_url, ws_url, token: None, timeout: DEFAULT_TIMEOUT })
     }
 

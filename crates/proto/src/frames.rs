@@ -32,19 +32,28 @@ pub enum CloseReason {
     BadFrame,
     /// Too many frames before a good login were not frames (1008).
     TooManyBadFrames,
+    /// No good login within the login time after the upgrade (1008).
+    NoLogin,
 }
 
 impl CloseReason {
     /// Every reason.
-    pub const ALL: [CloseReason; 6] =
-        [Self::Idle, Self::ShuttingDown, Self::LoggedOut, Self::TooFarBehind, Self::BadFrame, Self::TooManyBadFrames];
+    pub const ALL: [CloseReason; 7] = [
+        Self::Idle,
+        Self::ShuttingDown,
+        Self::LoggedOut,
+        Self::TooFarBehind,
+        Self::BadFrame,
+        Self::TooManyBadFrames,
+        Self::NoLogin,
+    ];
 
     /// The WebSocket close code.
     pub fn code(self) -> u16 {
         match self {
             Self::Idle => 1000,
             Self::ShuttingDown => 1001,
-            Self::LoggedOut | Self::BadFrame | Self::TooManyBadFrames => 1008,
+            Self::LoggedOut | Self::BadFrame | Self::TooManyBadFrames | Self::NoLogin => 1008,
             Self::TooFarBehind => 1013,
         }
     }
@@ -58,6 +67,7 @@ impl CloseReason {
             Self::TooFarBehind => "too far behind",
             Self::BadFrame => "bad frame",
             Self::TooManyBadFrames => "too many bad frames",
+            Self::NoLogin => "no login in time",
         }
     }
 

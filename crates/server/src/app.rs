@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{Config, DbUrl};
 use crate::domain::store::Store;
+use crate::http::conn::{ConnectionLimits, Tally};
 use crate::http::limit::RateLimits;
 use crate::http::metrics::Metrics;
 use crate::http::{self, AppState};
@@ -30,10 +31,51 @@ pub struct Application {
     shutdown: tokio::sync::watch::Sender<bool>,
     /// Closes when every clone of `state` is gone.
     drained: tokio::sync::mpsc::Receiver<()>,
+    limits: ConnectionLimits,
 }
 
-/// How long shutdown waits for push sockets to say goodbye.
+/// How long shutdown waits for HTTP requests to finish, and then for push
+/// sockets to say goodbye.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Open files kept back from connections: the database and its journal,
+/// the log, and a margin.
+const RESERVED_FILES: usize = 64;
+
+/// Raises the process's soft open-files limit to its hard limit, and
+/// returns the soft limit then in force.
+pub fn raise_open_files_limit() -> u64 {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(e) => {
+            let (soft, _) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap_or((1024, 1024));
+            tracing::warn!(error = %e, soft, "could not raise the open-files limit");
+            soft
+        }
+    }
+}
+
+/// The connection limits `config` asks for, `--max-connections` lowered to
+/// what `open_files` leaves room for beside the database's own files.
+pub fn connection_limits(config: &Config, open_files: u64) -> ConnectionLimits {
+    let database = match config.db {
+        DbUrl::Sqlite(_) => 2 * (config.sqlite_readers.max(1) + 1),
+        DbUrl::Postgres(_) => config.db_pool_size.max(1) + 1,
+    };
+    let room = usize::try_from(open_files).unwrap_or(usize::MAX).saturating_sub(RESERVED_FILES + database).max(1);
+    if config.max_connections > room {
+        tracing::warn!(
+            "--max-connections {} lowered to {room}: the open-files limit is {open_files} (raise it with `ulimit -n` or LimitNOFILE=)",
+            config.max_connections
+        );
+    }
+    ConnectionLimits {
+        total: config.max_connections.clamp(1, room),
+        per_address: config.max_connections_per_ip,
+        header_timeout: config.header_timeout(),
+        drain_timeout: DRAIN_TIMEOUT,
+    }
+}
 
 /// Opens the store a config names (waiting for PostgreSQL if it is not up yet).
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
@@ -90,13 +132,30 @@ impl Application {
             DbUrl::Postgres(_) => None,
         };
         let service = open_service(&config).await?;
+        let open_files = raise_open_files_limit();
+        let limits = connection_limits(&config, open_files);
+        tracing::info!(
+            open_files,
+            "holding up to {} connections at once ({} per client address)",
+            limits.total,
+            if limits.per_address == 0 { "any number".to_owned() } else { limits.per_address.to_string() }
+        );
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
-        let limits = RateLimits::start(&config);
+        let rate_limits = RateLimits::start(&config);
         let metrics = Metrics::new(&service);
         let (in_flight, drained) = tokio::sync::mpsc::channel(1);
-        let state = AppState { service, config: Arc::new(config), shutdown: shutdown_rx, limits, metrics, in_flight };
-        Ok(Self { listener, _sqlite_lock: sqlite_lock, state, shutdown, drained })
+        let connections = Arc::new(Tally::default());
+        let state = AppState {
+            service,
+            config: Arc::new(config),
+            shutdown: shutdown_rx,
+            limits: rate_limits,
+            metrics,
+            in_flight,
+            connections,
+        };
+        Ok(Self { listener, _sqlite_lock: sqlite_lock, state, shutdown, drained, limits })
     }
 
     /// The address actually bound.
@@ -113,21 +172,21 @@ impl Application {
     /// close, lets in-flight requests finish, and waits for every socket to
     /// have sent its close frame.
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Self { listener, _sqlite_lock, state, shutdown, mut drained } = self;
+        let Self { listener, _sqlite_lock, state, shutdown, mut drained, limits } = self;
+        let tally = Arc::clone(&state.connections);
+        let metrics = Arc::clone(&state.metrics);
         let router = http::router(state);
-        let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                stop.await;
-                tracing::info!("shutting down: finishing in-flight requests");
-                let _ = shutdown.send(true);
-            })
-            .await
-            .context("serving HTTP");
+        let stop = async move {
+            stop.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = shutdown.send(true);
+        };
+        http::conn::serve(listener, router, limits, tally, metrics, stop).await;
         if tokio::time::timeout(DRAIN_TIMEOUT, drained.recv()).await.is_err() {
             tracing::warn!("some push sockets did not close within {DRAIN_TIMEOUT:?}");
         }
         tracing::info!("stopped");
-        served
+        Ok(())
     }
 }
 
@@ -150,5 +209,21 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_connections_is_lowered_to_what_the_open_files_allow() {
+        let config = Config { max_connections: 10_000, max_connections_per_ip: 9, ..Config::default() };
+        let roomy = connection_limits(&config, 1 << 20);
+        assert_eq!((roomy.total, roomy.per_address), (10_000, 9));
+        // SQLite with 4 readers keeps 10 files, and 64 more are kept back.
+        assert_eq!(connection_limits(&config, 1024).total, 1024 - 64 - 10);
+        assert_eq!(connection_limits(&config, 10).total, 1, "never nothing");
+        assert!(raise_open_files_limit() >= 1);
     }
 }

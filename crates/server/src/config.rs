@@ -44,9 +44,26 @@ pub struct Config {
     /// Push frames queued per socket before it is dropped as too slow.
     #[arg(long, env = "YHCONV_WS_QUEUE", default_value_t = 1024)]
     pub ws_queue: usize,
-    /// Longest a request may take, seconds.
+    /// A push socket that has not logged in this many seconds after the
+    /// upgrade is closed.
+    #[arg(long, env = "YHCONV_WS_LOGIN_TIMEOUT_SECS", default_value_t = 5)]
+    pub ws_login_timeout_secs: u64,
+    /// Longest a request may take, seconds, reading its body included.
     #[arg(long, env = "YHCONV_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
+    /// A request's headers must arrive within this many seconds of the
+    /// connection being ready for it; so an idle keep-alive connection is
+    /// closed after it too.
+    #[arg(long, env = "YHCONV_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+    /// Most connections open at once, push sockets included (lowered to
+    /// what the open-files limit allows).
+    #[arg(long, env = "YHCONV_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Most connections open at once from one client address; 0: no cap
+    /// (behind a reverse proxy every client has the proxy's address).
+    #[arg(long, env = "YHCONV_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    pub max_connections_per_ip: usize,
     /// Allowed CORS origin (repeatable); none given means any origin.
     #[arg(long, env = "YHCONV_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origin: Vec<String>,
@@ -96,6 +113,16 @@ impl Config {
     /// `--ws-queue` (at least one frame).
     pub fn ws_queue_capacity(&self) -> usize {
         self.ws_queue.max(1)
+    }
+
+    /// `--ws-login-timeout-secs` (at least one second).
+    pub fn ws_login_timeout(&self) -> Duration {
+        Duration::from_secs(self.ws_login_timeout_secs.max(1))
+    }
+
+    /// `--header-timeout-secs` (at least one second).
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_timeout_secs.max(1))
     }
 
     /// `--request-timeout-secs` (at least one second).

@@ -1,6 +1,6 @@
 //! `GET /metrics`: Prometheus text format. Requests and latencies by route,
-//! method and status, the number of live push sockets, and how the list
-//! cache is doing.
+//! method and status, open connections and the ones refused or timed out,
+//! live push sockets and why sockets closed, and how the list cache is doing.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,6 +17,9 @@ use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use yhconv_proto::CloseReason;
+
+use super::conn::Refusal;
 use super::AppState;
 use crate::service::Service;
 
@@ -33,6 +36,11 @@ struct RouteLabels {
     route: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
+}
+
 type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
 /// The server's metrics and their registry.
@@ -41,6 +49,10 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: LatencyFamily,
     sockets: Gauge,
+    connections: Gauge,
+    refused: Family<ReasonLabels, Counter>,
+    header_timeouts: Counter,
+    socket_closes: Family<ReasonLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -59,8 +71,45 @@ impl Metrics {
         registry.register("http_requests", "HTTP requests answered, by route, method and status", requests.clone());
         registry.register("http_request_duration_seconds", "Time to answer, by route and method", latency.clone());
         registry.register("push_sockets", "Logged-in push sockets on this instance", sockets.clone());
+        let connections = Gauge::default();
+        let refused = Family::<ReasonLabels, Counter>::default();
+        let header_timeouts = Counter::default();
+        let socket_closes = Family::<ReasonLabels, Counter>::default();
+        registry.register("connections_open", "TCP connections open, push sockets included", connections.clone());
+        registry.register(
+            "connections_refused",
+            "Connections refused: total or per_address cap reached",
+            refused.clone(),
+        );
+        registry.register(
+            "http_header_timeouts",
+            "Connections closed because a request's headers did not arrive in time (or idled past it)",
+            header_timeouts.clone(),
+        );
+        registry.register(
+            "push_socket_closes",
+            "Push sockets ended, by reason (client: the client left or the socket broke)",
+            socket_closes.clone(),
+        );
         registry.register_collector(Box::new(ListCacheCollector(service.clone())));
-        Arc::new(Self { registry, requests, latency, sockets })
+        Arc::new(Self { registry, requests, latency, sockets, connections, refused, header_timeouts, socket_closes })
+    }
+
+    /// Counts a connection refused at a cap.
+    pub fn connection_refused(&self, refusal: Refusal) {
+        self.refused.get_or_create(&ReasonLabels { reason: refusal.label().to_owned() }).inc();
+    }
+
+    /// Counts a connection closed by the header deadline.
+    pub fn header_timed_out(&self) {
+        self.header_timeouts.inc();
+    }
+
+    /// Counts a push socket's end: the reason the server closed it, or
+    /// `None` when the client left.
+    pub fn socket_closed(&self, reason: Option<CloseReason>) {
+        let reason = reason.map_or("client", CloseReason::reason).replace(' ', "_");
+        self.socket_closes.get_or_create(&ReasonLabels { reason }).inc();
     }
 }
 
@@ -115,6 +164,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
 /// `GET /metrics`: every metric, in Prometheus text format.
 pub async fn metrics_route(State(state): State<AppState>) -> Response {
     state.metrics.sockets.set(state.service.socket_count() as i64);
+    state.metrics.connections.set(state.connections.open() as i64);
     let mut body = String::new();
     if let Err(e) = prometheus_client::encoding::text::encode(&mut body, &state.metrics.registry) {
         tracing::error!(error = %e, "encoding metrics");

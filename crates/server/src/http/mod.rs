@@ -2,6 +2,7 @@
 //! module merges them and adds the middleware every route shares (CORS,
 //! timeouts, panic catcher, tracing).
 
+pub mod conn;
 pub mod conversation;
 pub mod friend;
 pub mod limit;
@@ -42,6 +43,8 @@ pub struct AppState {
     /// Held by every clone of the state, so by every live push socket:
     /// shutdown waits until all are gone (see `Application::run_until`).
     pub in_flight: tokio::sync::mpsc::Sender<()>,
+    /// The open connections, counted (see [`conn`]).
+    pub connections: Arc<conn::Tally>,
 }
 
 /// Routing by declaration: each API module adds its endpoints with

@@ -28,6 +28,12 @@ use crate::service::Service;
 const MAX_BAD_FRAMES_BEFORE_LOGIN: u32 = 16;
 /// How long one frame may take to write before the socket is given up.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The socket's read buffer: client frames are small (a login, a
+/// heartbeat), and an idle socket should cost little memory.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Most bytes waiting to be written to a socket before it counts as broken
+/// (frames are queued in the hub, not here).
+const MAX_WRITE_BUFFER_BYTES: usize = 1024 * 1024;
 
 /// The WebSocket route.
 pub fn router() -> Router<AppState> {
@@ -40,11 +46,19 @@ async fn ws_route(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> R
     upgrade
         .max_frame_size(limit)
         .max_message_size(limit)
+        .read_buffer_size(READ_BUFFER_BYTES)
+        // Each frame is written and flushed at once.
+        .write_buffer_size(0)
+        .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
         .on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))
         .on_upgrade(move |socket: WebSocket| async move {
             let (sink, stream) = socket.split();
-            let settings = SessionSettings { idle_timeout: state.config.ws_idle_timeout() };
-            run_session(state.service.clone(), settings, state.shutdown.clone(), sink, stream).await;
+            let settings = SessionSettings {
+                idle_timeout: state.config.ws_idle_timeout(),
+                login_timeout: state.config.ws_login_timeout(),
+            };
+            let closed = run_session(state.service.clone(), settings, state.shutdown.clone(), sink, stream).await;
+            state.metrics.socket_closed(closed);
         })
 }
 
@@ -53,6 +67,8 @@ async fn ws_route(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> R
 pub struct SessionSettings {
     /// Close when nothing arrives from the client for this long.
     pub idle_timeout: Duration,
+    /// Close when no good login has come this long after the upgrade.
+    pub login_timeout: Duration,
 }
 
 /// What to do with one client frame.
@@ -64,21 +80,24 @@ enum Action {
     Bad,
 }
 
-/// Runs one socket until the client leaves, idles out, falls behind or the
-/// server shuts down.
+/// Runs one socket until the client leaves, idles out, does not log in in
+/// time, falls behind or the server shuts down. Returns why the server
+/// closed it, or `None` when the client left.
 pub async fn run_session<K, S>(
     service: Service,
     settings: SessionSettings,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
     mut sink: K,
     mut stream: S,
-) where
+) -> Option<CloseReason>
+where
     K: Sink<Message> + Unpin,
     S: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     let mut subscription: Option<Subscription> = None;
     let mut bad_frames = 0u32;
     let mut deadline = Instant::now() + settings.idle_timeout;
+    let login_deadline = Instant::now() + settings.login_timeout;
     // None: the client left, or the socket broke; nothing to say.
     let close: Option<CloseReason> = loop {
         tokio::select! {
@@ -134,6 +153,7 @@ pub async fn run_session<K, S>(
                 }
             },
             _ = tokio::time::sleep_until(deadline) => break Some(CloseReason::Idle),
+            _ = tokio::time::sleep_until(login_deadline), if subscription.is_none() => break Some(CloseReason::NoLogin),
             _ = shutdown.changed() => break Some(CloseReason::ShuttingDown),
         }
     };
@@ -142,6 +162,7 @@ pub async fn run_session<K, S>(
         let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
     }
     let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
+    close
 }
 
 /// The next push frame, or pending forever before login.
