@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs a command with a throwaway PostgreSQL server on a loopback port, and
-# YHCONV_TEST_POSTGRES set to an admin URL for it; stops and deletes the
-# server afterwards. Installs Debian's postgresql package if it is missing
+# YHCONV_TEST_POSTGRES set to an admin URL for it (and YHCONV_TEST_PG_BIN to
+# the server's binaries, for tests that run one of their own); stops and
+# deletes the server afterwards. Installs Debian's postgresql package if it is missing
 # (needs root). Usage: scripts/with-postgres.sh cargo test --workspace
 set -euo pipefail
 
@@ -46,4 +47,7 @@ trap cleanup EXIT
 echo "== PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
 
 export YHCONV_TEST_POSTGRES="postgres://yhconv@127.0.0.1:$port/postgres"
+# For tests that start (and kill) a PostgreSQL server of their own.
+export YHCONV_TEST_PG_BIN="$bin"
+[ "${#run_as[@]}" -gt 0 ] && export YHCONV_TEST_PG_USER=postgres
 "$@"
