@@ -4,24 +4,29 @@
 //! Sending never waits for a socket. Every event comes the same way, on
 //! both engines: the store emits it with the write that made it, and its
 //! feed hands it to this instance's hub in commit order (see
-//! [`crate::domain::event`]). One fan-out task loads each new message,
-//! works out who is online among the chat's members, encodes one frame per
-//! receiver and `try_send`s it into each socket's bounded queue. A socket
-//! whose queue is full has fallen too far behind: it is dropped from the
-//! hub, and its connection closes saying why.
+//! [`crate::domain::event`]) through a bounded queue: when the hub is
+//! behind, writers wait. One fan-out task loads each new message and works
+//! out who is online among the chat's members, then delivers it in slices
+//! of [`SLICE`] receivers, taking turns between chats so that a big group's
+//! message does not hold up a small chat's (each chat's messages keep their
+//! order). A frame is the message's shared bytes with the receiver's ids
+//! spliced in ([`PushFrames`]), `try_send` into each socket's bounded
+//! queue. A socket whose queue is full has fallen too far behind: it is
+//! dropped from the hub, and its connection closes saying why. What waits
+//! and what was dropped is counted in [`PushStats`], for `/metrics`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use prost::Message as _;
 use tokio::sync::mpsc;
 use yhconv_proto::frames::cmd;
 use yhconv_proto::pb::{Info, MsgContent, PushData, PushMsg, Sender, WsFrame};
 use yhconv_proto::{ChatType, PUSH_MESSAGE_TYPE_URL};
 
-use crate::domain::event::{Event, MessageKey, TokenHash};
+use crate::domain::event::{ChatRef, Event, MessageKey, TokenHash, EVENT_QUEUE};
 use crate::domain::ids::Id;
 use crate::domain::model::AddressedMessage;
 use crate::domain::store::Store;
@@ -41,6 +46,7 @@ pub struct Hub {
     sockets: RwLock<HashMap<Id, Vec<SocketEntry>>>,
     next_socket_id: AtomicU64,
     queue_capacity: usize,
+    stats: PushStats,
 }
 
 /// One logged-in socket's end of the hub. Dropping it unregisters the socket.
@@ -76,12 +82,13 @@ impl Hub {
     /// A hub whose sockets each queue at most `queue_capacity` frames, with
     /// its fan-out task running on `store`.
     pub fn start(store: Arc<dyn Store>, queue_capacity: usize) -> Arc<Self> {
-        let (events, rx) = mpsc::unbounded_channel();
+        let (events, rx) = mpsc::channel(EVENT_QUEUE);
         store.start_feed(events);
         let hub = Arc::new(Self {
             sockets: RwLock::new(HashMap::new()),
             next_socket_id: AtomicU64::new(1),
             queue_capacity: queue_capacity.max(1),
+            stats: PushStats::default(),
         });
         tokio::spawn(fan_out(Arc::downgrade(&hub), store, rx));
         hub
@@ -136,39 +143,160 @@ impl Hub {
         self.sockets.read().unwrap_or_else(|p| p.into_inner()).keys().copied().collect()
     }
 
-    /// Delivers `frame` to every socket of `user`; drops sockets whose queue
-    /// is full.
-    fn deliver(&self, user: Id, frame: Bytes) {
+    /// Delivers `frames` to every socket of each of `receivers`, taking
+    /// the registry's lock once; drops sockets whose queue is full (they
+    /// close saying they fell too far behind).
+    fn deliver_slice(&self, frames: &PushFrames, receivers: &[(Id, Id)]) {
         let mut lagging = Vec::new();
-        if let Some(list) = self.sockets.read().unwrap_or_else(|p| p.into_inner()).get(&user) {
-            for socket in list {
-                match socket.queue.try_send(frame.clone()) {
-                    Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        socket.lagged.store(true, Ordering::Relaxed);
-                        lagging.push(socket.id);
+        let mut delivered = 0u64;
+        {
+            let sockets = self.sockets.read().unwrap_or_else(|p| p.into_inner());
+            for &(receiver, chat_id) in receivers {
+                let Some(list) = sockets.get(&receiver) else { continue };
+                let frame = frames.frame(receiver, chat_id);
+                for socket in list {
+                    match socket.queue.try_send(frame.clone()) {
+                        Ok(()) => delivered += 1,
+                        Err(mpsc::error::TrySendError::Full(_)) => {
+                            socket.lagged.store(true, Ordering::Relaxed);
+                            lagging.push((receiver, socket.id));
+                        }
+                        Err(mpsc::error::TrySendError::Closed(_)) => lagging.push((receiver, socket.id)),
                     }
-                    Err(mpsc::error::TrySendError::Closed(_)) => lagging.push(socket.id),
                 }
             }
         }
-        for id in lagging {
+        self.stats.frames_delivered.fetch_add(delivered, Ordering::Relaxed);
+        for (user, id) in lagging {
             tracing::warn!(%user, socket = id, capacity = self.queue_capacity, "push queue full: dropping socket");
+            self.stats.sockets_dropped.fetch_add(1, Ordering::Relaxed);
             self.unregister(user, id);
+        }
+    }
+
+    /// What the hub has done and has waiting.
+    pub fn stats(&self) -> &PushStats {
+        &self.stats
+    }
+}
+
+/// Frames one message's fan-out delivers before the next chat waiting for
+/// the hub gets its turn: a big group's message is delivered in slices, and
+/// a small chat's message goes out between two of them.
+const SLICE: usize = 256;
+/// Messages loaded and waiting to be delivered; while this many wait, no
+/// more events are taken in (the feed's queue fills, and writers wait).
+const MAX_PENDING_PUSHES: usize = 1024;
+
+/// What the hub has done and has waiting, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct PushStats {
+    /// Events in the feed's queue, not yet taken in (as of the last turn).
+    pub events_queued: AtomicU64,
+    /// Frames of loaded messages not yet delivered.
+    pub frames_pending: AtomicU64,
+    /// Frames put in sockets' queues.
+    pub frames_delivered: AtomicU64,
+    /// Sockets dropped because their queue was full.
+    pub sockets_dropped: AtomicU64,
+}
+
+/// One message on its way to its online receivers.
+struct Job {
+    frames: PushFrames,
+    /// (receiver, chat id as the receiver sees it)
+    receivers: Vec<(Id, Id)>,
+    /// Receivers served so far.
+    done: usize,
+}
+
+/// The messages waiting for delivery, by chat, taken in turns: each turn
+/// delivers one slice of the oldest message of the chat next in the ring,
+/// so chats share the hub fairly and each chat's messages keep their order.
+#[derive(Default)]
+struct Turns {
+    by_chat: HashMap<ChatRef, VecDeque<Job>>,
+    ring: VecDeque<ChatRef>,
+    jobs: usize,
+    frames: usize,
+}
+
+impl Turns {
+    fn add(&mut self, chat: ChatRef, job: Job) {
+        if job.receivers.is_empty() {
+            return;
+        }
+        self.jobs += 1;
+        self.frames += job.receivers.len();
+        let queue = self.by_chat.entry(chat).or_default();
+        if queue.is_empty() {
+            self.ring.push_back(chat);
+        }
+        queue.push_back(job);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ring.is_empty()
+    }
+
+    /// Delivers one slice of the next chat's oldest message.
+    fn take_turn(&mut self, hub: &Hub) {
+        let Some(chat) = self.ring.pop_front() else { return };
+        let Some(queue) = self.by_chat.get_mut(&chat) else { return };
+        if let Some(job) = queue.front_mut() {
+            let end = (job.done + SLICE).min(job.receivers.len());
+            hub.deliver_slice(&job.frames, &job.receivers[job.done..end]);
+            self.frames -= end - job.done;
+            job.done = end;
+            if job.done == job.receivers.len() {
+                queue.pop_front();
+                self.jobs -= 1;
+            }
+        }
+        if queue.is_empty() {
+            self.by_chat.remove(&chat);
+        } else {
+            self.ring.push_back(chat);
         }
     }
 }
 
-/// The fan-out task: one event at a time, in commit order.
-async fn fan_out(hub: std::sync::Weak<Hub>, store: Arc<dyn Store>, mut events: mpsc::UnboundedReceiver<Event>) {
-    while let Some(event) = events.recv().await {
+/// The fan-out task: takes in events in commit order (loading each message
+/// and who is online to receive it), and delivers them in turns, one event
+/// taken in per turn while the pending messages stay under
+/// [`MAX_PENDING_PUSHES`].
+async fn fan_out(hub: std::sync::Weak<Hub>, store: Arc<dyn Store>, mut events: mpsc::Receiver<Event>) {
+    let mut turns = Turns::default();
+    loop {
+        let event = if turns.is_empty() {
+            match events.recv().await {
+                Some(event) => Some(event),
+                None => return,
+            }
+        } else if turns.jobs < MAX_PENDING_PUSHES {
+            events.try_recv().ok()
+        } else {
+            None
+        };
         let Some(hub) = hub.upgrade() else { return };
         match event {
-            Event::LoggedOut(token_hash) => hub.log_out(&token_hash),
-            Event::Message(key) => push_message(&hub, store.as_ref(), key, PushKind::New).await,
-            Event::Edited(key) => push_message(&hub, store.as_ref(), key, PushKind::Edited).await,
-            Event::Recalled(key) => push_message(&hub, store.as_ref(), key, PushKind::Recalled).await,
+            // Frames of messages committed before the logout go out first.
+            Some(Event::LoggedOut(token_hash)) => {
+                while !turns.is_empty() {
+                    turns.take_turn(&hub);
+                }
+                hub.log_out(&token_hash);
+            }
+            Some(Event::Message(key)) => load(&hub, store.as_ref(), key, PushKind::New, &mut turns).await,
+            Some(Event::Edited(key)) => load(&hub, store.as_ref(), key, PushKind::Edited, &mut turns).await,
+            Some(Event::Recalled(key)) => load(&hub, store.as_ref(), key, PushKind::Recalled, &mut turns).await,
+            None => {}
         }
+        turns.take_turn(&hub);
+        hub.stats.events_queued.store(events.len() as u64, Ordering::Relaxed);
+        hub.stats.frames_pending.store(turns.frames as u64, Ordering::Relaxed);
+        // Let sockets write what they were given before the next slice.
+        tokio::task::yield_now().await;
     }
 }
 
@@ -184,8 +312,9 @@ pub enum PushKind {
     Recalled,
 }
 
-/// Pushes one stored message to every online receiver.
-async fn push_message(hub: &Hub, store: &dyn Store, key: MessageKey, kind: PushKind) {
+/// Loads one stored message and who among its receivers is online, and
+/// queues its delivery.
+async fn load(hub: &Hub, store: &dyn Store, key: MessageKey, kind: PushKind, turns: &mut Turns) {
     if hub.socket_count() == 0 {
         return;
     }
@@ -200,7 +329,6 @@ async fn push_message(hub: &Hub, store: &dyn Store, key: MessageKey, kind: PushK
         return;
     }
     let (sender, peer) = (stored.message.sender.id, stored.peer.id);
-    // (receiver, chat id as the receiver sees it)
     let receivers: Vec<(Id, Id)> = match stored.peer.kind {
         ChatType::User => vec![(sender, peer), (peer, sender)],
         ChatType::Bot => vec![(sender, peer)],
@@ -217,13 +345,72 @@ async fn push_message(hub: &Hub, store: &dyn Store, key: MessageKey, kind: PushK
         // Stored bytes were encoded by us from a decoded message.
         PushKind::New | PushKind::Edited => MsgContent::decode(stored.message.content.as_slice()).unwrap_or_default(),
     };
-    for (receiver, chat_id) in receivers {
-        hub.deliver(receiver, encode_push(&stored, &content, kind, receiver, chat_id));
+    turns.add(key.chat, Job { frames: PushFrames::new(&stored, &content, kind), receivers, done: 0 });
+}
+
+/// One message's push frames, encoded once for all its receivers. The
+/// frames of two receivers differ only in `recv_id` and `chat_id` (fields 3
+/// and 4 of `PushMsg`), so each is the bytes before and after those two
+/// fields with them and the enclosing lengths written in between: the same
+/// bytes [`encode_push`] gives, for a copy instead of an encode.
+pub struct PushFrames {
+    /// `WsFrame` field 1 (`info`), whole.
+    info: Vec<u8>,
+    /// `PushData` field 1 (`any`), whole.
+    any: Vec<u8>,
+    /// `PushMsg` fields 1 and 2.
+    head: Vec<u8>,
+    /// `PushMsg` fields 5 and on.
+    tail: Vec<u8>,
+}
+
+impl PushFrames {
+    /// The frames of `stored`, showing `content`, as `kind` pushes them.
+    pub fn new(stored: &AddressedMessage, content: &MsgContent, kind: PushKind) -> Self {
+        let frame = push_frame(stored, content, kind, String::new(), String::new());
+        let data = frame.data.expect("a push frame has data");
+        let msg = data.msg.expect("a push frame has a message");
+        let info = WsFrame { info: frame.info, data: None }.encode_to_vec();
+        let any = PushData { any: data.any, msg: None }.encode_to_vec();
+        let head = PushMsg { msg_id: msg.msg_id.clone(), sender: msg.sender.clone(), ..Default::default() };
+        let tail = PushMsg { msg_id: String::new(), sender: None, ..msg };
+        Self { info, any, head: head.encode_to_vec(), tail: tail.encode_to_vec() }
+    }
+
+    /// The frame for `receiver`, who sees the chat as `chat_id`.
+    pub fn frame(&self, receiver: Id, chat_id: Id) -> Bytes {
+        use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
+        let mut receiver_digits = itoa::Buffer::new();
+        let receiver = receiver_digits.format(receiver.get());
+        let mut chat_digits = itoa::Buffer::new();
+        let chat_id = chat_digits.format(chat_id.get());
+        // Fields 3 and 4: a one-byte key, the length, the digits.
+        let field_len = |digits: &str| 1 + encoded_len_varint(digits.len() as u64) + digits.len();
+        let ids_len = field_len(receiver) + field_len(chat_id);
+        let msg_len = self.head.len() + ids_len + self.tail.len();
+        let data_len = self.any.len() + 1 + encoded_len_varint(msg_len as u64) + msg_len;
+        let frame_len = self.info.len() + 1 + encoded_len_varint(data_len as u64) + data_len;
+        let mut out = BytesMut::with_capacity(frame_len);
+        out.extend_from_slice(&self.info);
+        encode_key(2, WireType::LengthDelimited, &mut out);
+        encode_varint(data_len as u64, &mut out);
+        out.extend_from_slice(&self.any);
+        encode_key(2, WireType::LengthDelimited, &mut out);
+        encode_varint(msg_len as u64, &mut out);
+        out.extend_from_slice(&self.head);
+        for (tag, digits) in [(3, receiver), (4, chat_id)] {
+            encode_key(tag, WireType::LengthDelimited, &mut out);
+            encode_varint(digits.len() as u64, &mut out);
+            out.extend_from_slice(digits.as_bytes());
+        }
+        out.extend_from_slice(&self.tail);
+        debug_assert_eq!(out.len(), frame_len);
+        out.freeze()
     }
 }
 
 /// The frame of `stored` (whose content to show is `content`) for one
-/// receiver.
+/// receiver, encoded whole (the reference [`PushFrames`] is checked against).
 pub fn encode_push(
     stored: &AddressedMessage,
     content: &MsgContent,
@@ -231,12 +418,23 @@ pub fn encode_push(
     receiver: Id,
     chat_id: Id,
 ) -> Bytes {
+    Bytes::from(push_frame(stored, content, kind, receiver.to_string(), chat_id.to_string()).encode_to_vec())
+}
+
+/// The push frame of `stored` for `recv_id`, who sees the chat as `chat_id`.
+fn push_frame(
+    stored: &AddressedMessage,
+    content: &MsgContent,
+    kind: PushKind,
+    recv_id: String,
+    chat_id: String,
+) -> WsFrame {
     let message = &stored.message;
     let cmd = match kind {
         PushKind::New | PushKind::Recalled => cmd::PUSH_MESSAGE,
         PushKind::Edited => cmd::EDIT_MESSAGE,
     };
-    let frame = WsFrame {
+    WsFrame {
         info: Some(Info { seq: message.msg_id.clone(), cmd: cmd.into() }),
         data: Some(PushData {
             any: PUSH_MESSAGE_TYPE_URL.into(),
@@ -248,8 +446,8 @@ pub fn encode_push(
                     name: message.sender.name.clone(),
                     avatar_url: message.sender.avatar_url.clone(),
                 }),
-                recv_id: receiver.to_string(),
-                chat_id: chat_id.to_string(),
+                recv_id,
+                chat_id,
                 chat_type: stored.peer.kind.code(),
                 content: Some(content.clone()),
                 content_type: message.content_type,
@@ -260,8 +458,7 @@ pub fn encode_push(
                 edit_time: if kind == PushKind::Edited { message.edit_ms.max(0) as u64 } else { 0 },
             }),
         }),
-    };
-    Bytes::from(frame.encode_to_vec())
+    }
 }
 
 /// The `login_ack` frame answering a good login `seq`.
@@ -274,4 +471,72 @@ pub fn encode_login_ack(seq: &str) -> Bytes {
 pub fn encode_heartbeat_ack(seq: &str) -> Bytes {
     let frame = WsFrame { info: Some(Info { seq: seq.to_owned(), cmd: cmd::HEARTBEAT_ACK.into() }), data: None };
     Bytes::from(frame.encode_to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::model::{Entity, StoredMessage};
+
+    fn entity(id: i64, kind: ChatType, name: &str) -> Entity {
+        Entity {
+            id: Id::from_raw(id),
+            kind,
+            name: name.into(),
+            avatar_url: "https://a/x.png".into(),
+            avatar_id: 0,
+            certification_level: 0,
+        }
+    }
+
+    fn stored(peer: Entity, text_len: usize) -> AddressedMessage {
+        let content = MsgContent { text: "长".repeat(text_len), ..Default::default() };
+        AddressedMessage {
+            peer,
+            message: StoredMessage {
+                msg_id: "0f3c9a".into(),
+                seq: 41,
+                sender: entity(1001, ChatType::User, "Ann"),
+                content_type: 1,
+                content: content.encode_to_vec(),
+                quote_msg_id: String::new(),
+                sent_ms: 1_700_000_000_000,
+                edit_ms: 1_700_000_000_500,
+                recall_ms: 1_700_000_001_000,
+            },
+            recaller_name: Some("Ann".into()),
+        }
+    }
+
+    /// The spliced frames are byte for byte what a whole encode gives, for
+    /// every kind, ids of every length and contents whose lengths take one,
+    /// two and three bytes to write.
+    #[test]
+    fn spliced_frames_are_the_whole_encodes() {
+        let peers = [
+            entity(2001, ChatType::Group, "Team"),
+            entity(1002, ChatType::User, "Ben"),
+            entity(3001, ChatType::Bot, "Helper"),
+        ];
+        let ids = [1, 9, 10, 1002, 123_456_789, i64::from(i32::MAX), i64::MAX];
+        for peer in peers {
+            for text_len in [0, 3, 50, 30_000] {
+                let message = stored(peer.clone(), text_len);
+                let content = MsgContent::decode(message.message.content.as_slice()).unwrap();
+                for kind in [PushKind::New, PushKind::Edited, PushKind::Recalled] {
+                    let frames = PushFrames::new(&message, &content, kind);
+                    for receiver in ids {
+                        for chat in ids {
+                            let (receiver, chat) = (Id::from_raw(receiver), Id::from_raw(chat));
+                            assert_eq!(
+                                frames.frame(receiver, chat),
+                                encode_push(&message, &content, kind, receiver, chat),
+                                "{kind:?} to {receiver} in {chat}, {text_len} characters"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -82,7 +82,7 @@ fn text(sender: Id, msg_id: &str, preview: &str, mentions: Vec<MentionTarget>) -
 
 /// A store of every engine available, each on a fresh database, with its
 /// feed started and known to be delivering.
-async fn engines() -> Vec<(&'static str, Arc<dyn Store>, mpsc::UnboundedReceiver<Event>, tempfile::TempDir)> {
+async fn engines() -> Vec<(&'static str, Arc<dyn Store>, mpsc::Receiver<Event>, tempfile::TempDir)> {
     let mut out = Vec::new();
     let dir = tempfile::tempdir().unwrap();
     let sqlite: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("c.db"), 2, SqliteSync::Normal).unwrap());
@@ -96,7 +96,8 @@ async fn engines() -> Vec<(&'static str, Arc<dyn Store>, mpsc::UnboundedReceiver
     }
     let mut ready = Vec::new();
     for (name, store, dir) in out {
-        let (sink, mut events) = mpsc::unbounded_channel();
+        // Room for every event a test emits: nothing here waits for the reader.
+        let (sink, mut events) = mpsc::channel(1 << 16);
         store.start_feed(sink);
         store.apply_identities(world()).await.unwrap();
         feed_is_listening(store.as_ref(), &mut events).await;
@@ -107,7 +108,7 @@ async fn engines() -> Vec<(&'static str, Arc<dyn Store>, mpsc::UnboundedReceiver
 
 /// Waits until the feed delivers (PostgreSQL's LISTEN connects on its own
 /// time): revokes throwaway tokens until a logout comes back, then drains.
-async fn feed_is_listening(store: &dyn Store, events: &mut mpsc::UnboundedReceiver<Event>) {
+async fn feed_is_listening(store: &dyn Store, events: &mut mpsc::Receiver<Event>) {
     for attempt in 0..200u8 {
         let hash = [attempt; 32];
         let token = NewToken { hash, user: ANN, device_id: "probe".into(), platform: "linux".into(), created_ms: 1 };
@@ -122,7 +123,7 @@ async fn feed_is_listening(store: &dyn Store, events: &mut mpsc::UnboundedReceiv
 }
 
 /// The next event within a few seconds.
-async fn next_event(events: &mut mpsc::UnboundedReceiver<Event>) -> Event {
+async fn next_event(events: &mut mpsc::Receiver<Event>) -> Event {
     tokio::time::timeout(Duration::from_secs(10), events.recv()).await.expect("an event in time").expect("feed open")
 }
 

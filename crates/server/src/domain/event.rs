@@ -18,6 +18,14 @@ pub struct MessageKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ChatRef(pub i64);
 
+/// Where a store's feed hands its events: bounded, so that when the hub
+/// falls behind, writers wait for it (back-pressure) instead of a queue
+/// growing without end.
+pub type EventSink = tokio::sync::mpsc::Sender<Event>;
+
+/// Events a feed may hold that the hub has not taken yet.
+pub const EVENT_QUEUE: usize = 4096;
+
 /// The sha256 of a token, as tokens are stored.
 pub type TokenHash = [u8; 32];
 

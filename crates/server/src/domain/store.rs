@@ -10,10 +10,9 @@
 //! (in-process for SQLite, `LISTEN`/`NOTIFY` for PostgreSQL).
 
 use async_trait::async_trait;
-use tokio::sync::mpsc;
 
 use super::error::Result;
-use super::event::{ChatRef, Event, MessageKey, TokenHash};
+use super::event::{ChatRef, EventSink, MessageKey, TokenHash};
 use super::ids::Id;
 use super::model::*;
 
@@ -111,8 +110,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Delivers every event this store emits from now on (for a shared
     /// store: emitted by any instance) to `sink`, in commit order. Called
-    /// once, by the push hub.
-    fn start_feed(&self, sink: mpsc::UnboundedSender<Event>);
+    /// once, by the push hub. When `sink` is full, writes wait for room
+    /// after their commit (and before answering).
+    fn start_feed(&self, sink: EventSink);
 
     /// True when other server instances may write the same database, so no
     /// answer may be kept in memory beyond one request. False when this

@@ -92,6 +92,7 @@ impl Metrics {
             socket_closes.clone(),
         );
         registry.register_collector(Box::new(ListCacheCollector(service.clone())));
+        registry.register_collector(Box::new(PushCollector(service.clone())));
         Arc::new(Self { registry, requests, latency, sockets, connections, refused, header_timeouts, socket_closes })
     }
 
@@ -139,6 +140,43 @@ impl Collector for ListCacheCollector {
         let gauges = [
             ("list_cache_entries", "Lists kept in memory", stats.entries),
             ("list_cache_bytes", "Memory the kept lists weigh, bytes", stats.bytes),
+        ];
+        for (name, help, value) in gauges {
+            let gauge = ConstGauge::new(value as i64);
+            gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
+        }
+        Ok(())
+    }
+}
+
+/// The push hub's figures, read at each scrape.
+struct PushCollector(Service);
+
+impl std::fmt::Debug for PushCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PushCollector")
+    }
+}
+
+impl Collector for PushCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let stats = self.0.push_stats();
+        let read = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
+        let counters = [
+            ("push_frames_delivered", "Push frames put in sockets' queues", read(&stats.frames_delivered)),
+            (
+                "push_sockets_dropped",
+                "Push sockets closed because their queue was full (too far behind)",
+                read(&stats.sockets_dropped),
+            ),
+        ];
+        for (name, help, value) in counters {
+            let counter = ConstCounter::new(value);
+            counter.encode(encoder.encode_descriptor(name, help, None, counter.metric_type())?)?;
+        }
+        let gauges = [
+            ("push_events_queued", "Events from the store waiting for the push hub", read(&stats.events_queued)),
+            ("push_frames_pending", "Push frames of loaded messages not yet delivered", read(&stats.frames_pending)),
         ];
         for (name, help, value) in gauges {
             let gauge = ConstGauge::new(value as i64);

@@ -31,6 +31,10 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The socket's read buffer: client frames are small (a login, a
 /// heartbeat), and an idle socket should cost little memory.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Bytes of frames gathered before they are written to the socket.
+const WRITE_BUFFER_BYTES: usize = 8 * 1024;
+/// Most queued push frames written before one flush.
+const MAX_FRAMES_PER_WRITE: usize = 64;
 /// Most bytes waiting to be written to a socket before it counts as broken
 /// (frames are queued in the hub, not here).
 const MAX_WRITE_BUFFER_BYTES: usize = 1024 * 1024;
@@ -47,8 +51,9 @@ async fn ws_route(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> R
         .max_frame_size(limit)
         .max_message_size(limit)
         .read_buffer_size(READ_BUFFER_BYTES)
-        // Each frame is written and flushed at once.
-        .write_buffer_size(0)
+        // Frames gather up to this much before a write (a flush writes
+        // them anyway): a burst of pushes goes out in a few writes.
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
         .on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))
         .on_upgrade(move |socket: WebSocket| async move {
@@ -142,7 +147,8 @@ where
             }
             frame = next_push(&mut subscription) => match frame {
                 Some(frame) => {
-                    if !send(&mut sink, Message::Binary(frame)).await {
+                    let queued = subscription.as_mut().map(|sub| &mut sub.frames);
+                    if !send_pushes(&mut sink, frame, queued).await {
                         break None;
                     }
                 }
@@ -171,6 +177,27 @@ async fn next_push(subscription: &mut Option<Subscription>) -> Option<axum::body
         Some(sub) => sub.frames.recv().await,
         None => std::future::pending().await,
     }
+}
+
+/// Writes `first` and the frames queued behind it (up to
+/// [`MAX_FRAMES_PER_WRITE`]), then flushes once: a busy socket gets its
+/// pushes in a few writes, not one write each.
+async fn send_pushes<K: Sink<Message> + Unpin>(
+    sink: &mut K,
+    first: axum::body::Bytes,
+    queued: Option<&mut tokio::sync::mpsc::Receiver<axum::body::Bytes>>,
+) -> bool {
+    let write = async {
+        sink.feed(Message::Binary(first)).await?;
+        if let Some(queued) = queued {
+            for _ in 1..MAX_FRAMES_PER_WRITE {
+                let Ok(frame) = queued.try_recv() else { break };
+                sink.feed(Message::Binary(frame)).await?;
+            }
+        }
+        sink.flush().await
+    };
+    matches!(tokio::time::timeout(WRITE_TIMEOUT, write).await, Ok(Ok(())))
 }
 
 async fn send<K: Sink<Message> + Unpin>(sink: &mut K, message: Message) -> bool {

@@ -101,6 +101,11 @@ impl Service {
         self.hub.socket_count()
     }
 
+    /// What this instance's push hub has done and has waiting.
+    pub fn push_stats(&self) -> &crate::push::PushStats {
+        self.hub.stats()
+    }
+
     /// Registers a push socket of `user`, logged in with the token whose
     /// hash is `token_hash` (its logout closes the socket).
     pub fn subscribe(&self, user: Id, token_hash: TokenHash) -> Subscription {

@@ -19,7 +19,7 @@ use tokio_postgres::{AsyncMessage, NoTls};
 use super::PUSH_CHANNEL;
 use crate::domain::clock::wall_clock_ms;
 use crate::domain::error::Error;
-use crate::domain::event::{ChatRef, Event, MessageKey};
+use crate::domain::event::{ChatRef, Event, EventSink, MessageKey, EVENT_QUEUE};
 
 /// How far before a drop the catch-up looks: a message's send time is taken
 /// before its transaction commits, so one committed just after the drop may
@@ -57,7 +57,7 @@ impl Delivered {
 }
 
 /// Runs until the hub goes away.
-pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: mpsc::UnboundedSender<Event>) {
+pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: EventSink) {
     let mut delay = Duration::from_millis(200);
     let mut delivered = Delivered::default();
     // When the last listening session ended: (wall-clock ms, instant).
@@ -65,13 +65,15 @@ pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: mpsc::
     while !sink.is_closed() {
         match config.connect(NoTls).await {
             Ok((client, mut connection)) => {
-                let (payloads, mut incoming) = mpsc::unbounded_channel::<String>();
+                // Bounded: while the hub is behind, the driver stops reading
+                // and PostgreSQL holds the notifications.
+                let (payloads, mut incoming) = mpsc::channel::<String>(EVENT_QUEUE);
                 let driver = tokio::spawn(async move {
                     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
                     while let Some(message) = messages.next().await {
                         match message {
                             Ok(AsyncMessage::Notification(n)) => {
-                                if payloads.send(n.payload().to_owned()).is_err() {
+                                if payloads.send(n.payload().to_owned()).await.is_err() {
                                     return;
                                 }
                             }
@@ -95,7 +97,7 @@ pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: mpsc::
                         }
                     }
                     while let Some(payload) = incoming.recv().await {
-                        if !handle(&sink, &mut delivered, &payload) {
+                        if !handle(&sink, &mut delivered, &payload).await {
                             driver.abort();
                             return;
                         }
@@ -111,11 +113,12 @@ pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: mpsc::
     }
 }
 
-/// Hands on what one notification announces; false when the hub is gone.
-fn handle(sink: &mpsc::UnboundedSender<Event>, delivered: &mut Delivered, payload: &str) -> bool {
+/// Hands on what one notification announces (waiting while the hub is
+/// behind); false when the hub is gone.
+async fn handle(sink: &EventSink, delivered: &mut Delivered, payload: &str) -> bool {
     match Event::decode(payload) {
-        Some(Event::Message(key)) => deliver(sink, delivered, key),
-        Some(event) => sink.send(event).is_ok(),
+        Some(Event::Message(key)) => deliver(sink, delivered, key).await,
+        Some(event) => sink.send(event).await.is_ok(),
         None => {
             tracing::error!(payload, "feed: bad payload");
             true
@@ -125,22 +128,16 @@ fn handle(sink: &mpsc::UnboundedSender<Event>, delivered: &mut Delivered, payloa
 
 /// Hands on one message unless it was delivered already; false when the
 /// hub is gone.
-fn deliver(sink: &mpsc::UnboundedSender<Event>, delivered: &mut Delivered, key: MessageKey) -> bool {
+async fn deliver(sink: &EventSink, delivered: &mut Delivered, key: MessageKey) -> bool {
     if !delivered.insert((key.chat.0, key.seq)) {
         return true;
     }
-    sink.send(Event::Message(key)).is_ok()
+    sink.send(Event::Message(key)).await.is_ok()
 }
 
 /// Hands on the messages sent since shortly before the feed was lost, in
 /// send order; false when the hub is gone.
-async fn catch_up(
-    pool: &Pool,
-    sink: &mpsc::UnboundedSender<Event>,
-    delivered: &mut Delivered,
-    lost_ms: i64,
-    lost_at: Instant,
-) -> bool {
+async fn catch_up(pool: &Pool, sink: &EventSink, delivered: &mut Delivered, lost_ms: i64, lost_at: Instant) -> bool {
     if lost_at.elapsed() > CATCH_UP_LIMIT {
         tracing::warn!(outage = ?lost_at.elapsed(), "push feed was down too long to catch up; clients resync with the list");
         return true;
@@ -166,7 +163,7 @@ async fn catch_up(
     };
     tracing::info!(candidates = missed.len(), "push feed catching up after reconnecting");
     for key in missed {
-        if !deliver(sink, delivered, key) {
+        if !deliver(sink, delivered, key).await {
             return false;
         }
     }

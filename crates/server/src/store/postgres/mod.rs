@@ -18,13 +18,13 @@ use std::time::Duration;
 use anyhow::Context as _;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Transaction};
-use tokio::sync::mpsc;
+
 use tokio_postgres::{NoTls, Row};
 use yhconv_proto::ChatType;
 
 use crate::domain::clock::now_ms;
 use crate::domain::error::{Error, Result};
-use crate::domain::event::{ChatRef, Event, MessageKey, TokenHash};
+use crate::domain::event::{ChatRef, Event, EventSink, MessageKey, TokenHash};
 use crate::domain::ids::Id;
 use crate::domain::model::*;
 use crate::domain::store::Store;
@@ -372,7 +372,7 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    fn start_feed(&self, sink: mpsc::UnboundedSender<Event>) {
+    fn start_feed(&self, sink: EventSink) {
         tokio::spawn(feed::run(self.config.clone(), self.pool.clone(), sink));
     }
 

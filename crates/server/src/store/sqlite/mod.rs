@@ -19,11 +19,11 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context as _;
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
-use tokio::sync::mpsc;
+
 use yhconv_proto::ChatType;
 
 use crate::domain::error::{Error, Result};
-use crate::domain::event::{ChatRef, Event, MessageKey, TokenHash};
+use crate::domain::event::{ChatRef, Event, EventSink, MessageKey, TokenHash};
 use crate::domain::ids::Id;
 use crate::domain::model::*;
 use crate::domain::store::Store;
@@ -71,7 +71,7 @@ impl From<rusqlite::Error> for Error {
 }
 
 /// Where committed events go: the push hub's feed, once it started.
-type FeedSink = Arc<Mutex<Option<mpsc::UnboundedSender<Event>>>>;
+type FeedSink = Arc<Mutex<Option<EventSink>>>;
 
 /// SQLite-backed [`Store`].
 pub struct SqliteStore {
@@ -124,8 +124,9 @@ impl SqliteStore {
             if !outbox.is_empty() {
                 if let Some(sink) = feed.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
                     for event in outbox {
-                        // A hub that went away wants no more events.
-                        let _ = sink.send(event);
+                        // Waits while the hub is behind; a hub that went
+                        // away wants no more events.
+                        let _ = sink.blocking_send(event);
                     }
                 }
             }
@@ -425,7 +426,7 @@ impl Store for SqliteStore {
         self.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?)).await
     }
 
-    fn start_feed(&self, sink: mpsc::UnboundedSender<Event>) {
+    fn start_feed(&self, sink: EventSink) {
         *self.feed.lock().unwrap_or_else(|p| p.into_inner()) = Some(sink);
     }
 
