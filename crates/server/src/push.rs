@@ -17,7 +17,8 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use prost::Message as _;
@@ -47,6 +48,10 @@ pub struct Hub {
     next_socket_id: AtomicU64,
     queue_capacity: usize,
     stats: PushStats,
+    /// Messages waiting in the hub, per chat (see [`CHAT_BACKLOG`]).
+    backlog: Mutex<HashMap<ChatRef, usize>>,
+    /// Woken when a chat's backlog shrinks.
+    room: tokio::sync::Notify,
 }
 
 /// One logged-in socket's end of the hub. Dropping it unregisters the socket.
@@ -89,6 +94,8 @@ impl Hub {
             next_socket_id: AtomicU64::new(1),
             queue_capacity: queue_capacity.max(1),
             stats: PushStats::default(),
+            backlog: Mutex::default(),
+            room: tokio::sync::Notify::new(),
         });
         tokio::spawn(fan_out(Arc::downgrade(&hub), store, rx));
         hub
@@ -178,41 +185,96 @@ impl Hub {
     pub fn stats(&self) -> &PushStats {
         &self.stats
     }
+
+    /// Waits (at most [`ROOM_WAIT`]) while `chat` has [`CHAT_BACKLOG`]
+    /// messages waiting in this hub: called before a send into it is
+    /// stored, so a chat that sends faster than its pushes go out is slowed
+    /// down, and other chats are not.
+    pub async fn wait_for_room(&self, chat: ChatRef) {
+        let deadline = tokio::time::Instant::now() + ROOM_WAIT;
+        let mut slowed = false;
+        loop {
+            let notified = self.room.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            if self.backlog.lock().unwrap_or_else(|p| p.into_inner()).get(&chat).copied().unwrap_or(0) < CHAT_BACKLOG {
+                return;
+            }
+            if !slowed {
+                slowed = true;
+                self.stats.sends_slowed.fetch_add(1, Ordering::Relaxed);
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Counts a message of `chat` taken in (`+1`) or done with (`-1`).
+    fn backlog_changed(&self, chat: ChatRef, by: isize) {
+        let mut backlog = self.backlog.lock().unwrap_or_else(|p| p.into_inner());
+        let count = backlog.entry(chat).or_default();
+        *count = count.saturating_add_signed(by);
+        let left = *count;
+        if left == 0 {
+            backlog.remove(&chat);
+        }
+        drop(backlog);
+        if by < 0 && left + 1 == CHAT_BACKLOG {
+            self.room.notify_waiters();
+        }
+    }
 }
 
 /// Frames one message's fan-out delivers before the next chat waiting for
 /// the hub gets its turn: a big group's message is delivered in slices, and
 /// a small chat's message goes out between two of them.
 const SLICE: usize = 256;
-/// Messages loaded and waiting to be delivered; while this many wait, no
-/// more events are taken in (the feed's queue fills, and writers wait).
-const MAX_PENDING_PUSHES: usize = 1024;
+/// Events taken in and waiting for their turn; while this many wait, no
+/// more are taken in (the feed's queue fills, and writers wait).
+const MAX_PENDING_PUSHES: usize = 8192;
+/// Messages of one chat that may wait in the hub before a new send into
+/// that chat waits for room ([`Hub::wait_for_room`]): a chat that sends
+/// faster than its pushes go out is slowed down, and no other chat is.
+pub const CHAT_BACKLOG: usize = 64;
+/// Longest a send waits for room before it goes ahead anyway.
+const ROOM_WAIT: Duration = Duration::from_secs(10);
 
 /// What the hub has done and has waiting, for `/metrics`.
 #[derive(Debug, Default)]
 pub struct PushStats {
     /// Events in the feed's queue, not yet taken in (as of the last turn).
     pub events_queued: AtomicU64,
+    /// Events taken in and waiting for their turn.
+    pub events_pending: AtomicU64,
     /// Frames of loaded messages not yet delivered.
     pub frames_pending: AtomicU64,
     /// Frames put in sockets' queues.
     pub frames_delivered: AtomicU64,
     /// Sockets dropped because their queue was full.
     pub sockets_dropped: AtomicU64,
+    /// Sends that waited for room in their chat's backlog.
+    pub sends_slowed: AtomicU64,
 }
 
 /// One message on its way to its online receivers.
-struct Job {
-    frames: PushFrames,
-    /// (receiver, chat id as the receiver sees it)
-    receivers: Vec<(Id, Id)>,
-    /// Receivers served so far.
-    done: usize,
+enum Job {
+    /// Announced, not loaded yet (it is loaded in its chat's first turn).
+    Announced(MessageKey, PushKind),
+    /// Loaded: its frames and who is online to receive them.
+    Loaded {
+        frames: PushFrames,
+        /// (receiver, chat id as the receiver sees it)
+        receivers: Vec<(Id, Id)>,
+        /// Receivers served so far.
+        done: usize,
+    },
 }
 
 /// The messages waiting for delivery, by chat, taken in turns: each turn
-/// delivers one slice of the oldest message of the chat next in the ring,
-/// so chats share the hub fairly and each chat's messages keep their order.
+/// loads or delivers one slice of the oldest message of the chat next in
+/// the ring, so chats share the hub fairly and each chat's messages keep
+/// their order.
 #[derive(Default)]
 struct Turns {
     by_chat: HashMap<ChatRef, VecDeque<Job>>,
@@ -222,35 +284,47 @@ struct Turns {
 }
 
 impl Turns {
-    fn add(&mut self, chat: ChatRef, job: Job) {
-        if job.receivers.is_empty() {
-            return;
-        }
+    fn announce(&mut self, hub: &Hub, key: MessageKey, kind: PushKind) {
         self.jobs += 1;
-        self.frames += job.receivers.len();
-        let queue = self.by_chat.entry(chat).or_default();
+        hub.backlog_changed(key.chat, 1);
+        let queue = self.by_chat.entry(key.chat).or_default();
         if queue.is_empty() {
-            self.ring.push_back(chat);
+            self.ring.push_back(key.chat);
         }
-        queue.push_back(job);
+        queue.push_back(Job::Announced(key, kind));
     }
 
     fn is_empty(&self) -> bool {
         self.ring.is_empty()
     }
 
-    /// Delivers one slice of the next chat's oldest message.
-    fn take_turn(&mut self, hub: &Hub) {
+    /// Loads, or delivers one slice of, the next chat's oldest message.
+    async fn take_turn(&mut self, hub: &Hub, store: &dyn Store) {
         let Some(chat) = self.ring.pop_front() else { return };
         let Some(queue) = self.by_chat.get_mut(&chat) else { return };
-        if let Some(job) = queue.front_mut() {
-            let end = (job.done + SLICE).min(job.receivers.len());
-            hub.deliver_slice(&job.frames, &job.receivers[job.done..end]);
-            self.frames -= end - job.done;
-            job.done = end;
-            if job.done == job.receivers.len() {
+        if let Some(Job::Announced(key, kind)) = queue.front() {
+            let (key, kind) = (*key, *kind);
+            match load(hub, store, key, kind).await {
+                Some((frames, receivers)) if !receivers.is_empty() => {
+                    self.frames += receivers.len();
+                    queue[0] = Job::Loaded { frames, receivers, done: 0 };
+                }
+                _ => {
+                    queue.pop_front();
+                    self.jobs -= 1;
+                    hub.backlog_changed(chat, -1);
+                }
+            }
+        }
+        if let Some(Job::Loaded { frames, receivers, done }) = queue.front_mut() {
+            let end = (*done + SLICE).min(receivers.len());
+            hub.deliver_slice(frames, &receivers[*done..end]);
+            self.frames -= end - *done;
+            *done = end;
+            if *done == receivers.len() {
                 queue.pop_front();
                 self.jobs -= 1;
+                hub.backlog_changed(chat, -1);
             }
         }
         if queue.is_empty() {
@@ -261,41 +335,45 @@ impl Turns {
     }
 }
 
-/// The fan-out task: takes in events in commit order (loading each message
-/// and who is online to receive it), and delivers them in turns, one event
-/// taken in per turn while the pending messages stay under
-/// [`MAX_PENDING_PUSHES`].
+/// The fan-out task: takes in every event that has arrived (up to
+/// [`MAX_PENDING_PUSHES`] waiting), each into its chat's queue, and serves
+/// the chats in turns.
 async fn fan_out(hub: std::sync::Weak<Hub>, store: Arc<dyn Store>, mut events: mpsc::Receiver<Event>) {
     let mut turns = Turns::default();
     loop {
-        let event = if turns.is_empty() {
+        let first = if turns.is_empty() {
             match events.recv().await {
                 Some(event) => Some(event),
                 None => return,
             }
-        } else if turns.jobs < MAX_PENDING_PUSHES {
-            events.try_recv().ok()
         } else {
             None
         };
         let Some(hub) = hub.upgrade() else { return };
-        match event {
-            // Frames of messages committed before the logout go out first.
-            Some(Event::LoggedOut(token_hash)) => {
-                while !turns.is_empty() {
-                    turns.take_turn(&hub);
-                }
-                hub.log_out(&token_hash);
+        let mut next = first;
+        loop {
+            if next.is_none() && turns.jobs < MAX_PENDING_PUSHES {
+                next = events.try_recv().ok();
             }
-            Some(Event::Message(key)) => load(&hub, store.as_ref(), key, PushKind::New, &mut turns).await,
-            Some(Event::Edited(key)) => load(&hub, store.as_ref(), key, PushKind::Edited, &mut turns).await,
-            Some(Event::Recalled(key)) => load(&hub, store.as_ref(), key, PushKind::Recalled, &mut turns).await,
-            None => {}
+            let Some(event) = next.take() else { break };
+            match event {
+                // Frames of messages committed before the logout go out first.
+                Event::LoggedOut(token_hash) => {
+                    while !turns.is_empty() {
+                        turns.take_turn(&hub, store.as_ref()).await;
+                    }
+                    hub.log_out(&token_hash);
+                }
+                Event::Message(key) => turns.announce(&hub, key, PushKind::New),
+                Event::Edited(key) => turns.announce(&hub, key, PushKind::Edited),
+                Event::Recalled(key) => turns.announce(&hub, key, PushKind::Recalled),
+            }
         }
-        turns.take_turn(&hub);
+        turns.take_turn(&hub, store.as_ref()).await;
         hub.stats.events_queued.store(events.len() as u64, Ordering::Relaxed);
+        hub.stats.events_pending.store(turns.jobs as u64, Ordering::Relaxed);
         hub.stats.frames_pending.store(turns.frames as u64, Ordering::Relaxed);
-        // Let sockets write what they were given before the next slice.
+        // Let sockets write what they were given before the next turn.
         tokio::task::yield_now().await;
     }
 }
@@ -312,21 +390,27 @@ pub enum PushKind {
     Recalled,
 }
 
-/// Loads one stored message and who among its receivers is online, and
-/// queues its delivery.
-async fn load(hub: &Hub, store: &dyn Store, key: MessageKey, kind: PushKind, turns: &mut Turns) {
+/// Loads one stored message and who among its receivers is online: its
+/// frames and their receivers, or `None` when nobody is to get it.
+async fn load(hub: &Hub, store: &dyn Store, key: MessageKey, kind: PushKind) -> Option<(PushFrames, Vec<(Id, Id)>)> {
     if hub.socket_count() == 0 {
-        return;
+        return None;
     }
     let stored = match store.pushed_message(key).await {
         Ok(Some(stored)) => stored,
-        Ok(None) => return tracing::warn!(?key, "push: announced message not found"),
-        Err(e) => return tracing::error!(error = %e, ?key, "push: cannot load message"),
+        Ok(None) => {
+            tracing::warn!(?key, "push: announced message not found");
+            return None;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, ?key, "push: cannot load message");
+            return None;
+        }
     };
     // A message recalled by the time it is pushed shows nothing of itself
     // any more: its recall's push (which follows) says what became of it.
     if kind != PushKind::Recalled && stored.message.recall_ms > 0 {
-        return;
+        return None;
     }
     let (sender, peer) = (stored.message.sender.id, stored.peer.id);
     let receivers: Vec<(Id, Id)> = match stored.peer.kind {
@@ -334,7 +418,10 @@ async fn load(hub: &Hub, store: &dyn Store, key: MessageKey, kind: PushKind, tur
         ChatType::Bot => vec![(sender, peer)],
         ChatType::Group => match store.members_among(peer, hub.online_users()).await {
             Ok(members) => members.into_iter().map(|m| (m, peer)).collect(),
-            Err(e) => return tracing::error!(error = %e, group = %peer, "push: cannot read group members"),
+            Err(e) => {
+                tracing::error!(error = %e, group = %peer, "push: cannot read group members");
+                return None;
+            }
         },
     };
     let content = match kind {
@@ -345,7 +432,7 @@ async fn load(hub: &Hub, store: &dyn Store, key: MessageKey, kind: PushKind, tur
         // Stored bytes were encoded by us from a decoded message.
         PushKind::New | PushKind::Edited => MsgContent::decode(stored.message.content.as_slice()).unwrap_or_default(),
     };
-    turns.add(key.chat, Job { frames: PushFrames::new(&stored, &content, kind), receivers, done: 0 });
+    Some((PushFrames::new(&stored, &content, kind), receivers))
 }
 
 /// One message's push frames, encoded once for all its receivers. The

@@ -9,6 +9,7 @@
 //! - [`load`]: the load generator: one client and token per connection.
 //! - [`report`]: the table, the target checks, `--json`.
 
+mod fanout;
 mod load;
 mod report;
 mod server;
@@ -24,6 +25,9 @@ use load::{Load, Op, Scenario};
 use report::{Machine, Report, ScenarioResult, Step, WorldReport};
 use server::ServerProcess;
 use world::WorldSpec;
+
+/// The `--only` key of the fan-out scenario.
+const FANOUT: &str = "fanout";
 
 /// The server's memory target with the big world, MiB.
 const RSS_LIMIT_MIB: f64 = 300.0;
@@ -73,10 +77,15 @@ pub struct BenchArgs {
     server_pid: Option<u32>,
     /// Run only these scenarios (repeatable; the floor always runs first):
     /// list_50, md5_50, list_1000, md5_1000, dismiss, send_10, send_big,
-    /// recall_3, recall_big, floor_again, list_50_no_cache, list_1000_no_cache. Handy while
-    /// profiling one of them.
+    /// recall_3, recall_big, floor_again, list_50_no_cache, list_1000_no_cache,
+    /// fanout. Handy while profiling one of them.
     #[arg(long, value_name = "KEY")]
     only: Vec<String>,
+    /// Push sockets online in the fan-out scenario (members of the big
+    /// group, one socket each; capped at its size). Default 10000 (500 with
+    /// --quick); 0 skips the scenario.
+    #[arg(long)]
+    sockets: Option<usize>,
     /// Print one JSON object with everything instead of the table.
     #[arg(long)]
     json: bool,
@@ -95,7 +104,16 @@ impl BenchArgs {
             memberships: self.memberships.unwrap_or(memberships),
             big_group: self.big_group.max(2),
             tokens_per_user: self.connections,
+            sockets: self.sockets(),
         }
+    }
+
+    /// `--sockets`, or none when `--only` leaves the fan-out out.
+    fn sockets(&self) -> usize {
+        if !self.only.is_empty() && !self.only.iter().any(|k| k == FANOUT) {
+            return 0;
+        }
+        self.sockets.unwrap_or(if self.quick { 500 } else { 10_000 })
     }
 
     fn load(&self, server_pid: Option<u32>) -> anyhow::Result<Load> {
@@ -134,12 +152,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut world_report = None;
     let mut server_kind = String::new();
     let mut db_url = None;
-    let (server, base_url, scenarios, big_group) = match &args.target {
+    let (server, base_url, scenarios, big_group, cast) = match &args.target {
         Some(url) => {
             server_kind = format!("--target {url}");
             let base = url.trim().trim_end_matches('/').to_owned();
             let scenarios = target_scenarios(&base, &args.token, &mut notes).await?;
-            (None, base, scenarios, args.big_group)
+            (None, base, scenarios, args.big_group, None)
         }
         None => {
             let db = choose_db(&args, &scratch).await?;
@@ -175,7 +193,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             let base = server.base_url.clone();
             let scenarios = local_scenarios(&built);
             db_url = Some(db);
-            (Some(server), base, scenarios, built.big_group_members)
+            let cast = fanout::Cast {
+                receivers: built.socket_tokens.clone(),
+                group: world::GROUP_BIG.to_string(),
+                sender_token: built.sender_tokens[0].clone(),
+                probe_sender_token: built.l1000_tokens[0].clone(),
+                probe_receiver: (world::L50, built.l50_tokens[0].clone()),
+            };
+            (Some(server), base, scenarios, built.big_group_members, Some(cast).filter(|c| !c.receivers.is_empty()))
         }
     };
     let scenarios = select(scenarios, &args.only)?;
@@ -234,6 +259,24 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             memory_after,
         });
     }
+    let fanout = match (cast, server.as_mut()) {
+        (Some(cast), Some(running)) => {
+            say!(quiet, "running fan-out: {} push sockets online ...", cast.receivers.len());
+            let measured = fanout::run(&base_url, running.pid(), cast, load.duration).await?;
+            if !running.is_running() {
+                bail!("the server died during the fan-out scenario");
+            }
+            say!(
+                quiet,
+                "  {:.2} µs server CPU per frame, last socket p99 {:.1} ms, probe p99 {:.1} ms",
+                measured.server_cpu_us_per_frame,
+                measured.last_socket_p99_ms,
+                measured.probe_p99_ms
+            );
+            Some(measured)
+        }
+        _ => None,
+    };
     drift_note(&results, &mut notes, server_pid.is_some());
     if server_kind == "postgres" {
         notes.push("with PostgreSQL, OTHER includes the database server's own processes".to_owned());
@@ -271,6 +314,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         warmup_secs: load.warmup.as_secs_f64(),
         memory_at_start,
         scenarios: results,
+        fanout,
         checks: Vec::new(),
         notes,
     };
@@ -294,7 +338,7 @@ type ScenarioPlan = (&'static str, String, Op, Vec<String>);
 
 /// The floor and the scenarios `only` names (all of them when it is empty).
 fn select(plans: Vec<ScenarioPlan>, only: &[String]) -> anyhow::Result<Vec<ScenarioPlan>> {
-    if let Some(unknown) = only.iter().find(|k| !plans.iter().any(|p| p.0 == k.as_str())) {
+    if let Some(unknown) = only.iter().find(|k| *k != FANOUT && !plans.iter().any(|p| p.0 == k.as_str())) {
         let keys: Vec<&str> = plans.iter().map(|p| p.0).collect();
         bail!("no scenario {unknown:?} here; the keys are {}", keys.join(", "));
     }

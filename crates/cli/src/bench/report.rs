@@ -22,6 +22,9 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_at_start: Option<Memory>,
     pub scenarios: Vec<ScenarioResult>,
+    /// The fan-out scenario, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fanout: Option<super::fanout::FanoutResult>,
     pub checks: Vec<Check>,
     pub notes: Vec<String>,
 }
@@ -178,6 +181,26 @@ impl Report {
         for note in &self.notes {
             out.push_str(&format!("note: {note}\n"));
         }
+        if let Some(f) = &self.fanout {
+            out.push_str(&format!(
+                "\nfan-out: {} push sockets in one group, {:.1} KiB of server memory each while idle\n\
+                 \x20 one message at a time: median socket p50 {:.1} ms, last socket p50 {:.1} ms, p99 {:.1} ms\n\
+                 \x20 saturated ({} messages, {} frames in {:.1} s): {:.2} µs of server CPU per frame; \
+                 a direct chat's push meanwhile p50 {:.1} ms, p99 {:.1} ms ({} probes)\n",
+                f.sockets,
+                f.rss_per_socket_kib,
+                f.median_socket_p50_ms,
+                f.last_socket_p50_ms,
+                f.last_socket_p99_ms,
+                f.saturation_messages,
+                f.frames_delivered,
+                f.saturation_secs,
+                f.server_cpu_us_per_frame,
+                f.probe_p50_ms,
+                f.probe_p99_ms,
+                f.probes
+            ));
+        }
         let m = &self.machine;
         out.push_str(&format!(
             "\nmachine: {}, {} cores; yhconv {} ({} build); server: {}; load average {} at start, {} at the end\n",
@@ -248,7 +271,15 @@ pub fn checks(report: &Report, big_group: usize, rss_limit_mib: f64) -> Vec<Chec
         measured: peak.map_or("not measured".to_owned(), mib),
         pass: peak.map(|kib| kib as f64 / 1024.0 <= rss_limit_mib),
     };
-    vec![
+    let fanout_check = |name: String, target: &str, value: Option<f64>, unit: &str, max: f64| Check {
+        name,
+        target: format!("{target} {max} {unit}"),
+        measured: value.map_or("not measured".to_owned(), |v| format!("{v:.2} {unit}")),
+        pass: value.map(|v| v <= max),
+    };
+    let f = report.fanout.as_ref();
+    let sockets = f.map_or(0, |f| f.sockets);
+    let mut checks = vec![
         ratio_check("list(50) throughput", "list_50", 0.30),
         ratio_check("md5-hit list(50) throughput", "md5_50", 0.50),
         p50_check("list(1000) p50 vs list(50) p50", "list_1000", "list_50", 20.0),
@@ -256,7 +287,34 @@ pub fn checks(report: &Report, big_group: usize, rss_limit_mib: f64) -> Vec<Chec
         p50_check(&format!("recall in {big_group} p50 vs recall in 3 p50"), "recall_big", "recall_3", 1.2),
         ratio_check("dismiss throughput", "dismiss", 0.50),
         rss,
-    ]
+    ];
+    if f.is_some() {
+        checks.extend([
+            fanout_check("fan-out: server CPU per frame".into(), "<=", f.map(|f| f.server_cpu_us_per_frame), "µs", 3.0),
+            fanout_check(
+                format!("fan-out: memory per idle socket ({sockets} sockets)"),
+                "<=",
+                f.map(|f| f.rss_per_socket_kib),
+                "KiB",
+                16.0,
+            ),
+            fanout_check(
+                format!("fan-out: one message to the last of {sockets} sockets, p99"),
+                "<=",
+                f.map(|f| f.last_socket_p99_ms),
+                "ms",
+                60.0,
+            ),
+            fanout_check(
+                "fan-out: an unrelated chat's push while saturated, p99".into(),
+                "<=",
+                f.map(|f| f.probe_p99_ms),
+                "ms",
+                50.0,
+            ),
+        ]);
+    }
+    checks
 }
 
 /// `model name` from `/proc/cpuinfo`.

@@ -46,6 +46,8 @@ impl ServerProcess {
             .env("YHCONV_DB", db)
             .args(["serve", "--listen", &addr.to_string()])
             .args(["--rate-limit", "0", "--login-rate-limit", "0"])
+            // Every client of the benchmark has the same address.
+            .args(["--max-connections-per-ip", "0"])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)

@@ -47,6 +47,8 @@ pub struct WorldSpec {
     pub big_group: usize,
     /// Tokens issued per scenario user.
     pub tokens_per_user: usize,
+    /// Members of the big group given a token for a push socket each.
+    pub sockets: usize,
 }
 
 /// What was built: the ids and tokens the scenarios use, and how long each
@@ -56,6 +58,8 @@ pub struct BuiltWorld {
     pub l50_tokens: Vec<String>,
     pub l1000_tokens: Vec<String>,
     pub sender_tokens: Vec<String>,
+    /// Members of the big group with a token for the fan-out scenario.
+    pub socket_tokens: Vec<(i64, String)>,
     /// The chat L50 marks read in the dismiss scenario.
     pub dismiss_chat: String,
     /// Members of the big group (the sender included).
@@ -275,7 +279,13 @@ pub async fn build(service: &Service, spec: WorldSpec, quiet: bool) -> anyhow::R
             out.push(service.issue_token(Id::from_raw(who), "bench").await.context("issuing a token")?);
         }
     }
-    counts.tokens = tokens.iter().map(Vec::len).sum();
+    let mut socket_tokens = Vec::new();
+    for k in 0..spec.sockets.min(big_others) {
+        let member = regular(k);
+        socket_tokens
+            .push((member, service.issue_token(Id::from_raw(member), "bench").await.context("issuing a token")?));
+    }
+    counts.tokens = tokens.iter().map(Vec::len).sum::<usize>() + socket_tokens.len();
     steps.push((format!("{} tokens", counts.tokens), step.elapsed()));
     let [l50_tokens, l1000_tokens, sender_tokens] = tokens;
 
@@ -283,6 +293,7 @@ pub async fn build(service: &Service, spec: WorldSpec, quiet: bool) -> anyhow::R
         l50_tokens,
         l1000_tokens,
         sender_tokens,
+        socket_tokens,
         dismiss_chat: regular(0).to_string(),
         big_group_members: big_others + 1,
         counts,

@@ -169,6 +169,11 @@ impl Collector for PushCollector {
                 "Push sockets closed because their queue was full (too far behind)",
                 read(&stats.sockets_dropped),
             ),
+            (
+                "push_sends_slowed",
+                "Sends that waited because their chat's pushes lagged behind",
+                read(&stats.sends_slowed),
+            ),
         ];
         for (name, help, value) in counters {
             let counter = ConstCounter::new(value);
@@ -176,6 +181,11 @@ impl Collector for PushCollector {
         }
         let gauges = [
             ("push_events_queued", "Events from the store waiting for the push hub", read(&stats.events_queued)),
+            (
+                "push_events_pending",
+                "Events taken in by the push hub, waiting for their turn",
+                read(&stats.events_pending),
+            ),
             ("push_frames_pending", "Push frames of loaded messages not yet delivered", read(&stats.frames_pending)),
         ];
         for (name, help, value) in gauges {

@@ -217,6 +217,9 @@ impl Service {
         let mentions = self.counted_mentions(user, &peer, &mentions).await?;
         let group_sender = (peer.kind == ChatType::Group).then_some(sender.name.as_str());
         let preview = preview(content_type, &content, group_sender);
+        // A chat whose pushes lag behind its sends waits here (per-chat
+        // back-pressure: other chats' sends do not).
+        self.hub.wait_for_room(chat).await;
         // Held until stored, so that send times grow with msg_seq.
         let _order = self.order_lock(user, &peer).lock().await;
         let new = NewMessage {
