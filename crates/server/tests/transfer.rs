@@ -344,6 +344,23 @@ async fn a_value_that_does_not_convert_fails_the_copy_and_leaves_the_target_empt
     }
 }
 
+#[tokio::test]
+async fn a_row_postgresql_refuses_fails_the_copy_with_its_reason_and_leaves_the_target_empty() {
+    let Some(admin) = postgres() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let source = small_sqlite_world(dir.path()).await;
+    let target = fresh_postgres_db(&admin).await;
+    drop(yhconv_server::store::postgres::PostgresStore::connect(&target, &PgSettings::default()).await.unwrap());
+    let (client, connection) = tokio_postgres::connect(&target, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client.batch_execute("ALTER TABLE message ADD CONSTRAINT no_messages_here CHECK (seq < 0)").await.unwrap();
+    let err = format!("{:#}", migrate(&source, &target).await.unwrap_err());
+    assert!(err.contains("copying message") && err.contains("no_messages_here"), "{err}");
+    for table in ["entity", "chat", "member", "message"] {
+        assert_eq!(pg_rows(&target, table).await, 0, "{table} is empty after the failed copy");
+    }
+}
+
 /// How many messages the timing run generates (`YHCONV_MIGRATE_MESSAGES`,
 /// 1,000,000 by default).
 fn generated_messages() -> i64 {

@@ -285,7 +285,8 @@ pub async fn sqlite_to_postgres(
         tokio::task::spawn_blocking(move || export::stream(&source, &plans, BATCH_ROWS, &sender))
     };
     let copied = copy_all(&tx, &plans, receiver, &mut progress).await;
-    // The reader's error explains a copy that ended early; look at it first.
+    // A reader's error explains a copy that ended early, so it comes first;
+    // a reader that stopped because the writer failed returns no error.
     reader.await.context("the SQLite reader stopped")??;
     let tables = copied?;
     import::reset_sequences(&tx).await?;

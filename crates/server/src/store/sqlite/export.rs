@@ -46,7 +46,8 @@ pub(crate) fn tables(conn: &Connection) -> anyhow::Result<Vec<SourceTable>> {
 /// one read transaction: first [`Chunk::Counted`], then each table's rows
 /// in batches of `batch_rows`, in plan order. Stops with an error naming
 /// the table, row and column of a value that does not fit its PostgreSQL
-/// column, or when the receiver went away.
+/// column. Stops without an error when the receiver went away: the writer
+/// stopped, and its error is the one to report.
 pub fn stream(path: &Path, plans: &[TablePlan], batch_rows: usize, out: &mpsc::Sender<Chunk>) -> anyhow::Result<()> {
     let mut conn = open_read_only(path)?;
     // Deferred: the snapshot is taken by the first read, and every read
@@ -57,7 +58,9 @@ pub fn stream(path: &Path, plans: &[TablePlan], batch_rows: usize, out: &mpsc::S
         let count: i64 = tx.query_row(&format!("SELECT count(*) FROM {}", quoted(&table.name)), [], |r| r.get(0))?;
         counts.push(count as u64);
     }
-    send(out, Chunk::Counted(counts))?;
+    if !send(out, Chunk::Counted(counts)) {
+        return Ok(());
+    }
     for (index, table) in plans.iter().enumerate() {
         let columns: Vec<String> = table.columns.iter().map(|c| quoted(&c.name)).collect();
         let sql = format!("SELECT {} FROM {}", columns.join(", "), quoted(&table.name));
@@ -75,18 +78,21 @@ pub fn stream(path: &Path, plans: &[TablePlan], batch_rows: usize, out: &mpsc::S
             }
             if values.len() >= batch_rows * width {
                 let full = std::mem::replace(&mut values, Vec::with_capacity(batch_rows * width));
-                send(out, Chunk::Rows { table: index, values: full })?;
+                if !send(out, Chunk::Rows { table: index, values: full }) {
+                    return Ok(());
+                }
             }
         }
-        if !values.is_empty() {
-            send(out, Chunk::Rows { table: index, values })?;
+        if !values.is_empty() && !send(out, Chunk::Rows { table: index, values }) {
+            return Ok(());
         }
     }
     Ok(())
 }
 
-fn send(out: &mpsc::Sender<Chunk>, chunk: Chunk) -> anyhow::Result<()> {
-    out.blocking_send(chunk).map_err(|_| anyhow::anyhow!("the PostgreSQL writer stopped"))
+/// Hands `chunk` to the writer; false when the writer is gone.
+fn send(out: &mpsc::Sender<Chunk>, chunk: Chunk) -> bool {
+    out.blocking_send(chunk).is_ok()
 }
 
 /// `value` as a value of `column`'s PostgreSQL type, or why it cannot be.
@@ -115,6 +121,9 @@ pub(crate) fn convert(value: ValueRef<'_>, column: &PlannedColumn) -> Result<Val
             1 => Value::Boolean(true),
             i => return Err(format!("{i} where a boolean (0 or 1) is wanted")),
         },
+        (ColumnType::Text, ValueRef::Text(bytes)) if bytes.contains(&0) => {
+            return Err("text with a NUL character, which PostgreSQL text cannot hold".to_owned())
+        }
         (ColumnType::Text, ValueRef::Text(bytes)) => {
             Value::Text(String::from_utf8(bytes.to_vec()).map_err(|_| "text that is not UTF-8".to_owned())?)
         }
@@ -171,6 +180,7 @@ mod tests {
             (ValueRef::Text(b"12"), ColumnType::BigInt, "text where a bigint is wanted"),
             (ValueRef::Blob(&[1]), ColumnType::Text, "a blob of 1 bytes where text is wanted"),
             (ValueRef::Text(&[0xff]), ColumnType::Text, "text that is not UTF-8"),
+            (ValueRef::Text(b"a\0b"), ColumnType::Text, "text with a NUL character, which PostgreSQL text cannot hold"),
             (ValueRef::Null, ColumnType::Text, "NULL, and the PostgreSQL column is NOT NULL"),
         ];
         for (value, column_type, want) in cases {
