@@ -6,12 +6,14 @@
 //! - [`decode`]: `yhconv decode` turns protobuf answers into text.
 //! - [`client_cmd`]: `yhconv client` speaks the protocol to any server.
 //! - [`bench`]: `yhconv bench` measures the server under load.
+//! - [`ops`]: `yhconv backup`, `restore` and `migrate` copy databases.
 
 mod admin;
 mod bench;
 mod client_cmd;
 mod config_file;
 mod decode;
+mod ops;
 mod serve;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -38,6 +40,12 @@ enum Command {
     Client(client_cmd::ClientArgs),
     /// Measure the server: build a world, drive it over HTTP, report.
     Bench(bench::BenchArgs),
+    /// Copy a SQLite database, while a server may be writing to it, to a backup file.
+    Backup(ops::BackupArgs),
+    /// Put a backup back as a SQLite database (no server may be serving it).
+    Restore(ops::RestoreArgs),
+    /// Copy everything from a SQLite database into an empty PostgreSQL one.
+    Migrate(ops::MigrateArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -64,6 +72,9 @@ fn main() -> std::process::ExitCode {
             Command::Decode(args) => decode::run(args),
             Command::Client(args) => client_cmd::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Backup(args) => ops::backup(args).await,
+            Command::Restore(args) => ops::restore(args).await,
+            Command::Migrate(args) => ops::migrate(args).await,
         }
     });
     match result {

@@ -65,6 +65,16 @@ impl TestApp {
     /// A server on `db` (already holding the test world or not: importing
     /// it again is harmless).
     pub async fn spawn_on(db: DbUrl, dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::start(db, dir, tweak, true).await
+    }
+
+    /// A server on `db` as it is: no world imported (for a database that
+    /// already holds everything, such as a migrated one).
+    pub async fn spawn_as_is(db: DbUrl, dir: tempfile::TempDir) -> Self {
+        Self::start(db, dir, |_| {}, false).await
+    }
+
+    async fn start(db: DbUrl, dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config), import_world: bool) -> Self {
         // Tests drive the server much harder than a person would: no rate
         // limits unless a test asks for them.
         let mut config = Config {
@@ -77,7 +87,9 @@ impl TestApp {
         tweak(&mut config);
         let db = config.db.clone();
         let app = Application::build(config).await.expect("server builds");
-        app.service().import_world(world()).await.expect("world imports");
+        if import_world {
+            app.service().import_world(world()).await.expect("world imports");
+        }
         let base_url = format!("http://{}", app.local_addr());
         let service = app.service().clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -11,6 +11,7 @@ mod chats;
 mod edits;
 mod feed;
 mod identities;
+pub mod import;
 mod pins;
 
 use std::time::Duration;

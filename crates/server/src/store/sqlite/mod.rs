@@ -7,8 +7,10 @@
 //! go to the feed right after its commit, while the writer is still held, so
 //! the feed sees them in commit order.
 
+pub mod backup;
 mod chats;
 mod edits;
+pub mod export;
 mod identities;
 mod pins;
 
