@@ -1,7 +1,8 @@
 //! Micro-benchmarks of the pure functions on the list and send paths: what
 //! `POST /v1/conversation/list` does besides reading the store (entries to
 //! wire form, the md5 fingerprint, protobuf encoding), the list cache's
-//! freshness check on a hit, and the preview every send computes.
+//! freshness check on a hit, the preview every send computes, and a push
+//! frame per receiver.
 //!
 //! `cargo bench -p yhconv-server --bench hot_paths`; CI only builds them.
 //! Whole-server numbers (HTTP, store, concurrency) come from `yhconv bench`.
@@ -139,5 +140,50 @@ fn cache_hit(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, list, previews, cache_hit);
+/// One push frame per receiver: encoded whole (what every receiver cost
+/// before) against spliced from the message's shared bytes (what the hub
+/// does), for a short text and a long one.
+fn push_frames(c: &mut Criterion) {
+    use yhconv_server::domain::model::{AddressedMessage, StoredMessage};
+    use yhconv_server::push::{encode_push, PushFrames, PushKind};
+    let entity = |id: i64, kind: ChatType, name: &str| Entity {
+        id: Id::from_raw(id),
+        kind,
+        name: name.into(),
+        avatar_url: "https://chat-img.jwznb.com/avatar.png".into(),
+        avatar_id: 0,
+        certification_level: 0,
+    };
+    let mut group = c.benchmark_group("push frame per receiver");
+    group.throughput(Throughput::Elements(1));
+    for (label, text) in [("short", "明天下午三点开会".to_owned()), ("2 KiB", "长消息".repeat(230))] {
+        let content = MsgContent { text, ..Default::default() };
+        let stored = AddressedMessage {
+            peer: entity(3_000_002, ChatType::Group, "大群"),
+            message: StoredMessage {
+                msg_id: "9f1c2d3e4b5a69788796a5b4c3d2e1f0".into(),
+                seq: 123_456,
+                sender: entity(10_003, ChatType::User, "发送者"),
+                content_type: ContentType::Text.code(),
+                content: content.encode_to_vec(),
+                quote_msg_id: String::new(),
+                sent_ms: 1_764_633_600_000,
+                edit_ms: 0,
+                recall_ms: 0,
+            },
+            recaller_name: None,
+        };
+        let receiver = Id::from_raw(1_004_321);
+        let chat = Id::from_raw(3_000_002);
+        group.bench_function(BenchmarkId::new("whole encode", label), |b| {
+            b.iter(|| encode_push(black_box(&stored), &content, PushKind::New, receiver, chat))
+        });
+        let frames = PushFrames::new(&stored, &content, PushKind::New);
+        group
+            .bench_function(BenchmarkId::new("spliced", label), |b| b.iter(|| frames.frame(black_box(receiver), chat)));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, list, previews, cache_hit, push_frames);
 criterion_main!(benches);

@@ -5,15 +5,19 @@
 //! both engines: the store emits it with the write that made it, and its
 //! feed hands it to this instance's hub in commit order (see
 //! [`crate::domain::event`]) through a bounded queue: when the hub is
-//! behind, writers wait. One fan-out task loads each new message and works
-//! out who is online among the chat's members, then delivers it in slices
-//! of [`SLICE`] receivers, taking turns between chats so that a big group's
-//! message does not hold up a small chat's (each chat's messages keep their
-//! order). A frame is the message's shared bytes with the receiver's ids
-//! spliced in ([`PushFrames`]), `try_send` into each socket's bounded
-//! queue. A socket whose queue is full has fallen too far behind: it is
-//! dropped from the hub, and its connection closes saying why. What waits
-//! and what was dropped is counted in [`PushStats`], for `/metrics`.
+//! behind, writers wait. One fan-out task takes each event into its chat's
+//! queue and serves the chats in turns: a turn loads a message (and who is
+//! online among the chat's members) or delivers a slice of about [`SLICE`]
+//! frames, so a big group's message does not hold up a small chat's, and
+//! each chat's messages keep their order. Consecutive messages of a chat to
+//! the same receivers are delivered together (up to [`MAX_BATCH`]), so a
+//! socket gets them in one write. A send into a chat with [`CHAT_BACKLOG`]
+//! messages waiting first waits for room ([`Hub::wait_for_room`]). A frame
+//! is the message's shared bytes with the receiver's ids spliced in
+//! ([`PushFrames`]), `try_send` into each socket's bounded queue. A socket
+//! whose queue is full has fallen too far behind: it is dropped from the
+//! hub, and its connection closes saying why. What waits and what was
+//! dropped is counted in [`PushStats`], for `/metrics`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -150,30 +154,34 @@ impl Hub {
         self.sockets.read().unwrap_or_else(|p| p.into_inner()).keys().copied().collect()
     }
 
-    /// Delivers `frames` to every socket of each of `receivers`, taking
-    /// the registry's lock once; drops sockets whose queue is full (they
-    /// close saying they fell too far behind).
-    fn deliver_slice(&self, frames: &PushFrames, receivers: &[(Id, Id)]) {
+    /// Delivers each message of `batch`, in order, to every socket of each
+    /// of `receivers`, taking the registry's lock once; drops sockets whose
+    /// queue is full (they close saying they fell too far behind).
+    fn deliver_slice(&self, batch: &[PushFrames], receivers: &[(Id, Id)]) {
         let mut lagging = Vec::new();
         let mut delivered = 0u64;
         {
             let sockets = self.sockets.read().unwrap_or_else(|p| p.into_inner());
             for &(receiver, chat_id) in receivers {
                 let Some(list) = sockets.get(&receiver) else { continue };
-                let frame = frames.frame(receiver, chat_id);
-                for socket in list {
-                    match socket.queue.try_send(frame.clone()) {
-                        Ok(()) => delivered += 1,
-                        Err(mpsc::error::TrySendError::Full(_)) => {
-                            socket.lagged.store(true, Ordering::Relaxed);
-                            lagging.push((receiver, socket.id));
+                for frames in batch {
+                    let frame = frames.frame(receiver, chat_id);
+                    for socket in list {
+                        match socket.queue.try_send(frame.clone()) {
+                            Ok(()) => delivered += 1,
+                            Err(mpsc::error::TrySendError::Full(_)) => {
+                                socket.lagged.store(true, Ordering::Relaxed);
+                                lagging.push((receiver, socket.id));
+                            }
+                            Err(mpsc::error::TrySendError::Closed(_)) => lagging.push((receiver, socket.id)),
                         }
-                        Err(mpsc::error::TrySendError::Closed(_)) => lagging.push((receiver, socket.id)),
                     }
                 }
             }
         }
         self.stats.frames_delivered.fetch_add(delivered, Ordering::Relaxed);
+        lagging.sort_unstable();
+        lagging.dedup();
         for (user, id) in lagging {
             tracing::warn!(%user, socket = id, capacity = self.queue_capacity, "push queue full: dropping socket");
             self.stats.sockets_dropped.fetch_add(1, Ordering::Relaxed);
@@ -214,22 +222,25 @@ impl Hub {
     fn backlog_changed(&self, chat: ChatRef, by: isize) {
         let mut backlog = self.backlog.lock().unwrap_or_else(|p| p.into_inner());
         let count = backlog.entry(chat).or_default();
+        let before = *count;
         *count = count.saturating_add_signed(by);
         let left = *count;
         if left == 0 {
             backlog.remove(&chat);
         }
         drop(backlog);
-        if by < 0 && left + 1 == CHAT_BACKLOG {
+        if before >= CHAT_BACKLOG && left < CHAT_BACKLOG {
             self.room.notify_waiters();
         }
     }
 }
 
-/// Frames one message's fan-out delivers before the next chat waiting for
-/// the hub gets its turn: a big group's message is delivered in slices, and
-/// a small chat's message goes out between two of them.
-const SLICE: usize = 256;
+/// Frames delivered in one turn before the next chat waiting for the hub
+/// gets its turn: a big group's messages are delivered in slices, and a
+/// small chat's message goes out between two of them.
+const SLICE: usize = 512;
+/// Receivers served in one turn at least, however many messages go to each.
+const MIN_RECEIVERS_PER_TURN: usize = 32;
 /// Events taken in and waiting for their turn; while this many wait, no
 /// more are taken in (the feed's queue fills, and writers wait).
 const MAX_PENDING_PUSHES: usize = 8192;
@@ -257,13 +268,19 @@ pub struct PushStats {
     pub sends_slowed: AtomicU64,
 }
 
-/// One message on its way to its online receivers.
+/// Messages of one chat delivered together at most: a socket gets them in
+/// one write instead of one each.
+const MAX_BATCH: usize = 16;
+
+/// One message, or several of one chat in a row, on the way to their online
+/// receivers.
 enum Job {
     /// Announced, not loaded yet (it is loaded in its chat's first turn).
     Announced(MessageKey, PushKind),
-    /// Loaded: its frames and who is online to receive them.
+    /// Loaded: the frames of each message, in order, and who is online to
+    /// receive them (the same receivers for all).
     Loaded {
-        frames: PushFrames,
+        frames: Vec<PushFrames>,
         /// (receiver, chat id as the receiver sees it)
         receivers: Vec<(Id, Id)>,
         /// Receivers served so far.
@@ -298,33 +315,59 @@ impl Turns {
         self.ring.is_empty()
     }
 
-    /// Loads, or delivers one slice of, the next chat's oldest message.
+    /// One turn of the next chat: loads its oldest message if it is not
+    /// loaded yet, or else loads one more behind it (so that a big group's
+    /// next messages are ready when its current one is done), then delivers
+    /// a slice of about [`SLICE`] frames of its oldest. Before their first
+    /// slice, the loaded messages behind the oldest that go to the same
+    /// receivers join it (up to [`MAX_BATCH`]), so each socket gets them in
+    /// one write.
     async fn take_turn(&mut self, hub: &Hub, store: &dyn Store) {
         let Some(chat) = self.ring.pop_front() else { return };
         let Some(queue) = self.by_chat.get_mut(&chat) else { return };
-        if let Some(Job::Announced(key, kind)) = queue.front() {
-            let (key, kind) = (*key, *kind);
+        let next_to_load = queue.iter().take(MAX_BATCH + 1).position(|job| matches!(job, Job::Announced(..)));
+        if let Some(at) = next_to_load {
+            let Job::Announced(key, kind) = queue[at] else { unreachable!("found above") };
             match load(hub, store, key, kind).await {
                 Some((frames, receivers)) if !receivers.is_empty() => {
                     self.frames += receivers.len();
-                    queue[0] = Job::Loaded { frames, receivers, done: 0 };
+                    queue[at] = Job::Loaded { frames: vec![frames], receivers, done: 0 };
                 }
                 _ => {
-                    queue.pop_front();
+                    queue.remove(at);
                     self.jobs -= 1;
                     hub.backlog_changed(chat, -1);
                 }
             }
         }
+        while queue.len() > 1 {
+            let joins = match (&queue[0], &queue[1]) {
+                (
+                    Job::Loaded { frames, receivers, done: 0 },
+                    Job::Loaded { frames: next, receivers: next_receivers, done: 0 },
+                ) => frames.len() + next.len() <= MAX_BATCH && receivers == next_receivers,
+                _ => false,
+            };
+            if !joins {
+                break;
+            }
+            if let (Some(Job::Loaded { frames: more, .. }), Some(Job::Loaded { frames, .. })) =
+                (queue.remove(1), queue.front_mut())
+            {
+                frames.extend(more);
+            }
+        }
         if let Some(Job::Loaded { frames, receivers, done }) = queue.front_mut() {
-            let end = (*done + SLICE).min(receivers.len());
+            let per_turn = (SLICE / frames.len()).max(MIN_RECEIVERS_PER_TURN);
+            let end = (*done + per_turn).min(receivers.len());
             hub.deliver_slice(frames, &receivers[*done..end]);
-            self.frames -= end - *done;
+            self.frames -= (end - *done) * frames.len();
             *done = end;
             if *done == receivers.len() {
+                let messages = frames.len();
                 queue.pop_front();
-                self.jobs -= 1;
-                hub.backlog_changed(chat, -1);
+                self.jobs -= messages;
+                hub.backlog_changed(chat, -(messages as isize));
             }
         }
         if queue.is_empty() {

@@ -46,8 +46,9 @@ impl ServerProcess {
             .env("YHCONV_DB", db)
             .args(["serve", "--listen", &addr.to_string()])
             .args(["--rate-limit", "0", "--login-rate-limit", "0"])
-            // Every client of the benchmark has the same address.
-            .args(["--max-connections-per-ip", "0"])
+            // Every client of the benchmark has the same address, and the
+            // fan-out holds 10,000 sockets besides the HTTP connections.
+            .args(["--max-connections-per-ip", "0", "--max-connections", "100000"])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)

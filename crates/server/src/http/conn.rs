@@ -262,9 +262,12 @@ fn is_connection_error(e: &io::Error) -> bool {
 }
 
 /// Answers a refused connection HTTP 503 with `{"code":-1,"msg":…}` and
-/// closes it, after reading what the client sent (closing with unread data
-/// would reset the connection and lose the answer). At most
-/// [`MAX_REFUSING`] at a time; past that the connection is closed unanswered.
+/// closes it. The answer follows the request's head (an HTTP client takes
+/// an answer that comes before its request for a broken connection), and
+/// what else the client sent is read before the close (closing with unread
+/// data would reset the connection and lose the answer). At most
+/// [`MAX_REFUSING`] at a time, each for at most [`REFUSE_TIMEOUT`]; past
+/// that the connection is closed unanswered.
 fn refuse(mut stream: TcpStream, message: String, refusing: &Arc<Semaphore>) {
     let Ok(permit) = Arc::clone(refusing).try_acquire_owned() else {
         return;
@@ -278,10 +281,17 @@ fn refuse(mut stream: TcpStream, message: String, refusing: &Arc<Semaphore>) {
             body.len()
         );
         let _ = tokio::time::timeout(REFUSE_TIMEOUT, async {
+            let mut head = Vec::new();
+            let mut buf = [0u8; 2048];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < MAX_HEAD_BYTES {
+                match stream.read(&mut buf).await? {
+                    0 => break,
+                    n => head.extend_from_slice(&buf[..n]),
+                }
+            }
             stream.write_all(answer.as_bytes()).await?;
             stream.shutdown().await?;
-            let mut sink = [0u8; 2048];
-            while stream.read(&mut sink).await? > 0 {}
+            while stream.read(&mut buf).await? > 0 {}
             Ok::<_, io::Error>(())
         })
         .await;

@@ -101,8 +101,15 @@ where
 {
     let mut subscription: Option<Subscription> = None;
     let mut bad_frames = 0u32;
-    let mut deadline = Instant::now() + settings.idle_timeout;
-    let login_deadline = Instant::now() + settings.login_timeout;
+    // The timers and the shutdown signal live across turns of the loop (a
+    // push is a turn: making them anew each time would cost a timer-wheel
+    // insert and removal per frame).
+    let idle = tokio::time::sleep(settings.idle_timeout);
+    let mut idle = std::pin::pin!(idle);
+    let no_login = tokio::time::sleep(settings.login_timeout);
+    let mut no_login = std::pin::pin!(no_login);
+    let stopping = shutdown.changed();
+    let mut stopping = std::pin::pin!(stopping);
     // None: the client left, or the socket broke; nothing to say.
     let close: Option<CloseReason> = loop {
         tokio::select! {
@@ -115,7 +122,7 @@ where
                     }
                     None => break None,
                 };
-                deadline = Instant::now() + settings.idle_timeout;
+                idle.as_mut().reset(Instant::now() + settings.idle_timeout);
                 let text = match message {
                     Message::Text(text) => text.to_string(),
                     Message::Binary(bytes) => match String::from_utf8(bytes.to_vec()) {
@@ -158,9 +165,9 @@ where
                     break Some(CloseReason::TooFarBehind);
                 }
             },
-            _ = tokio::time::sleep_until(deadline) => break Some(CloseReason::Idle),
-            _ = tokio::time::sleep_until(login_deadline), if subscription.is_none() => break Some(CloseReason::NoLogin),
-            _ = shutdown.changed() => break Some(CloseReason::ShuttingDown),
+            _ = &mut idle => break Some(CloseReason::Idle),
+            _ = &mut no_login, if subscription.is_none() => break Some(CloseReason::NoLogin),
+            _ = &mut stopping => break Some(CloseReason::ShuttingDown),
         }
     };
     if let Some(reason) = close {
