@@ -124,6 +124,53 @@ async fn pushes_within_a_chat_follow_msg_seq() {
     app.shutdown().await;
 }
 
+/// A burst into one group (more messages than a chat may have waiting in
+/// the hub, so senders wait for room, and back-to-back messages that are
+/// delivered together) and direct messages meanwhile: every socket gets
+/// every message of the group once, in msg_seq order, and every direct one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_reaches_every_socket_once_in_order_beside_other_chats() {
+    let app = TestApp::spawn().await;
+    let mut sockets = vec![
+        (ANN, socket(&app, ANN, "a1").await),
+        (ANN, socket(&app, ANN, "a2").await),
+        (BEN, socket(&app, BEN, "b1").await),
+        (BEN, socket(&app, BEN, "b2").await),
+        (BEN, socket(&app, BEN, "b3").await),
+    ];
+    let (ann, ben, cat) = (app.client(ANN).await, app.client(BEN).await, app.client(CAT).await);
+    const EACH: usize = 100;
+    const DIRECT: usize = 20;
+    let burst = |client: yhconv_client::Client, tag: &'static str| async move {
+        for i in 0..EACH {
+            client.send_text(GROUP, ChatType::Group, &format!("{tag}{i}"), &[]).await.unwrap();
+        }
+    };
+    let direct = async {
+        for i in 0..DIRECT {
+            cat.send_text(BEN, ChatType::User, &format!("d{i}"), &[]).await.unwrap();
+        }
+    };
+    tokio::join!(burst(ann.clone(), "a"), burst(ann, "A"), burst(ben.clone(), "b"), burst(ben, "B"), direct);
+    for (user, socket) in &mut sockets {
+        let mut group_seqs = Vec::new();
+        let mut directs = 0;
+        let expected_directs = if *user == BEN { DIRECT } else { 0 };
+        while group_seqs.len() < 4 * EACH || directs < expected_directs {
+            let push = next_push(socket).await;
+            if push.chat_id == GROUP {
+                group_seqs.push(push.msg_seq);
+            } else {
+                assert_eq!((push.chat_id.as_str(), *user), (CAT, BEN), "a direct message reaches Ben only");
+                directs += 1;
+            }
+        }
+        assert_eq!(group_seqs, (1..=4 * EACH as u64).collect::<Vec<_>>(), "{user}: once each, in order");
+        assert_silent(socket).await;
+    }
+    app.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_socket_that_never_reads_does_not_hold_up_the_others() {
     let app = TestApp::spawn_with(|c| c.ws_queue = 32).await;
