@@ -15,6 +15,14 @@ use yhconv_client::{ChatType, Client};
 /// (sender, chat id as the sender addressed it, chat type, msg_id).
 type Acked = Arc<Mutex<Vec<(String, String, ChatType, String)>>>;
 
+/// Who writes where in a load: (sender, chat as the sender addresses it, type).
+const LOAD_PLAN: [(&str, &str, ChatType); 4] = [
+    ("10001", "20001", ChatType::Group),
+    ("10002", "20001", ChatType::Group),
+    ("10003", "10001", ChatType::User),
+    ("10002", "10003", ChatType::User),
+];
+
 /// Loads started, so that every text a load sends is a different one.
 static LOAD_RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
@@ -22,15 +30,9 @@ static LOAD_RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsiz
 /// their server goes away; returns the tasks and what was acknowledged.
 fn start_load(server: &Server) -> (Vec<tokio::task::JoinHandle<usize>>, Acked) {
     let acked: Acked = Arc::default();
-    let plan: [(&str, &str, ChatType); 4] = [
-        ("10001", "20001", ChatType::Group),
-        ("10002", "20001", ChatType::Group),
-        ("10003", "10001", ChatType::User),
-        ("10002", "10003", ChatType::User),
-    ];
     let mut tasks = Vec::new();
     let run = LOAD_RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    for (sender, chat, chat_type) in plan {
+    for (sender, chat, chat_type) in LOAD_PLAN {
         let client = Client::new(&server.base_url)
             .unwrap()
             .with_token(server.token(sender))
@@ -313,14 +315,8 @@ fn start_load_through_outages(
 ) -> (Vec<tokio::task::JoinHandle<()>>, Acked, Tally) {
     let acked: Acked = Arc::default();
     let tally: Tally = Arc::new(Mutex::new(vec![(0, 0); servers.len()]));
-    let plan: [(&str, &str, ChatType); 4] = [
-        ("10001", "20001", ChatType::Group),
-        ("10002", "20001", ChatType::Group),
-        ("10003", "10001", ChatType::User),
-        ("10002", "10003", ChatType::User),
-    ];
     let mut tasks = Vec::new();
-    for (k, (sender, chat, chat_type)) in plan.into_iter().enumerate() {
+    for (k, (sender, chat, chat_type)) in LOAD_PLAN.into_iter().enumerate() {
         let instance = k % servers.len();
         let client = Client::new(&servers[instance].base_url)
             .unwrap()

@@ -133,20 +133,29 @@ impl Collector for ListCacheCollector {
             ("list_cache_hits", "Lists answered from memory", stats.hits),
             ("list_cache_misses", "Lists read from the database", stats.misses),
         ];
-        for (name, help, value) in counters {
-            let counter = ConstCounter::new(value);
-            counter.encode(encoder.encode_descriptor(name, help, None, counter.metric_type())?)?;
-        }
         let gauges = [
             ("list_cache_entries", "Lists kept in memory", stats.entries),
             ("list_cache_bytes", "Memory the kept lists weigh, bytes", stats.bytes),
         ];
-        for (name, help, value) in gauges {
-            let gauge = ConstGauge::new(value as i64);
-            gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
-        }
-        Ok(())
+        encode_figures(&mut encoder, &counters, &gauges)
     }
+}
+
+/// Writes figures read at a scrape: `(name, help, value)` counters, then gauges.
+fn encode_figures(
+    encoder: &mut DescriptorEncoder,
+    counters: &[(&str, &str, u64)],
+    gauges: &[(&str, &str, u64)],
+) -> Result<(), std::fmt::Error> {
+    for &(name, help, value) in counters {
+        let counter = ConstCounter::new(value);
+        counter.encode(encoder.encode_descriptor(name, help, None, counter.metric_type())?)?;
+    }
+    for &(name, help, value) in gauges {
+        let gauge = ConstGauge::new(value as i64);
+        gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
+    }
+    Ok(())
 }
 
 /// The push hub's figures, read at each scrape.
@@ -175,10 +184,6 @@ impl Collector for PushCollector {
                 read(&stats.sends_slowed),
             ),
         ];
-        for (name, help, value) in counters {
-            let counter = ConstCounter::new(value);
-            counter.encode(encoder.encode_descriptor(name, help, None, counter.metric_type())?)?;
-        }
         let gauges = [
             ("push_events_queued", "Events from the store waiting for the push hub", read(&stats.events_queued)),
             (
@@ -188,11 +193,7 @@ impl Collector for PushCollector {
             ),
             ("push_frames_pending", "Push frames of loaded messages not yet delivered", read(&stats.frames_pending)),
         ];
-        for (name, help, value) in gauges {
-            let gauge = ConstGauge::new(value as i64);
-            gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
-        }
-        Ok(())
+        encode_figures(&mut encoder, &counters, &gauges)
     }
 }
 
