@@ -130,7 +130,8 @@ impl Collector for ListCacheCollector {
         };
         let counters = [
             ("list_cache_hits", "Lists answered from memory", stats.hits),
-            ("list_cache_misses", "Lists read from the database", stats.misses),
+            ("list_cache_patches", "Lists put back together after reading only their changed rows", stats.patches),
+            ("list_cache_misses", "Lists read whole from the database", stats.misses),
         ];
         for (name, help, value) in counters {
             let counter = ConstCounter::new(value);
