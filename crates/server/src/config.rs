@@ -79,9 +79,9 @@ pub struct Config {
     /// full (fsync every commit: survives power loss too).
     #[arg(long, env = "YHCONV_SQLITE_SYNC", default_value = "normal")]
     pub sqlite_sync: SqliteSync,
-    /// Memory for encoded conversation lists kept until they change, MiB;
-    /// 0 turns the cache off. SQLite only: with PostgreSQL, other instances
-    /// write too, so every list is read from the database.
+    /// Memory for encoded conversation lists kept until they change, MiB
+    /// (both engines; with PostgreSQL every instance follows the others'
+    /// changes through the list clock and its feed); 0 turns the cache off.
     #[arg(long, env = "YHCONV_LIST_CACHE_MIB", default_value_t = 64)]
     pub list_cache_mib: u64,
     /// Requests per second allowed per token (sustained); 0 turns the limit off.

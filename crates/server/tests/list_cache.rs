@@ -1,13 +1,16 @@
 //! The server keeps each user's encoded list until something it shows
-//! changes (SQLite; with PostgreSQL every list is read afresh). These tests
-//! fetch a list so that it is cached, change the world in each way that can
-//! change it, and check that the next fetch shows the change.
+//! changes, and then reads only the rows that changed (both engines; with
+//! PostgreSQL, `multi_instance.rs` checks changes through another
+//! instance). These tests fetch a list so that it is cached, change the
+//! world in each way that can change it, and check that the next fetch
+//! shows the change, byte for byte what a full read gives.
 
 mod common;
 
 use common::*;
 use yhconv_proto::ChatType;
 use yhconv_server::app::open_service;
+use yhconv_server::ids::Id;
 use yhconv_server::{Config, DbUrl, World};
 
 /// A service on the same database as the server, the way `yhconv admin`
@@ -129,5 +132,76 @@ async fn lists_read_during_sends_never_stay_stale() {
         reader.await.unwrap();
         assert_eq!(summary(&ann).await, pairs(&[(GROUP, 20 * round)]), "round {round}, after the reader");
     }
+    app.shutdown().await;
+}
+
+/// Ten more groups Ann and Ben are in, so that a change to one or two rows
+/// is patched into the cached list rather than read whole.
+fn more_groups() -> World {
+    let groups: Vec<String> = (2002..2012)
+        .map(|g| format!(r#"{{"id": "{g}", "name": "G{g}", "owner": "1002", "members": ["1001"]}}"#))
+        .collect();
+    World::from_json(&format!(r#"{{"groups": [{}]}}"#, groups.join(","))).unwrap()
+}
+
+/// Ann's list as the server answers it (cached and patched) is byte for
+/// byte, md5 included, what another process reading it whole gives.
+async fn same_as_a_full_read(client: &yhconv_client::Client, whole: &yhconv_server::Service, step: &str) {
+    let served = client.conversation_list(None).await.unwrap();
+    let read = whole.conversation_list(Id::parse(ANN, "user").unwrap()).await.unwrap();
+    assert_eq!((served.md5.as_str(), served.total), (read.md5.as_str(), read.total), "{step}");
+    assert_eq!(served.md5, yhconv_server::service::list_wire::fingerprint(&served.data), "{step}");
+    let hit = client.conversation_list(Some(&served.md5)).await.unwrap();
+    assert!(hit.data.is_empty(), "{step}: unchanged, the md5 matches");
+}
+
+#[tokio::test]
+async fn a_list_patched_row_by_row_is_what_a_full_read_gives() {
+    let app = TestApp::spawn().await;
+    app.service.import_world(more_groups()).await.unwrap();
+    let (ann, ben) = (app.client(ANN).await, app.client(BEN).await);
+    let whole = another_process(&app.db).await;
+    for g in 2002..2012 {
+        ben.send_text(&g.to_string(), ChatType::Group, &format!("hello {g}"), &[]).await.unwrap();
+    }
+    ben.send_text(ANN, ChatType::User, "hi Ann", &[]).await.unwrap();
+    same_as_a_full_read(&ann, &whole, "start").await;
+    let before = app.service.list_cache_stats().unwrap();
+
+    // One group moves to the top; then one in the middle gets a mention.
+    ben.send_text("2005", ChatType::Group, "news", &[]).await.unwrap();
+    same_as_a_full_read(&ann, &whole, "a message in one group").await;
+    assert_eq!(list(&ann).await[0].chat_id, "2005");
+    ben.send_text("2008", ChatType::Group, "@Ann look", &[ANN]).await.unwrap();
+    same_as_a_full_read(&ann, &whole, "a mention").await;
+    let mentioned = entry(&ann, "2008").await;
+    assert_eq!((mentioned.mention_count, mentioned.at_data.unwrap().mentioned_name.as_str()), (1, "Ann"));
+    ann.dismiss_notification("2008").await.unwrap();
+    same_as_a_full_read(&ann, &whole, "read").await;
+    ann.set_no_notify("2003", true).await.unwrap();
+    same_as_a_full_read(&ann, &whole, "muted").await;
+    ann.sort_change("2002").await.unwrap();
+    same_as_a_full_read(&ann, &whole, "brought to the top").await;
+    assert_eq!(list(&ann).await[0].chat_id, "2002");
+    ann.remove_conversation("2004").await.unwrap();
+    same_as_a_full_read(&ann, &whole, "removed").await;
+    assert!(list(&ann).await.iter().all(|c| c.chat_id != "2004"));
+    ben.send_text("2004", ChatType::Group, "back", &[]).await.unwrap();
+    same_as_a_full_read(&ann, &whole, "back with a message").await;
+    let sent = ben.send_text("2006", ChatType::Group, "typo", &[]).await.unwrap();
+    same_as_a_full_read(&ann, &whole, "sent").await;
+    ben.edit_text("2006", ChatType::Group, &sent, "fixed", &[]).await.unwrap();
+    same_as_a_full_read(&ann, &whole, "edited").await;
+    assert!(entry(&ann, "2006").await.chat_content.contains("fixed"));
+    ben.recall("2006", ChatType::Group, &[&sent]).await.unwrap();
+    same_as_a_full_read(&ann, &whole, "recalled").await;
+    ben.send_text(ANN, ChatType::User, "direct", &[]).await.unwrap();
+    same_as_a_full_read(&ann, &whole, "a direct message").await;
+    ann.leave_group("2009").await.unwrap();
+    same_as_a_full_read(&ann, &whole, "left a group").await;
+    assert!(list(&ann).await.iter().all(|c| c.chat_id != "2009"));
+
+    let after = app.service.list_cache_stats().unwrap();
+    assert!(after.patches > before.patches, "rows were patched in: {before:?} -> {after:?}");
     app.shutdown().await;
 }

@@ -18,6 +18,8 @@ use proptest::test_runner::{Config, TestCaseError};
 use yhconv_client::Client;
 use yhconv_proto::pb::{MsgContent, SendMessage};
 use yhconv_proto::{ChatType, ContentType};
+use yhconv_server::service::list_wire::fingerprint;
+use yhconv_server::DbUrl;
 
 // ---------------------------------------------------------------------------
 // The world, as the model sees it.
@@ -583,27 +585,72 @@ impl Model {
 
 struct Real {
     app: TestApp,
+    /// With PostgreSQL, a second instance on the same database: every
+    /// change goes through `app`, every list is read through both, so a list
+    /// cached by this one must follow changes made through the other.
+    other: Option<TestApp>,
     clients: BTreeMap<Who, Client>,
+    other_clients: BTreeMap<Who, Client>,
 }
 
 impl Real {
     async fn start() -> Self {
         let app = TestApp::spawn().await;
-        let mut clients = BTreeMap::new();
+        let other = match &app.db {
+            DbUrl::Postgres(url) => {
+                Some(TestApp::spawn_on(DbUrl::Postgres(url.clone()), tempfile::tempdir().unwrap(), |_| {}).await)
+            }
+            DbUrl::Sqlite(_) => None,
+        };
+        let (mut clients, mut other_clients) = (BTreeMap::new(), BTreeMap::new());
         for w in EVERYONE {
             clients.insert(w, app.client(w.id()).await);
+            if let Some(other) = &other {
+                other_clients.insert(w, other.client(w.id()).await);
+            }
         }
-        Self { app, clients }
+        Self { app, other, clients, other_clients }
     }
 
     fn client(&self, w: Who) -> &Client {
         &self.clients[&w]
     }
 
+    async fn shutdown(self) {
+        self.app.shutdown().await;
+        if let Some(other) = self.other {
+            other.shutdown().await;
+        }
+    }
+
+    /// The user's list through every instance, checked to be one list: the
+    /// same entries everywhere, each md5 the fingerprint of its entries, and
+    /// an md5 request with it answered empty.
     async fn list(&self, user: Who) -> Result<Vec<Entry>, String> {
-        let list = self.client(user).conversation_list(None).await.map_err(|e| format!("list for {user:?}: {e}"))?;
+        let mut lists = vec![self.list_via(self.client(user), user).await?];
+        if let Some(client) = self.other_clients.get(&user) {
+            lists.push(self.list_via(client, user).await?);
+        }
+        let first = lists.swap_remove(0);
+        match lists.pop() {
+            Some(other) if other != first => {
+                Err(format!("{user:?}'s list differs between instances:\n  {first:#?}\n  {other:#?}"))
+            }
+            _ => Ok(first),
+        }
+    }
+
+    async fn list_via(&self, client: &Client, user: Who) -> Result<Vec<Entry>, String> {
+        let list = client.conversation_list(None).await.map_err(|e| format!("list for {user:?}: {e}"))?;
         if list.total as usize != list.data.len() {
             return Err(format!("total {} but {} entries", list.total, list.data.len()));
+        }
+        if list.md5 != fingerprint(&list.data) {
+            return Err(format!("{user:?}'s md5 {} is not its entries' fingerprint", list.md5));
+        }
+        let again = client.conversation_list(Some(&list.md5)).await.map_err(|e| format!("md5 list: {e}"))?;
+        if !again.data.is_empty() || again.md5 != list.md5 {
+            return Err(format!("{user:?}'s list changed between two reads with nothing sent: {again:?}"));
         }
         Ok(list
             .data
@@ -708,7 +755,7 @@ async fn check(ops: &[Op]) -> Result<(), String> {
             }
         }
     }
-    real.app.shutdown().await;
+    real.shutdown().await;
     Ok(())
 }
 

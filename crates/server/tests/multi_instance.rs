@@ -1,6 +1,7 @@
 //! Several server instances on one PostgreSQL database: sequence numbers,
 //! unread counts and retries under real concurrency, and pushes that cross
-//! instances. Runs when `YHCONV_TEST_POSTGRES` is set
+//! instances, and lists cached by one instance that follow every change
+//! made through the other. Runs when `YHCONV_TEST_POSTGRES` is set
 //! (`scripts/with-postgres.sh cargo test ...`); says so and passes otherwise.
 
 mod common;
@@ -12,7 +13,9 @@ use common::*;
 use yhconv_client::{Client, PushEvent};
 use yhconv_proto::pb::{MsgContent, SendMessage};
 use yhconv_proto::ChatType;
-use yhconv_server::{DbUrl, World};
+use yhconv_server::app::open_service;
+use yhconv_server::ids::Id;
+use yhconv_server::{Config, DbUrl, World};
 
 /// Two instances on one fresh database, or None without PostgreSQL.
 async fn two_instances() -> Option<(TestApp, TestApp)> {
@@ -253,6 +256,147 @@ async fn edits_and_recalls_through_one_instance_are_pushed_from_the_other() {
     // And both instances' lists agree.
     assert_eq!(entry(&ben, GROUP).await.chat_content, "Ann 撤回了一条消息");
     assert_eq!(entry(&a.client(BEN).await, GROUP).await.unread_count, 0);
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// A service on the same database that keeps no list, as another process
+/// would open it: every list it gives is read whole.
+async fn uncached(db: &DbUrl) -> yhconv_server::Service {
+    open_service(&Config { db: db.clone(), list_cache_mib: 0, ..Config::default() }).await.unwrap()
+}
+
+/// `user`'s list through `client` (the instance that cached it) is exactly
+/// the list read whole, md5 included.
+async fn fresh_on(client: &Client, whole: &yhconv_server::Service, user: &str, step: &str) {
+    let served = client.conversation_list(None).await.unwrap();
+    let read = whole.conversation_list(Id::parse(user, "user").unwrap()).await.unwrap();
+    assert_eq!((served.md5.as_str(), served.total), (read.md5.as_str(), read.total), "{step}: {:?}", served.data);
+}
+
+/// Every kind of change, made through instance A right after Ann's list was
+/// cached by instance B, shows in the very next list B answers: B never
+/// answers a list older than a change committed before the request began.
+#[tokio::test]
+async fn a_list_cached_on_one_instance_follows_every_change_made_through_the_other() {
+    let Some((a, b)) = two_instances().await else { return };
+    let whole = uncached(&a.db).await;
+    let (ann_a, ann_b, ben_a) = (a.client(ANN).await, b.client(ANN).await, a.client(BEN).await);
+    ben_a.send_text(GROUP, ChatType::Group, "hello", &[]).await.unwrap();
+    fresh_on(&ann_b, &whole, ANN, "start").await;
+    assert_eq!(summary(&ann_b).await, pairs(&[(GROUP, 1)]));
+
+    // Each change is made through A; B lists right after, with no pause.
+    for round in 2..=20u64 {
+        ben_a.send_text(GROUP, ChatType::Group, &format!("message {round}"), &[]).await.unwrap();
+        assert_eq!(summary(&ann_b).await, pairs(&[(GROUP, round)]), "round {round}");
+    }
+    ben_a.send_text(GROUP, ChatType::Group, "@Ann", &[ANN]).await.unwrap();
+    fresh_on(&ann_b, &whole, ANN, "a mention").await;
+    assert_eq!(entry(&ann_b, GROUP).await.mention_count, 1);
+    ann_a.dismiss_notification(GROUP).await.unwrap();
+    fresh_on(&ann_b, &whole, ANN, "read").await;
+    assert_eq!(entry(&ann_b, GROUP).await.unread_count, 0);
+    ben_a.send_text(ANN, ChatType::User, "hi", &[]).await.unwrap();
+    fresh_on(&ann_b, &whole, ANN, "a first direct message").await;
+    assert_eq!(list(&ann_b).await[0].chat_id, BEN);
+    ann_a.set_no_notify(BEN, true).await.unwrap();
+    fresh_on(&ann_b, &whole, ANN, "muted").await;
+    assert_eq!(entry(&ann_b, BEN).await.do_not_disturb, 1);
+    ann_a.sort_change(GROUP).await.unwrap();
+    fresh_on(&ann_b, &whole, ANN, "brought to the top").await;
+    assert_eq!(list(&ann_b).await[0].chat_id, GROUP);
+    let sent = ben_a.send_text(GROUP, ChatType::Group, "draft", &[]).await.unwrap();
+    fresh_on(&ann_b, &whole, ANN, "sent").await;
+    ben_a.edit_text(GROUP, ChatType::Group, &sent, "final", &[]).await.unwrap();
+    fresh_on(&ann_b, &whole, ANN, "edited").await;
+    ben_a.recall(GROUP, ChatType::Group, &[&sent]).await.unwrap();
+    fresh_on(&ann_b, &whole, ANN, "recalled").await;
+    ann_a.remove_conversation(BEN).await.unwrap();
+    fresh_on(&ann_b, &whole, ANN, "removed").await;
+    assert!(list(&ann_b).await.iter().all(|c| c.chat_id != BEN));
+    let renamed = World::from_json(r#"{"remarks": [{"user": "1001", "target": "2001", "remark": "Our team"}]}"#);
+    a.service.import_world(renamed.unwrap()).await.unwrap();
+    fresh_on(&ann_b, &whole, ANN, "an identity import").await;
+    assert_eq!(entry(&ann_b, GROUP).await.name, "Our team");
+    let ben_b = b.client(BEN).await;
+    fresh_on(&ben_b, &whole, BEN, "Ben's list").await;
+    a.client(BEN).await.leave_group(GROUP).await.unwrap();
+    fresh_on(&ben_b, &whole, BEN, "left the group").await;
+    assert!(list(&ben_b).await.iter().all(|c| c.chat_id != GROUP));
+    let stats = b.service.list_cache_stats().expect("B caches lists");
+    assert!(stats.hits + stats.patches > 0, "B answered from its cache: {stats:?}");
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// While B's feed is disconnected (and until it has caught up), B does not
+/// trust its cached lists: changes made through A meanwhile show at once.
+#[tokio::test]
+async fn lists_stay_fresh_while_an_instances_feed_is_cut() {
+    let Some((a, b)) = two_instances().await else { return };
+    let whole = uncached(&a.db).await;
+    let (ann_b, ben_a) = (b.client(ANN).await, a.client(BEN).await);
+    ben_a.send_text(GROUP, ChatType::Group, "before", &[]).await.unwrap();
+    fresh_on(&ann_b, &whole, ANN, "cached").await;
+    let DbUrl::Postgres(url) = &b.db else { unreachable!("two_instances runs on PostgreSQL") };
+    let (admin, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    for round in 2..=6u64 {
+        admin
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .await
+            .unwrap();
+        ben_a.send_text(GROUP, ChatType::Group, &format!("while cut {round}"), &[]).await.unwrap();
+        assert_eq!(summary(&ann_b).await, pairs(&[(GROUP, round)]), "round {round}");
+        fresh_on(&ann_b, &whole, ANN, "while cut").await;
+    }
+    // Once the feeds are back, B caches again and still follows A.
+    let mut round = 7;
+    loop {
+        ben_a.send_text(GROUP, ChatType::Group, &format!("after {round}"), &[]).await.unwrap();
+        assert_eq!(summary(&ann_b).await, pairs(&[(GROUP, round)]), "round {round}");
+        let before = b.service.list_cache_stats().unwrap();
+        list(&ann_b).await;
+        if b.service.list_cache_stats().unwrap().hits > before.hits {
+            break;
+        }
+        assert!(round < 200, "B's feed came back and B caches again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        round += 1;
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// A change committed through A while B's feed is far behind (a burst of
+/// notifications ahead of it, which B's feed must read first) still shows
+/// in B's next list: B sees from the list clock that its feed has not
+/// handed the change on yet and does not answer from its cache.
+#[tokio::test]
+async fn a_list_right_after_a_change_is_fresh_while_the_feed_lags() {
+    let Some((a, b)) = two_instances().await else { return };
+    let whole = uncached(&a.db).await;
+    let (ann_b, ben_a) = (b.client(ANN).await, a.client(BEN).await);
+    let DbUrl::Postgres(url) = &b.db else { unreachable!("two_instances runs on PostgreSQL") };
+    let (admin, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    for round in 1..=5u64 {
+        ben_a.send_text(GROUP, ChatType::Group, &format!("settled {round}"), &[]).await.unwrap();
+        fresh_on(&ann_b, &whole, ANN, "cached").await;
+        // List changes numbered 0 (distinct, so PostgreSQL keeps them all):
+        // every feed reads and drops them, in order, before what follows.
+        admin
+            .batch_execute("SELECT pg_notify('yhconv_push', 'list:0:c' || i) FROM generate_series(1, 100000) AS i")
+            .await
+            .unwrap();
+        ben_a.send_text(GROUP, ChatType::Group, &format!("behind the burst {round}"), &[]).await.unwrap();
+        assert_eq!(summary(&ann_b).await, pairs(&[(GROUP, 2 * round)]), "round {round}");
+    }
     a.shutdown().await;
     b.shutdown().await;
 }

@@ -16,6 +16,7 @@ use yhconv_proto::{ChatType, ContentType};
 use yhconv_server::config::{PgSettings, SqliteSync};
 use yhconv_server::domain::event::{ChatRef, Event, MessageKey};
 use yhconv_server::domain::ids::Id;
+use yhconv_server::domain::list_change::{ListChange, ListClock, ListFact, ListSink};
 use yhconv_server::domain::model::*;
 use yhconv_server::domain::store::Store;
 use yhconv_server::store::postgres::PostgresStore;
@@ -498,5 +499,141 @@ async fn leave_group() {
         assert_eq!(pins, [ANN], "{engine}");
         assert!(!store.leave_group(BEN, GROUP).await.unwrap(), "{engine}: not a member any more");
         assert!(store.members_among(GROUP, vec![ANN, BEN]).await.unwrap() == [ANN], "{engine}");
+    }
+}
+
+/// Records what a store hands its list sink.
+#[derive(Default)]
+struct ListRecorder {
+    changes: std::sync::Mutex<Vec<ListChange>>,
+    resynced: std::sync::Mutex<Option<i64>>,
+}
+
+impl ListSink for ListRecorder {
+    fn changed(&self, change: &ListChange) {
+        self.changes.lock().unwrap().push(change.clone());
+    }
+    fn resync(&self, clock: i64) {
+        *self.resynced.lock().unwrap() = Some(clock);
+    }
+    fn lost(&self) {}
+}
+
+impl ListRecorder {
+    /// The facts handed on since the last call, once `expected` of them
+    /// (counted once each) arrived or a few seconds passed; with their
+    /// clocks.
+    async fn take(&self, expected: usize) -> (Vec<ListFact>, Vec<Option<i64>>) {
+        for _ in 0..500 {
+            let distinct = {
+                let changes = self.changes.lock().unwrap();
+                let mut facts: Vec<ListFact> = changes.iter().flat_map(|c| c.facts.clone()).collect();
+                facts.dedup();
+                facts.len()
+            };
+            if distinct >= expected {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let changes = std::mem::take(&mut *self.changes.lock().unwrap());
+        let clocks = changes.iter().map(|c| c.clock).collect();
+        let mut facts: Vec<ListFact> = Vec::new();
+        for fact in changes.into_iter().flat_map(|c| c.facts) {
+            if !facts.contains(&fact) {
+                facts.push(fact);
+            }
+        }
+        (facts, clocks)
+    }
+}
+
+/// watch_lists, list_clock, conversations_with: every write that can change
+/// a list reports what it changed, in its transaction; a shared store numbers
+/// the changes with its list clock, one after another.
+#[tokio::test]
+async fn list_changes_and_the_list_clock() {
+    for (engine, store, _events, _dir) in engines().await {
+        let recorder = Arc::new(ListRecorder::default());
+        store.watch_lists(Arc::clone(&recorder) as Arc<dyn ListSink>);
+        let shared = store.shared();
+        let mut clock = store.list_clock().await.unwrap();
+        assert_eq!(clock.changes.is_some(), shared, "{engine}");
+        if shared {
+            for _ in 0..500 {
+                if recorder.resynced.lock().unwrap().is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let resynced = recorder.resynced.lock().unwrap().expect("the feed resyncs the sink");
+            assert_eq!(Some(resynced), clock.changes, "{engine}: resynced at the clock");
+        }
+        // Each write, what it reports, and (shared) one clock step each.
+        let check = async |what: &str, expected: Vec<ListFact>, clock: &mut ListClock| {
+            let (facts, clocks) = recorder.take(expected.len()).await;
+            assert_eq!(facts, expected, "{engine}: {what}");
+            let now = store.list_clock().await.unwrap();
+            match shared {
+                true => {
+                    let step = (!expected.is_empty()) as i64;
+                    assert_eq!(now.changes, clock.changes.map(|c| c + step), "{engine}: {what} moves the clock");
+                    assert!(
+                        clocks.iter().all(|c| *c == now.changes) && clocks.len() as i64 == step,
+                        "{engine}: {what}"
+                    );
+                }
+                false => assert!(clocks.iter().all(Option::is_none), "{engine}: {what}"),
+            }
+            *clock = now;
+        };
+        let group_chat = position(store.as_ref(), ANN, GROUP).await.unwrap().chat;
+        store.append_message(group_chat, text(BEN, "m1", "hi", vec![])).await.unwrap();
+        check("a group message", vec![ListFact::Chat(group_chat)], &mut clock).await;
+        store.append_message(group_chat, text(BEN, "m1", "hi", vec![])).await.unwrap();
+        check("a retry", vec![], &mut clock).await;
+        let ben = store.entity(BEN).await.unwrap().unwrap();
+        let direct = store.open_conversation(ANN, &ben).await.unwrap();
+        check("opened", vec![ListFact::Conversations(BEN), ListFact::Conversations(ANN)], &mut clock).await;
+        store.open_conversation(ANN, &ben).await.unwrap();
+        check("opened again", vec![], &mut clock).await;
+        store.change_view(ANN, GROUP, ViewChange::MarkRead).await.unwrap();
+        check("read", vec![ListFact::View { user: ANN, peer: GROUP }], &mut clock).await;
+        store.change_view(ANN, GROUP, ViewChange::MarkRead).await.unwrap();
+        check("read again", vec![], &mut clock).await;
+        store.change_view(ANN, BEN, ViewChange::DoNotDisturb(true)).await.unwrap();
+        check("muted", vec![ListFact::View { user: ANN, peer: BEN }], &mut clock).await;
+        let edit = MessageEdit {
+            seq: 1,
+            content_type: ContentType::Text,
+            content: vec![],
+            preview: "edited".into(),
+            mentions: vec![],
+            edit_ms: 5_000,
+        };
+        store.edit_message(group_chat, edit).await.unwrap();
+        check("edited", vec![ListFact::Chat(group_chat)], &mut clock).await;
+        let recall = Recall { seqs: vec![1], by: BEN, recall_ms: 6_000, notice: "recalled".into() };
+        store.recall_messages(group_chat, recall.clone()).await.unwrap();
+        check("recalled", vec![ListFact::Chat(group_chat)], &mut clock).await;
+        store.recall_messages(group_chat, recall).await.unwrap();
+        check("recalled again", vec![], &mut clock).await;
+        assert!(store.leave_group(BEN, GROUP).await.unwrap());
+        check("left", vec![ListFact::Conversations(BEN)], &mut clock).await;
+        store.apply_identities(world()).await.unwrap();
+        check("identities", vec![ListFact::Identities], &mut clock).await;
+        assert_eq!(clock.identity_epoch, store.identity_epoch().await.unwrap(), "{engine}");
+
+        // conversations_with: the rows conversations gives, for those peers.
+        let all = store.conversations(ANN).await.unwrap();
+        let some = store.conversations_with(ANN, vec![BEN, CAT]).await.unwrap();
+        let ben_row = all.iter().find(|r| r.peer.id == BEN).unwrap();
+        assert_eq!(some, vec![ben_row.clone()], "{engine}: Ann has no conversation with Cat");
+        assert_eq!(ben_row.chat, direct, "{engine}");
+        let mut both = store.conversations_with(ANN, vec![GROUP, BEN]).await.unwrap();
+        both.sort_by_key(|r| r.peer.id);
+        let mut expected: Vec<_> = all.into_iter().filter(|r| [GROUP, BEN].contains(&r.peer.id)).collect();
+        expected.sort_by_key(|r| r.peer.id);
+        assert_eq!(both, expected, "{engine}");
     }
 }

@@ -26,6 +26,11 @@ pub enum Op {
     /// `msg/recall-msg` of a message just sent into `group` (the send is
     /// not timed; the recall is).
     Recall { group: String },
+    /// A message into `group` (one of the listing user's, sent by another
+    /// member through the next instance, not timed), then the listing
+    /// user's `conversation/list` (timed), which must hold `expect` entries
+    /// with `group` first.
+    ListAfterSend { group: String, expect: usize },
 }
 
 /// One scenario to run.
@@ -34,16 +39,19 @@ pub struct Scenario {
     pub op: Op,
     /// One per connection (cycled when fewer).
     pub tokens: Vec<String>,
+    /// With [`Op::ListAfterSend`]: the senders' tokens (cycled).
+    pub sender_tokens: Vec<String>,
 }
 
 /// How long and how wide to drive a scenario.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Load {
     pub connections: usize,
     pub warmup: Duration,
     pub duration: Duration,
-    /// Set when the server runs on this machine: its CPU time is reported.
-    pub server_pid: Option<u32>,
+    /// The servers' processes when they run on this machine: their CPU
+    /// time is reported (summed).
+    pub server_pids: Vec<u32>,
 }
 
 /// What a scenario measured.
@@ -69,6 +77,8 @@ pub struct Measurement {
 struct Worker {
     op: Op,
     client: Client,
+    /// With [`Op::ListAfterSend`]: the sender, on the next instance.
+    sender: Option<Client>,
     http: reqwest::Client,
     base_url: String,
     md5: String,
@@ -84,11 +94,27 @@ impl Worker {
             self.client.recall(group, ChatType::Group, &[&msg_id]).await.map_err(|e| e.to_string())?;
             return Ok(Some(started.elapsed()));
         }
+        if let Op::ListAfterSend { group, expect } = &self.op {
+            let sender = self.sender.as_ref().ok_or("no sender")?;
+            self.send_as(sender, group, n).await?;
+            let started = Instant::now();
+            let list = self.client.conversation_list(None).await.map_err(|e| e.to_string())?;
+            let took = started.elapsed();
+            if list.data.len() != *expect || list.data.first().map(|c| c.chat_id.as_str()) != Some(group) {
+                return Err(format!("expected {expect} entries with {group} first, got {}", list.data.len()));
+            }
+            return Ok(Some(took));
+        }
         self.untimed(n).await.map(|()| None)
     }
 
     /// Sends a short text into `group`; its msg_id.
     async fn send(&self, group: &str, n: u64) -> Result<String, String> {
+        self.send_as(&self.client, group, n).await
+    }
+
+    /// Sends a short text into `group` through `client`; its msg_id.
+    async fn send_as(&self, client: &Client, group: &str, n: u64) -> Result<String, String> {
         let msg = SendMessage {
             msg_id: format!("{}-{n}", self.tag),
             chat_id: group.to_owned(),
@@ -97,7 +123,7 @@ impl Worker {
             content_type: ContentType::Text.code(),
             ..Default::default()
         };
-        self.client.send_message(&msg).await.map_err(|e| e.to_string())?;
+        client.send_message(&msg).await.map_err(|e| e.to_string())?;
         Ok(msg.msg_id)
     }
 
@@ -128,7 +154,7 @@ impl Worker {
             }
             Op::Dismiss { chat } => self.client.dismiss_notification(chat).await.map_err(|e| e.to_string()),
             Op::Send { group } => self.send(group, n).await.map(|_| ()),
-            Op::Recall { .. } => Err("a recall is timed on its own".to_owned()),
+            Op::Recall { .. } | Op::ListAfterSend { .. } => Err("timed on its own".to_owned()),
         }
     }
 }
@@ -147,13 +173,24 @@ fn run_nonce() -> u128 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0)
 }
 
-/// Runs `scenario` against `base_url` and measures it.
-pub async fn run(base_url: &str, scenario: &Scenario, load: Load) -> anyhow::Result<Measurement> {
+/// Runs `scenario` against the servers at `base_urls` (connection `i` talks
+/// to `base_urls[i % n]`, and sends for [`Op::ListAfterSend`] through the
+/// next one) and measures it.
+pub async fn run(base_urls: &[String], scenario: &Scenario, load: &Load) -> anyhow::Result<Measurement> {
     let nonce = run_nonce();
     let mut workers = Vec::with_capacity(load.connections);
     for i in 0..load.connections {
+        let base_url = &base_urls[i % base_urls.len()];
         let token = scenario.tokens.get(i % scenario.tokens.len().max(1)).cloned().unwrap_or_default();
         let client = Client::new(base_url)?.with_token(token).with_timeout(Duration::from_secs(30));
+        let sender = match (&scenario.op, scenario.sender_tokens.is_empty()) {
+            (Op::ListAfterSend { .. }, false) => {
+                let token = scenario.sender_tokens[i % scenario.sender_tokens.len()].clone();
+                let next = &base_urls[(i + 1) % base_urls.len()];
+                Some(Client::new(next)?.with_token(token).with_timeout(Duration::from_secs(30)))
+            }
+            _ => None,
+        };
         let md5 = match scenario.op {
             Op::ListMd5 => client.conversation_list(None).await?.md5,
             _ => String::new(),
@@ -161,8 +198,9 @@ pub async fn run(base_url: &str, scenario: &Scenario, load: Load) -> anyhow::Res
         workers.push(Worker {
             op: scenario.op.clone(),
             client,
+            sender,
             http: reqwest::Client::builder().user_agent(yhconv_client::USER_AGENT).build()?,
-            base_url: base_url.to_owned(),
+            base_url: base_url.clone(),
             md5,
             tag: format!("bench-{nonce}-{i}"),
         });
@@ -203,8 +241,8 @@ pub async fn run(base_url: &str, scenario: &Scenario, load: Load) -> anyhow::Res
         }));
     }
     tokio::time::sleep_until(measure_from.into()).await;
-    let cpu_before =
-        (cpu_ticks(None), cpu_ticks(Some(std::process::id())), load.server_pid.map(|p| cpu_ticks(Some(p))));
+    let servers_ticks = || load.server_pids.iter().map(|&p| cpu_ticks(Some(p))).sum::<u64>();
+    let cpu_before = (cpu_ticks(None), cpu_ticks(Some(std::process::id())), servers_ticks());
     let mut all = Tally::default();
     for task in tasks {
         let tally = task.await?;
@@ -215,15 +253,12 @@ pub async fn run(base_url: &str, scenario: &Scenario, load: Load) -> anyhow::Res
         }
         all.last_finish = all.last_finish.max(tally.last_finish);
     }
-    let cpu_after = (cpu_ticks(None), cpu_ticks(Some(std::process::id())), load.server_pid.map(|p| cpu_ticks(Some(p))));
+    let cpu_after = (cpu_ticks(None), cpu_ticks(Some(std::process::id())), servers_ticks());
     let seconds = all.last_finish.map_or(load.duration, |t| t.saturating_duration_since(measure_from)).as_secs_f64();
     let cores = |ticks: u64| ticks as f64 / TICKS_PER_SEC / seconds.max(1e-9);
     let busy = cpu_after.0.saturating_sub(cpu_before.0);
     let bench = cpu_after.1.saturating_sub(cpu_before.1);
-    let server = match (cpu_before.2, cpu_after.2) {
-        (Some(b), Some(a)) => a.saturating_sub(b),
-        _ => 0,
-    };
+    let server = cpu_after.2.saturating_sub(cpu_before.2);
     all.latencies_us.sort_unstable();
     let requests = all.latencies_us.len() as u64 + all.errors;
     Ok(Measurement {

@@ -40,6 +40,12 @@ pub struct BenchArgs {
     /// temporary directory, removed afterwards.
     #[arg(long)]
     db: Option<String>,
+    /// Server instances on the one database (more than 1 needs a
+    /// postgres:// --db): requests are spread over them, and the "list
+    /// right after a change" scenario sends through one instance and lists
+    /// through another.
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
     /// Concurrent client tasks, each with its own connection and token.
     #[arg(long, default_value_t = 8)]
     connections: usize,
@@ -76,7 +82,7 @@ pub struct BenchArgs {
     #[arg(long, requires = "target")]
     server_pid: Option<u32>,
     /// Run only these scenarios (repeatable; the floor always runs first):
-    /// list_50, md5_50, list_1000, md5_1000, dismiss, send_10, send_big,
+    /// list_50, md5_50, list_1000, md5_1000, list_1000_after_send, dismiss, send_10, send_big,
     /// recall_3, recall_big, floor_again, list_50_no_cache, list_1000_no_cache,
     /// fanout. Handy while profiling one of them.
     #[arg(long, value_name = "KEY")]
@@ -116,7 +122,7 @@ impl BenchArgs {
         self.sockets.unwrap_or(if self.quick { 500 } else { 10_000 })
     }
 
-    fn load(&self, server_pid: Option<u32>) -> anyhow::Result<Load> {
+    fn load(&self, server_pids: Vec<u32>) -> anyhow::Result<Load> {
         let duration = self.duration.unwrap_or(if self.quick { 1.0 } else { 5.0 });
         let warmup = self.warmup.unwrap_or((duration / 5.0).clamp(0.2, 1.0));
         if !(duration > 0.0 && duration.is_finite() && warmup >= 0.0 && warmup.is_finite()) {
@@ -129,7 +135,7 @@ impl BenchArgs {
             connections: self.connections,
             warmup: Duration::from_secs_f64(warmup),
             duration: Duration::from_secs_f64(duration),
-            server_pid,
+            server_pids,
         })
     }
 }
@@ -152,16 +158,25 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut world_report = None;
     let mut server_kind = String::new();
     let mut db_url = None;
-    let (server, base_url, scenarios, big_group, cast) = match &args.target {
+    if args.instances == 0 || (args.instances > 1 && !args.db.as_deref().unwrap_or_default().starts_with("postgres")) {
+        bail!("--instances must be 1, or more with a postgres:// --db (one server per SQLite file)");
+    }
+    if args.instances > 1 && args.target.is_some() {
+        bail!("--instances starts the servers itself: not with --target");
+    }
+    let (servers, base_urls, scenarios, big_group, cast) = match &args.target {
         Some(url) => {
             server_kind = format!("--target {url}");
             let base = url.trim().trim_end_matches('/').to_owned();
             let scenarios = target_scenarios(&base, &args.token, &mut notes).await?;
-            (None, base, scenarios, args.big_group, None)
+            (Vec::new(), vec![base], scenarios, args.big_group, None)
         }
         None => {
             let db = choose_db(&args, &scratch).await?;
             server_kind.push_str(if db.starts_with("postgres") { "postgres" } else { "sqlite" });
+            if args.instances > 1 {
+                server_kind.push_str(&format!(", {} instances", args.instances));
+            }
             let spec = args.spec();
             let config = Config { db: DbUrl::parse(&db)?, ..Config::default() };
             // `config.db` prints with its password redacted.
@@ -180,18 +195,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 steps: built.steps.iter().map(|(w, d)| Step { what: w.clone(), secs: d.as_secs_f64() }).collect(),
                 total_secs: built.total.as_secs_f64(),
             });
-            say!(quiet, "starting the server ...");
-            let started = Instant::now();
-            let server = ServerProcess::start(&db, &scratch.path().join("server.log"), &[]).await?;
-            say!(
-                quiet,
-                "server {} (pid {}) answered after {:.2} s",
-                server.base_url,
-                server.pid(),
-                started.elapsed().as_secs_f64()
-            );
-            let base = server.base_url.clone();
-            let scenarios = local_scenarios(&built);
+            let servers = start_servers(&db, args.instances, scratch.path(), "server", &[], quiet).await?;
+            let base_urls = servers.iter().map(|s| s.base_url.clone()).collect();
+            let scenarios = local_scenarios(&built, args.instances);
             db_url = Some(db);
             let cast = fanout::Cast {
                 receivers: built.socket_tokens.clone(),
@@ -200,29 +206,32 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 probe_sender_token: built.l1000_tokens[0].clone(),
                 probe_receiver: (world::L50, built.l50_tokens[0].clone()),
             };
-            (Some(server), base, scenarios, built.big_group_members, Some(cast).filter(|c| !c.receivers.is_empty()))
+            (servers, base_urls, scenarios, built.big_group_members, Some(cast).filter(|c| !c.receivers.is_empty()))
         }
     };
     let scenarios = select(scenarios, &args.only)?;
-    let (floor_path, floor_note) = floor_path(&base_url).await?;
+    let (floor_path, floor_note) = floor_path(&base_urls[0]).await?;
     notes.extend(floor_note);
-    let mut server = server;
-    let server_pid = server.as_ref().map(ServerProcess::pid).or(args.server_pid);
-    let mut load = args.load(server_pid)?;
-    let memory_at_start = server_pid.map(server::memory).transpose()?;
+    let mut servers = servers;
+    let server_pids: Vec<u32> = match servers.is_empty() {
+        true => args.server_pid.into_iter().collect(),
+        false => servers.iter().map(ServerProcess::pid).collect(),
+    };
+    let server_known = !server_pids.is_empty();
+    let mut load = args.load(server_pids)?;
+    let memory_at_start = load.server_pids.first().copied().map(server::memory).transpose()?;
     let mut results = Vec::new();
     let mut floor = None;
-    let mut base_url = base_url;
-    for (key, name, op, tokens) in scenarios {
-        if key.ends_with(NO_CACHE) && server.is_some() {
+    let mut base_urls = base_urls;
+    for (key, name, op, tokens, sender_tokens) in scenarios {
+        if key.ends_with(NO_CACHE) && !servers.is_empty() {
             if let Some(db) = &db_url {
-                say!(quiet, "restarting the server with --list-cache-mib 0 ...");
-                drop(server.take());
-                let log = scratch.path().join("server-no-cache.log");
-                let restarted = ServerProcess::start(db, &log, &["--list-cache-mib", "0"]).await?;
-                base_url = restarted.base_url.clone();
-                load.server_pid = Some(restarted.pid());
-                server = Some(restarted);
+                say!(quiet, "restarting the server(s) with --list-cache-mib 0 ...");
+                servers.clear();
+                let extra = ["--list-cache-mib", "0"];
+                servers = start_servers(db, args.instances, scratch.path(), "server-no-cache", &extra, quiet).await?;
+                base_urls = servers.iter().map(|s| s.base_url.clone()).collect();
+                load.server_pids = servers.iter().map(ServerProcess::pid).collect();
             }
         }
         let op = match op {
@@ -231,13 +240,25 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         };
         let name = name.replace("{floor}", &floor_path);
         say!(quiet, "running {name} ...");
-        let measured = load::run(&base_url, &Scenario { op, tokens }, load).await?;
-        let memory_after = match server.as_mut() {
-            Some(s) => {
-                if !s.is_running() {
-                    bail!("the server died during {name}");
+        // The floor runs against the first instance only: one server's
+        // empty request, whatever the spread of the others.
+        let urls = match op {
+            Op::Floor { .. } => &base_urls[..1],
+            _ => &base_urls[..],
+        };
+        let mut scenario_load = load.clone();
+        if ONE_CLIENT.contains(&key) {
+            scenario_load.connections = 1;
+        }
+        let measured = load::run(urls, &Scenario { op, tokens, sender_tokens }, &scenario_load).await?;
+        let memory_after = match servers.first_mut() {
+            Some(_) => {
+                for s in servers.iter_mut() {
+                    if !s.is_running() {
+                        bail!("a server died during {name}");
+                    }
                 }
-                Some(s.memory()?)
+                Some(servers[0].memory()?)
             }
             None => args.server_pid.map(server::memory).transpose()?,
         };
@@ -259,10 +280,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             memory_after,
         });
     }
-    let fanout = match (cast, server.as_mut()) {
+    let fanout = match (cast, servers.first_mut()) {
         (Some(cast), Some(running)) => {
             say!(quiet, "running fan-out: {} push sockets online ...", cast.receivers.len());
-            let measured = fanout::run(&base_url, running.pid(), cast, load.duration).await?;
+            let measured = fanout::run(&base_urls[0], running.pid(), cast, load.duration).await?;
             if !running.is_running() {
                 bail!("the server died during the fan-out scenario");
             }
@@ -277,13 +298,18 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         _ => None,
     };
-    drift_note(&results, &mut notes, server_pid.is_some());
-    if server_kind == "postgres" {
+    drift_note(&results, &mut notes, server_known);
+    if server_kind.starts_with("postgres") {
         notes.push("with PostgreSQL, OTHER includes the database server's own processes".to_owned());
-        notes.push(
-            "with PostgreSQL lists are never cached (other instances write too): every list is a read".to_owned(),
-        );
-    } else if results.iter().any(|r| r.key.starts_with("list_") || r.key.starts_with("md5_")) {
+    }
+    if args.instances > 1 {
+        notes.push(format!(
+            "{} instances: requests spread over them (the floor runs on the first only); SERVER is their sum, \
+             SERVER RSS the first's",
+            args.instances
+        ));
+    }
+    if results.iter().any(|r| r.key.starts_with("list_") || r.key.starts_with("md5_")) {
         notes.push(
             "list and md5 rows are answered from the server's list cache: nothing changes those lists during a \
              scenario; the 'cache off' rows (the same world, --list-cache-mib 0) show what a list costs after \
@@ -319,7 +345,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         notes,
     };
     report.checks = report::checks(&report, big_group, RSS_LIMIT_MIB);
-    drop(server);
+    drop(servers);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -334,7 +360,38 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-type ScenarioPlan = (&'static str, String, Op, Vec<String>);
+/// A scenario: key, name, what each request does, the tokens it runs as,
+/// and (for a list right after a send) the senders' tokens.
+type ScenarioPlan = (&'static str, String, Op, Vec<String>, Vec<String>);
+
+/// Scenarios measured with one connection: a latency, not a throughput.
+const ONE_CLIENT: &[&str] = &["list_1000_after_send"];
+
+/// Starts `count` servers on `db`, logging to `dir/LOG-N.log`.
+async fn start_servers(
+    db: &str,
+    count: usize,
+    dir: &std::path::Path,
+    log: &str,
+    extra: &[&str],
+    quiet: bool,
+) -> anyhow::Result<Vec<ServerProcess>> {
+    let mut servers = Vec::with_capacity(count);
+    for n in 0..count {
+        say!(quiet, "starting server {} of {count} ...", n + 1);
+        let started = Instant::now();
+        let server = ServerProcess::start(db, &dir.join(format!("{log}-{n}.log")), extra).await?;
+        say!(
+            quiet,
+            "server {} (pid {}) answered after {:.2} s",
+            server.base_url,
+            server.pid(),
+            started.elapsed().as_secs_f64()
+        );
+        servers.push(server);
+    }
+    Ok(servers)
+}
 
 /// The floor and the scenarios `only` names (all of them when it is empty).
 fn select(plans: Vec<ScenarioPlan>, only: &[String]) -> anyhow::Result<Vec<ScenarioPlan>> {
@@ -352,14 +409,24 @@ fn floor_op() -> Op {
 /// The scenarios on a world this run built, in order: reads before the
 /// writes that would change them, and the floor again at the end to show
 /// how much the machine drifted.
-fn local_scenarios(w: &world::BuiltWorld) -> Vec<ScenarioPlan> {
+fn local_scenarios(w: &world::BuiltWorld, instances: usize) -> Vec<ScenarioPlan> {
     let big = w.big_group_members;
-    vec![
+    let after_send = match instances {
+        1 => "list (1000) right after a message in one of its groups, 1 client".to_owned(),
+        _ => "list (1000) right after a message through the other instance, 1 client".to_owned(),
+    };
+    let plans: Vec<(&'static str, String, Op, Vec<String>)> = vec![
         ("floor", "floor: GET {floor}".to_owned(), floor_op(), Vec::new()),
         ("list_50", "list (50)".to_owned(), Op::List { expect: Some(50) }, w.l50_tokens.clone()),
         ("md5_50", "list md5 hit (50)".to_owned(), Op::ListMd5, w.l50_tokens.clone()),
         ("list_1000", "list (1000)".to_owned(), Op::List { expect: Some(1_000) }, w.l1000_tokens.clone()),
         ("md5_1000", "list md5 hit (1000)".to_owned(), Op::ListMd5, w.l1000_tokens.clone()),
+        (
+            "list_1000_after_send",
+            after_send,
+            Op::ListAfterSend { group: w.l1000_group.clone(), expect: 1_000 },
+            w.l1000_tokens.clone(),
+        ),
         (
             "dismiss",
             "dismiss-notification".to_owned(),
@@ -400,7 +467,17 @@ fn local_scenarios(w: &world::BuiltWorld) -> Vec<ScenarioPlan> {
             Op::List { expect: Some(1_000) },
             w.l1000_tokens.clone(),
         ),
-    ]
+    ];
+    plans
+        .into_iter()
+        .map(|(key, name, op, tokens)| {
+            let senders = match op {
+                Op::ListAfterSend { .. } => w.l1000_group_sender_tokens.clone(),
+                _ => Vec::new(),
+            };
+            (key, name, op, tokens, senders)
+        })
+        .collect()
 }
 
 /// Keys of the scenarios that run on a server with the list cache off.
@@ -412,10 +489,10 @@ async fn target_scenarios(base: &str, tokens: &[String], notes: &mut Vec<String>
     let entries = client.conversation_list(None).await.context("listing with --token")?.data.len();
     notes.push(format!("--target: the list checks use --token's user's list of {entries} entries, not L50"));
     Ok(vec![
-        ("floor", "floor: GET {floor}".to_owned(), floor_op(), Vec::new()),
-        ("list_50", format!("list ({entries})"), Op::List { expect: Some(entries) }, tokens.to_vec()),
-        ("md5_50", format!("list md5 hit ({entries})"), Op::ListMd5, tokens.to_vec()),
-        ("floor_again", "floor again (drift)".to_owned(), floor_op(), Vec::new()),
+        ("floor", "floor: GET {floor}".to_owned(), floor_op(), Vec::new(), Vec::new()),
+        ("list_50", format!("list ({entries})"), Op::List { expect: Some(entries) }, tokens.to_vec(), Vec::new()),
+        ("md5_50", format!("list md5 hit ({entries})"), Op::ListMd5, tokens.to_vec(), Vec::new()),
+        ("floor_again", "floor again (drift)".to_owned(), floor_op(), Vec::new(), Vec::new()),
     ])
 }
 

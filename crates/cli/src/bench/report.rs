@@ -264,6 +264,17 @@ pub fn checks(report: &Report, big_group: usize, rss_limit_mib: f64) -> Vec<Chec
         };
         Check { name: name.to_owned(), target: format!("p50 <= {max} x"), measured, pass }
     };
+    let p50_at_most = |name: &str, key: &str, max_ms: f64| {
+        let (measured, pass) = match s(key) {
+            Some(m) => (ms(m.p50_us), Some(m.p50_us <= max_ms * 1000.0 && m.errors == 0)),
+            None => ("not measured".to_owned(), None),
+        };
+        Check { name: name.to_owned(), target: format!("p50 <= {max_ms} ms"), measured, pass }
+    };
+    let after_send = match report.machine.server.starts_with("postgres") {
+        true => p50_at_most("list(1000) after a change through another instance", "list_1000_after_send", 5.0),
+        false => p50_at_most("list(1000) right after a message in it", "list_1000_after_send", 1.0),
+    };
     let peak = report.scenarios.iter().filter_map(|r| r.memory_after).map(|m| m.peak_kib).max();
     let rss = Check {
         name: format!("server RSS, peak ({world})"),
@@ -286,6 +297,7 @@ pub fn checks(report: &Report, big_group: usize, rss_limit_mib: f64) -> Vec<Chec
         p50_check(&format!("send to {big_group} p50 vs send to 10 p50"), "send_big", "send_10", 1.2),
         p50_check(&format!("recall in {big_group} p50 vs recall in 3 p50"), "recall_big", "recall_3", 1.2),
         ratio_check("dismiss throughput", "dismiss", 0.50),
+        after_send,
         rss,
     ];
     if f.is_some() {

@@ -60,6 +60,10 @@ pub struct BuiltWorld {
     pub sender_tokens: Vec<String>,
     /// Members of the big group with a token for the fan-out scenario.
     pub socket_tokens: Vec<(i64, String)>,
+    /// Tokens of a member of one of L1000's groups ([`BuiltWorld::l1000_group`]).
+    pub l1000_group_sender_tokens: Vec<String>,
+    /// One of L1000's groups.
+    pub l1000_group: String,
     /// The chat L50 marks read in the dismiss scenario.
     pub dismiss_chat: String,
     /// Members of the big group (the sender included).
@@ -288,12 +292,23 @@ pub async fn build(service: &Service, spec: WorldSpec, quiet: bool) -> anyhow::R
     counts.tokens = tokens.iter().map(Vec::len).sum::<usize>() + socket_tokens.len();
     steps.push((format!("{} tokens", counts.tokens), step.elapsed()));
     let [l50_tokens, l1000_tokens, sender_tokens] = tokens;
+    // The first member after L1000 of L1000's first group sent its opening message.
+    let (l1000_groups, _) = conversations_of(L1000, 1_000, L1000_GROUP_BASE);
+    let l1000_group = l1000_groups.first().context("L1000 has groups")?;
+    let member = l1000_group.members.iter().find(|m| m.get() != L1000).context("a member")?;
+    let mut l1000_group_sender_tokens = Vec::new();
+    for _ in 0..spec.tokens_per_user {
+        l1000_group_sender_tokens.push(service.issue_token(*member, "bench").await.context("issuing a token")?);
+    }
+    counts.tokens += l1000_group_sender_tokens.len();
 
     Ok(BuiltWorld {
         l50_tokens,
         l1000_tokens,
         sender_tokens,
         socket_tokens,
+        l1000_group_sender_tokens,
+        l1000_group: l1000_group.entity.id.to_string(),
         dismiss_chat: regular(0).to_string(),
         big_group_members: big_others + 1,
         counts,

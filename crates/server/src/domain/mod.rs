@@ -6,11 +6,13 @@
 //! - [`clock`]: the server's strictly increasing clock.
 //! - [`model`]: entities and rows.
 //! - [`event`]: what every instance must see, in commit order.
+//! - [`list_change`]: what a write changed in users' lists.
 //! - [`store`]: the storage contract both engines implement.
 
 pub mod clock;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod list_change;
 pub mod model;
 pub mod store;

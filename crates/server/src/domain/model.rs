@@ -92,6 +92,8 @@ pub struct ImportStats {
 pub struct ConversationRow {
     /// The peer: the other user, the group, or the bot.
     pub peer: Entity,
+    /// The chat row the conversation's messages are in.
+    pub chat: ChatRef,
     /// The user's remark for the peer, if any.
     pub remark: Option<String>,
     pub last_seq: i64,

@@ -8,19 +8,25 @@
 //! Events: the calls that say so emit an [`Event`] inside their write
 //! transaction, so every instance's feed sees events in commit order
 //! (in-process for SQLite, `LISTEN`/`NOTIFY` for PostgreSQL).
+//!
+//! List facts: the writes that can change a conversation list report what
+//! they changed as [`crate::domain::list_change::ListFact`]s in their
+//! transaction, to the sink given to [`Store::watch_lists`] (see
+//! [`crate::domain::list_change`]). Each method below says which.
 
 use async_trait::async_trait;
 
 use super::error::Result;
 use super::event::{ChatRef, EventSink, MessageKey, TokenHash};
 use super::ids::Id;
+use super::list_change::{ListClock, ListSink};
 use super::model::*;
 
 /// Storage for identities, tokens, conversations and messages.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Creates or updates identities, all or nothing; moves the identity
-    /// epoch. Fails with `Conflict` naming the first id that is missing,
+    /// epoch and reports `ListFact::Identities`. Fails with `Conflict` naming the first id that is missing,
     /// of the wrong kind, or an email used by another user.
     async fn apply_identities(&self, batch: IdentityBatch) -> Result<ImportStats>;
     /// A user, group or bot by id.
@@ -32,6 +38,9 @@ pub trait Store: Send + Sync + 'static {
     /// A number that changes whenever identities (names, avatars, remarks,
     /// memberships) change, by any process using the database.
     async fn identity_epoch(&self) -> Result<i64>;
+    /// The identity epoch and, for a shared store, the list clock, in one
+    /// point read: what a list request checks its cached list against.
+    async fn list_clock(&self) -> Result<ListClock>;
 
     /// Stores a token.
     async fn insert_token(&self, token: NewToken) -> Result<()>;
@@ -47,17 +56,21 @@ pub trait Store: Send + Sync + 'static {
     /// Every conversation the user has (member rows, including silent groups
     /// and hidden chats), in no particular order.
     async fn conversations(&self, user: Id) -> Result<Vec<ConversationRow>>;
+    /// The user's conversations with these peers only (those that exist),
+    /// exactly as [`Store::conversations`] reads them, in one snapshot.
+    async fn conversations_with(&self, user: Id, peers: Vec<Id>) -> Result<Vec<ConversationRow>>;
     /// The conversation between `user` and a user or bot `peer`, created
     /// with its member rows if needed (both users' for a direct chat, read
     /// up to the chat's last message). Idempotent.
     async fn open_conversation(&self, user: Id, peer: &Entity) -> Result<ChatRef>;
     /// Applies a change to `user`'s view of the conversation with `peer`:
     /// `None` when there is no such conversation, else whether anything
-    /// changed.
+    /// changed; when it did, `ListFact::View`.
     async fn change_view(&self, user: Id, peer: Id, change: ViewChange) -> Result<Option<bool>>;
     /// Stores a message in `chat` in one transaction: O(1 + mentions) rows,
     /// whatever the chat's size. Idempotent on (sender, msg_id): a retry
-    /// changes nothing. A new message emits [`Event::Message`].
+    /// changes nothing. A new message emits [`Event::Message`] and
+    /// `ListFact::Chat`.
     async fn append_message(&self, chat: ChatRef, msg: NewMessage) -> Result<Appended>;
     /// The messages of `chat` in `window`.
     async fn messages(&self, chat: ChatRef, window: SeqWindow) -> Result<Vec<StoredMessage>>;
@@ -71,13 +84,14 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces a message's content and mentions in one transaction, keeping
     /// the old content as an edit record; sets the chat's preview when it is
     /// the chat's last message (its time does not move). O(1 + mentions).
-    /// Emits [`Event::Edited`].
+    /// Emits [`Event::Edited`] and `ListFact::Chat`.
     async fn edit_message(&self, chat: ChatRef, edit: MessageEdit) -> Result<()>;
     /// Recalls messages in one transaction: empties their content, drops
     /// their mentions, and sets the chat's preview to the notice when its
     /// last message is among them; messages already recalled are left as
     /// they are. O(messages + mentions), never O(members). Emits
-    /// [`Event::Recalled`] for each message it recalled.
+    /// [`Event::Recalled`] for each message it recalled, and `ListFact::Chat`
+    /// when it recalled any.
     async fn recall_messages(&self, chat: ChatRef, recall: Recall) -> Result<()>;
     /// A message's edit records, newest first: `limit` of them after
     /// skipping `offset`, and how many there are in all.
@@ -102,7 +116,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Takes `user` out of `group`: their member row and their pin of it go
     /// (their history in it stays, unreachable to them). True when they were
-    /// a member.
+    /// a member, and then `ListFact::Conversations`.
     async fn leave_group(&self, user: Id, group: Id) -> Result<bool>;
 
     /// Checks that the database answers.
@@ -114,10 +128,17 @@ pub trait Store: Send + Sync + 'static {
     /// after their commit (and before answering).
     fn start_feed(&self, sink: EventSink);
 
-    /// True when other server instances may write the same database, so no
-    /// answer may be kept in memory beyond one request. False when this
-    /// process makes every change to conversations and revokes every token
-    /// (other processes only import identities, which move
-    /// [`Store::identity_epoch`], and issue new tokens).
+    /// Hands every list change committed from now on (for a shared store:
+    /// by any instance, through the feed) to `sink`. Called once, by the
+    /// list cache.
+    fn watch_lists(&self, sink: std::sync::Arc<dyn ListSink>);
+
+    /// True when other server instances may write the same database: no
+    /// answer may be kept in memory unless every instance can check it is
+    /// still current (the list cache does, with the list clock and the
+    /// feed; tokens are not kept). False when this process makes every
+    /// change to conversations and revokes every token (other processes
+    /// only import identities, which move [`Store::identity_epoch`], and
+    /// issue new tokens).
     fn shared(&self) -> bool;
 }

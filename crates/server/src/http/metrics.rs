@@ -131,7 +131,8 @@ impl Collector for ListCacheCollector {
         };
         let counters = [
             ("list_cache_hits", "Lists answered from memory", stats.hits),
-            ("list_cache_misses", "Lists read from the database", stats.misses),
+            ("list_cache_patches", "Lists put back together after reading only their changed rows", stats.patches),
+            ("list_cache_misses", "Lists read whole from the database", stats.misses),
         ];
         let gauges = [
             ("list_cache_entries", "Lists kept in memory", stats.entries),

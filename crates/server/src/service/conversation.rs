@@ -1,13 +1,15 @@
 //! The conversation list and the calls that change it.
 
+use std::cmp::Ordering;
 use std::sync::Arc;
 
 use yhconv_proto::ChatType;
 
-use super::list_cache::{EncodedList, Snapshot};
-use super::list_wire::encode_views;
+use super::list_cache::{CachedList, CachedRow, EncodedList, ListedRow, Lookup, Stamp};
+use super::list_wire::{encode_entry, encode_views, join_entries};
 use super::{now_ms, Service};
 use crate::domain::error::{Error, Result};
+use crate::domain::event::ChatRef;
 use crate::domain::ids::Id;
 use crate::domain::model::{ConversationRow, Entity, MentionRow, ReadPosition, Role, ViewChange};
 
@@ -78,7 +80,12 @@ pub fn is_listed(row: &ConversationRow) -> bool {
 
 /// The list's order: last activity, newest first; ties by peer id, ascending.
 pub fn sort_newest_first(views: &mut [ConversationView]) {
-    views.sort_unstable_by(|a, b| b.timestamp_ms.cmp(&a.timestamp_ms).then(a.peer.id.cmp(&b.peer.id)));
+    views.sort_unstable_by(|a, b| newest_first((a.timestamp_ms, a.peer.id), (b.timestamp_ms, b.peer.id)));
+}
+
+/// The list's order on (sort time, peer id) pairs (see [`sort_newest_first`]).
+pub fn newest_first(a: (i64, Id), b: (i64, Id)) -> Ordering {
+    b.0.cmp(&a.0).then(a.1.cmp(&b.1))
 }
 
 /// Whether `change` creates the conversation when there is none yet (with
@@ -98,29 +105,99 @@ pub struct ListViews {
 
 impl Service {
     /// The caller's list as it goes on the wire. Kept in memory and answered
-    /// from there until something it shows changes (see
-    /// [`super::list_cache`]).
+    /// from there until something it shows changes; then only the rows that
+    /// changed are read again (see [`super::list_cache`]).
     pub async fn conversation_list(&self, user: Id) -> Result<Arc<EncodedList>> {
         let Some(cache) = &self.lists else {
-            let (views, _) = self.read_list(user).await?;
+            let views = self.read_list(user).await?;
             return Ok(Arc::new(encode_views(views, user)));
         };
-        let identity_epoch = self.store.identity_epoch().await?;
-        if let Some(list) = cache.get(user, identity_epoch) {
-            return Ok(list);
-        }
-        let at = Snapshot { generation: cache.generation(), identity_epoch };
-        let (views, groups) = self.read_list(user).await?;
-        let list = Arc::new(encode_views(views, user));
-        cache.insert(user, at, groups, Arc::clone(&list));
+        let (at, trusted) = cache.stamp(self.store.list_clock().await?).await;
+        let kept = match cache.lookup(user, at, trusted) {
+            Lookup::Fresh(list) => return Ok(list),
+            Lookup::Changed { kept, peers } => {
+                let fresh = self.store.conversations_with(user, peers.clone()).await?;
+                self.patch_list(user, at, &kept, &peers, fresh).await?
+            }
+            Lookup::Missing => {
+                let rows = self.store.conversations(user).await?;
+                self.assemble_list(user, at, rows, None).await?
+            }
+        };
+        let list = Arc::clone(&kept.list);
+        cache.insert(user, kept);
         Ok(list)
     }
 
-    /// The caller's listed conversations, newest first, and every group
-    /// they are in (listed or not).
-    async fn read_list(&self, user: Id) -> Result<(ListViews, Vec<Id>)> {
+    /// A kept list with the rows of `peers` replaced by `fresh` (those of
+    /// them still there), read at `at`.
+    async fn patch_list(
+        &self,
+        user: Id,
+        at: Stamp,
+        kept: &CachedList,
+        peers: &[Id],
+        fresh: Vec<ConversationRow>,
+    ) -> Result<CachedList> {
+        let mut unchanged = Vec::with_capacity(kept.rows.len());
+        for row in &kept.rows {
+            if !peers.contains(&row.peer) {
+                unchanged.push(row.clone());
+            }
+        }
+        let (mut list, own_name) = self.encode_rows(user, fresh, kept.own_name.clone()).await?;
+        list.extend(unchanged);
+        Ok(join_list(at, list, own_name))
+    }
+
+    /// A whole list from every row the store read, at `at`.
+    async fn assemble_list(
+        &self,
+        user: Id,
+        at: Stamp,
+        rows: Vec<ConversationRow>,
+        own_name: Option<String>,
+    ) -> Result<CachedList> {
+        let (list, own_name) = self.encode_rows(user, rows, own_name).await?;
+        Ok(join_list(at, list, own_name))
+    }
+
+    /// Stored rows as the cache keeps them, listed ones encoded; the
+    /// caller's own name is read (once) when an entry mentions them.
+    async fn encode_rows(
+        &self,
+        user: Id,
+        rows: Vec<ConversationRow>,
+        mut own_name: Option<String>,
+    ) -> Result<(Vec<CachedRow>, Option<String>)> {
+        let views: Vec<(Id, ChatRef, Option<ConversationView>)> = rows
+            .into_iter()
+            .map(|row| {
+                let (peer, chat) = (row.peer.id, row.chat);
+                (peer, chat, is_listed(&row).then(|| ConversationView::from_row(row)))
+            })
+            .collect();
+        if own_name.is_none() && views.iter().any(|(_, _, v)| v.as_ref().is_some_and(|v| v.first_mention.is_some())) {
+            own_name = Some(self.user_info(user).await?.entity.name);
+        }
+        let name = own_name.as_deref().unwrap_or_default();
+        let rows = views
+            .into_iter()
+            .map(|(peer, chat, view)| CachedRow {
+                peer,
+                chat,
+                listed: view.map(|view| ListedRow {
+                    timestamp_ms: view.timestamp_ms,
+                    entry: encode_entry(view, user, name).into(),
+                }),
+            })
+            .collect();
+        Ok((rows, own_name))
+    }
+
+    /// The caller's listed conversations, newest first.
+    async fn read_list(&self, user: Id) -> Result<ListViews> {
         let rows = self.store.conversations(user).await?;
-        let groups = rows.iter().filter(|r| r.peer.kind == ChatType::Group).map(|r| r.peer.id).collect();
         let mut views: Vec<ConversationView> =
             rows.into_iter().filter(is_listed).map(ConversationView::from_row).collect();
         sort_newest_first(&mut views);
@@ -128,7 +205,7 @@ impl Service {
             true => self.user_info(user).await?.entity.name,
             false => String::new(),
         };
-        Ok((ListViews { views, own_name }, groups))
+        Ok(ListViews { views, own_name })
     }
 
     /// Marks the conversation read (idempotent).
@@ -184,28 +261,23 @@ impl Service {
         if self.store.role(peer.id, user).await? == Some(Role::Owner) {
             return Err(Error::invalid("the owner cannot leave the group"));
         }
-        if self.store.leave_group(user, peer.id).await? {
-            self.list_changed_for(user);
-        }
+        self.store.leave_group(user, peer.id).await?;
         Ok(())
     }
 
     /// Applies a view change, creating the conversation first when the
-    /// change does (see [`creates_conversation`]), and records it for the
-    /// list cache.
+    /// change does (see [`creates_conversation`]). The store reports what
+    /// changed to the list cache.
     async fn change_view(&self, user: Id, peer: &Entity, change: ViewChange) -> Result<()> {
-        let changed = match self.store.change_view(user, peer.id, change).await? {
-            Some(changed) => changed,
+        match self.store.change_view(user, peer.id, change).await? {
+            Some(_) => Ok(()),
             None if creates_conversation(change) && peer.kind != ChatType::Group => {
                 self.store.open_conversation(user, peer).await?;
-                self.store.change_view(user, peer.id, change).await?.unwrap_or(false)
+                self.store.change_view(user, peer.id, change).await?;
+                Ok(())
             }
-            None => return no_conversation(peer),
-        };
-        if changed {
-            self.list_changed_for(user);
+            None => no_conversation(peer),
         }
-        Ok(())
     }
 
     /// Every call naming the caller's own id gets the same answer.
@@ -215,6 +287,23 @@ impl Service {
         }
         Ok(())
     }
+}
+
+/// A kept list from its rows: the listed ones sorted (see
+/// [`sort_newest_first`]) and joined, each row's entry then a slice of the
+/// joined bytes; the others after them.
+fn join_list(at: Stamp, rows: Vec<CachedRow>, own_name: Option<String>) -> CachedList {
+    let (mut listed, unlisted): (Vec<CachedRow>, Vec<CachedRow>) = rows.into_iter().partition(|r| r.listed.is_some());
+    let key = |row: &CachedRow| (row.listed.as_ref().map_or(0, |l| l.timestamp_ms), row.peer);
+    listed.sort_unstable_by(|a, b| newest_first(key(a), key(b)));
+    let (list, slices) = join_entries(listed.iter().filter_map(|r| r.listed.as_ref()).map(|l| &l.entry[..]));
+    for (row, slice) in listed.iter_mut().zip(slices) {
+        if let Some(listed) = row.listed.as_mut() {
+            listed.entry = slice;
+        }
+    }
+    listed.extend(unlisted);
+    CachedList { at, rows: listed, own_name, list: Arc::new(list) }
 }
 
 /// What a call on a conversation that does not exist gets: for a group, the
@@ -244,6 +333,7 @@ mod tests {
                 certification_level: 0,
             },
             remark: None,
+            chat: ChatRef(9),
             last_seq,
             read_seq,
             preview: String::new(),

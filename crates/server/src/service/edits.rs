@@ -79,7 +79,6 @@ impl Service {
             edit_ms,
         };
         self.store.edit_message(chat, edit).await?;
-        self.chat_changed(user, &peer);
         Ok(edit_ms)
     }
 
@@ -112,7 +111,6 @@ impl Service {
         }
         let notice = recall_notice(&self.name_of(user).await?);
         self.store.recall_messages(chat, Recall { seqs, by: user, recall_ms: now_ms(), notice }).await?;
-        self.chat_changed(user, &peer);
         Ok(())
     }
 
@@ -170,17 +168,6 @@ impl Service {
     /// A user's own name.
     async fn name_of(&self, user: Id) -> Result<String> {
         Ok(self.user_info(user).await?.entity.name)
-    }
-
-    /// Records a change to a chat every member's list may show.
-    fn chat_changed(&self, user: Id, peer: &Entity) {
-        match peer.kind {
-            ChatType::Group => self.list_changed_in_group(peer.id),
-            ChatType::User | ChatType::Bot => {
-                self.list_changed_for(user);
-                self.list_changed_for(peer.id);
-            }
-        }
     }
 }
 

@@ -6,6 +6,8 @@ use md5::{Digest, Md5};
 use prost::Message;
 use yhconv_proto::pb::{AtData, Conversation, Status};
 
+use bytes::Bytes;
+
 use super::conversation::{ConversationView, ListViews};
 use super::list_cache::EncodedList;
 use crate::domain::ids::Id;
@@ -15,6 +17,41 @@ pub fn encode_views(list: ListViews, user: Id) -> EncodedList {
     let data: Vec<Conversation> = list.views.into_iter().map(|v| to_wire(v, user, &list.own_name)).collect();
     let (entries, md5) = encode_entries(&data);
     EncodedList { entries: entries.into(), md5, total: data.len() as u64 }
+}
+
+/// One entry as it goes on the wire, framed as field 2 of
+/// `ConversationList`: the bytes [`encode_entries`] writes for it.
+pub fn encode_entry(view: ConversationView, user: Id, own_name: &str) -> Vec<u8> {
+    let entry = to_wire(view, user, own_name);
+    let mut out = Vec::with_capacity(entry.encoded_len() + 3);
+    prost::encoding::message::encode(2, &entry, &mut out);
+    out
+}
+
+/// A list from entries each encoded by [`encode_entry`], in list order:
+/// their bytes one after the other (exactly what [`encode_entries`] writes
+/// for the same entries) and their md5; and each entry's place in those
+/// bytes, as slices of them.
+pub fn join_entries<'a>(entries: impl Iterator<Item = &'a [u8]>) -> (EncodedList, Vec<Bytes>) {
+    let mut joined = Vec::new();
+    let mut ends = Vec::new();
+    for entry in entries {
+        joined.extend_from_slice(entry);
+        ends.push(joined.len());
+    }
+    let md5 = hex::encode(Md5::digest(&joined));
+    let joined = Bytes::from(joined);
+    let total = ends.len() as u64;
+    let mut start = 0;
+    let slices = ends
+        .into_iter()
+        .map(|end| {
+            let slice = joined.slice(start..end);
+            start = end;
+            slice
+        })
+        .collect();
+    (EncodedList { entries: joined, md5, total }, slices)
 }
 
 /// The entries as they go on the wire (each framed as field 2 of
@@ -109,6 +146,23 @@ mod tests {
                 ConversationList { status: Some(status.clone()), data: data.clone(), total: n, md5: md5.clone() };
             assert_eq!(encode_list(status, &entries, n, &md5), expected.encode_to_vec(), "{n} entries");
         }
+    }
+
+    #[test]
+    fn entries_joined_one_by_one_are_the_list_encode_entries_writes() {
+        let data: Vec<Conversation> = (0..20).map(entry).collect();
+        let (entries, md5) = encode_entries(&data);
+        let one_by_one: Vec<Vec<u8>> = data
+            .iter()
+            .map(|c| {
+                let mut out = Vec::new();
+                prost::encoding::message::encode(2, c, &mut out);
+                out
+            })
+            .collect();
+        let (joined, slices) = join_entries(one_by_one.iter().map(Vec::as_slice));
+        assert_eq!((&joined.entries[..], joined.md5.as_str(), joined.total), (&entries[..], md5.as_str(), 20));
+        assert_eq!(slices.iter().map(|s| s.to_vec()).collect::<Vec<_>>(), one_by_one);
     }
 
     #[test]

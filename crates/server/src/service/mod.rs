@@ -65,8 +65,7 @@ const ORDER_LOCKS: usize = 64;
 pub struct Service {
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
-    /// None when lists are not cached (a store shared with other instances,
-    /// or a budget of 0).
+    /// None when lists are not cached (a budget of 0).
     lists: Option<Arc<ListCache>>,
     /// None when the store is shared with other instances (their logouts
     /// would not reach it).
@@ -75,12 +74,17 @@ pub struct Service {
 }
 
 impl Service {
-    /// A service over `store`, whose events reach `hub`'s sockets. When the
-    /// store is this process's alone, it keeps up to `list_cache_bytes` of
-    /// encoded lists and the users of recently used tokens in memory.
+    /// A service over `store`, whose events reach `hub`'s sockets. It keeps
+    /// up to `list_cache_bytes` of encoded lists in memory, which the
+    /// store's list changes keep current (see [`list_cache`]), and, when the
+    /// store is this process's alone, the users of recently used tokens.
     pub fn new(store: Arc<dyn Store>, hub: Arc<Hub>, list_cache_bytes: u64) -> Self {
         let private = !store.shared();
-        let lists = (private && list_cache_bytes > 0).then(|| Arc::new(ListCache::new(list_cache_bytes)));
+        let lists = (list_cache_bytes > 0).then(|| {
+            let cache = Arc::new(ListCache::new(list_cache_bytes, store.shared()));
+            store.watch_lists(Arc::clone(&cache) as Arc<dyn crate::domain::list_change::ListSink>);
+            cache
+        });
         let tokens = private.then(|| Arc::new(TokenCache::new(TOKEN_CACHE_CAPACITY)));
         let order_locks = (0..ORDER_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect();
         Self { store, hub, lists, tokens, order_locks }
@@ -115,20 +119,6 @@ impl Service {
     /// The user, group or bot `id` names, if any (for admin tools).
     pub async fn entity(&self, id: Id) -> Result<Option<Entity>> {
         self.store.entity(id).await
-    }
-
-    /// Records a committed change to what `user` sees in their list.
-    fn list_changed_for(&self, user: Id) {
-        if let Some(lists) = &self.lists {
-            lists.user_changed(user);
-        }
-    }
-
-    /// Records a committed message in `group`: every member's list changed.
-    fn list_changed_in_group(&self, group: Id) {
-        if let Some(lists) = &self.lists {
-            lists.group_changed(group);
-        }
     }
 
     /// The user, group or bot a wire id names; `UnknownChat` if none.

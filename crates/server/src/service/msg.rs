@@ -235,16 +235,7 @@ impl Service {
             read_by_sender: true,
         };
         match self.store.append_message(chat, new).await? {
-            Appended::New { seq } => {
-                match peer.kind {
-                    ChatType::Group => self.list_changed_in_group(peer.id),
-                    ChatType::User | ChatType::Bot => {
-                        self.list_changed_for(user);
-                        self.list_changed_for(peer.id);
-                    }
-                }
-                Ok(Sent { seq, duplicate: false })
-            }
+            Appended::New { seq } => Ok(Sent { seq, duplicate: false }),
             Appended::Retry { seq, .. } => Ok(Sent { seq, duplicate: true }),
             Appended::IdTaken => {
                 Err(Error::invalid(format!("msg_id {msg_id:?} is already used by another sender in this chat")))

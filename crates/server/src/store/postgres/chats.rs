@@ -5,10 +5,11 @@ use tokio_postgres::Row;
 use yhconv_proto::ChatType;
 
 use super::identities::chat_row;
-use super::{entity_from, entity_select, notify, ENTITY, SENDER};
+use super::{announce_lists, entity_from, entity_select, notify, ENTITY, SENDER};
 use crate::domain::error::{Error, Result};
 use crate::domain::event::{ChatRef, Event, MessageKey};
 use crate::domain::ids::Id;
+use crate::domain::list_change::ListFact;
 use crate::domain::model::{
     AddressedMessage, Appended, ConversationRow, Entity, MentionRow, MentionTarget, NewMessage, ReadPosition,
     SeqWindow, StoredMessage, ViewChange,
@@ -18,8 +19,28 @@ use crate::domain::model::{
 /// its member rows, with the unread mentions of each (LATERAL) only where
 /// something is unread.
 pub(super) async fn conversations<C: GenericClient>(client: &C, user: Id) -> Result<Vec<ConversationRow>> {
-    let sql = format!(
-        "SELECT {}, r.remark AS remark, c.last_seq AS last_seq, c.last_preview AS last_preview, \
+    let stmt = client.prepare_cached(&conversations_sql("")).await?;
+    let rows = client.query(&stmt, &[&user.get()]).await?;
+    rows.iter().map(conversation_from).collect()
+}
+
+/// The user's conversations with `peers` only, read as [`conversations`]
+/// reads them, in one statement.
+pub(super) async fn conversations_with<C: GenericClient>(
+    client: &C,
+    user: Id,
+    peers: &[Id],
+) -> Result<Vec<ConversationRow>> {
+    let stmt = client.prepare_cached(&conversations_sql("AND m.peer_id = ANY($2)")).await?;
+    let peers: Vec<i64> = peers.iter().map(|p| p.get()).collect();
+    let rows = client.query(&stmt, &[&user.get(), &peers]).await?;
+    rows.iter().map(conversation_from).collect()
+}
+
+/// The conversations statement, with `only` added to its filter.
+fn conversations_sql(only: &str) -> String {
+    format!(
+        "SELECT {}, m.chat_id AS chat_id, r.remark AS remark, c.last_seq AS last_seq, c.last_preview AS last_preview, \
                 c.last_message_ms AS last_message_ms, m.read_seq AS read_seq, m.sort_ms AS sort_ms, m.dnd AS dnd, \
                 coalesce(mc.cnt, 0) AS mention_count, mc.min_seq AS first_mention_seq, \
                 fm.mentioner_id AS mentioner_id, coalesce(fe.name, '') AS mentioner_name, m.hidden_seq AS hidden_seq, \
@@ -40,40 +61,37 @@ pub(super) async fn conversations<C: GenericClient>(client: &C, user: Id) -> Res
              SELECT count(*) AS recalled FROM message g \
              WHERE g.chat_id = c.id AND g.seq > m.read_seq AND g.recall_ms > 0 \
          ) rc ON c.max_recalled_seq > m.read_seq \
-         WHERE m.user_id = $1",
+         WHERE m.user_id = $1 {only}",
         entity_select("e", &ENTITY)
-    );
-    let stmt = client.prepare_cached(&sql).await?;
-    let rows = client.query(&stmt, &[&user.get()]).await?;
-    rows.iter()
-        .map(|row| {
-            let first_mention = match (
-                row.try_get::<_, Option<i64>>("first_mention_seq")?,
-                row.try_get::<_, Option<i64>>("mentioner_id")?,
-            ) {
-                (Some(seq), Some(mentioner)) => Some(MentionRow {
-                    seq,
-                    mentioner_id: Id::from_raw(mentioner),
-                    mentioner_name: row.try_get("mentioner_name")?,
-                }),
-                _ => None,
-            };
-            Ok(ConversationRow {
-                peer: entity_from(row, &ENTITY)?,
-                remark: row.try_get("remark")?,
-                last_seq: row.try_get("last_seq")?,
-                preview: row.try_get("last_preview")?,
-                last_message_ms: row.try_get("last_message_ms")?,
-                read_seq: row.try_get("read_seq")?,
-                sort_ms: row.try_get("sort_ms")?,
-                do_not_disturb: row.try_get("dnd")?,
-                hidden_seq: row.try_get("hidden_seq")?,
-                mention_count: row.try_get("mention_count")?,
-                first_mention,
-                recalled_unread: row.try_get("recalled_unread")?,
-            })
-        })
-        .collect()
+    )
+}
+
+/// One conversation row of [`conversations_sql`].
+fn conversation_from(row: &Row) -> Result<ConversationRow> {
+    let first_mention =
+        match (row.try_get::<_, Option<i64>>("first_mention_seq")?, row.try_get::<_, Option<i64>>("mentioner_id")?) {
+            (Some(seq), Some(mentioner)) => Some(MentionRow {
+                seq,
+                mentioner_id: Id::from_raw(mentioner),
+                mentioner_name: row.try_get("mentioner_name")?,
+            }),
+            _ => None,
+        };
+    Ok(ConversationRow {
+        peer: entity_from(row, &ENTITY)?,
+        chat: ChatRef(row.try_get("chat_id")?),
+        remark: row.try_get("remark")?,
+        last_seq: row.try_get("last_seq")?,
+        preview: row.try_get("last_preview")?,
+        last_message_ms: row.try_get("last_message_ms")?,
+        read_seq: row.try_get("read_seq")?,
+        sort_ms: row.try_get("sort_ms")?,
+        do_not_disturb: row.try_get("dnd")?,
+        hidden_seq: row.try_get("hidden_seq")?,
+        mention_count: row.try_get("mention_count")?,
+        first_mention,
+        recalled_unread: row.try_get("recalled_unread")?,
+    })
 }
 
 /// The chat row of the user's conversation with `peer`, if it exists.
@@ -97,17 +115,25 @@ pub(super) async fn open_conversation(tx: &Transaction<'_>, user: Id, peer: &Ent
              ON CONFLICT (user_id, peer_id) DO NOTHING",
         )
         .await?;
+    let mut opened = Vec::new();
     let chat_id = match peer.kind {
         ChatType::User => {
             let (a, b) = if user < peer.id { (user, peer.id) } else { (peer.id, user) };
             let chat_id = chat_row(tx, ChatType::User, a.get(), b.get()).await?;
-            tx.execute(&add_member, &[&peer.id.get(), &user.get(), &chat_id]).await?;
+            if tx.execute(&add_member, &[&peer.id.get(), &user.get(), &chat_id]).await? > 0 {
+                opened.push(ListFact::Conversations(peer.id));
+            }
             chat_id
         }
         ChatType::Bot => chat_row(tx, ChatType::Bot, user.get(), peer.id.get()).await?,
         ChatType::Group => return Err(Error::Internal(anyhow::anyhow!("open_conversation is for users and bots"))),
     };
-    tx.execute(&add_member, &[&user.get(), &peer.id.get(), &chat_id]).await?;
+    if tx.execute(&add_member, &[&user.get(), &peer.id.get(), &chat_id]).await? > 0 {
+        opened.push(ListFact::Conversations(user));
+    }
+    if !opened.is_empty() {
+        announce_lists(tx, &opened).await?;
+    }
     Ok(ChatRef(chat_id))
 }
 
@@ -241,6 +267,7 @@ pub(super) async fn append_message(tx: &Transaction<'_>, chat: ChatRef, msg: New
         }
     }
     notify(tx, &Event::Message(MessageKey { chat, seq })).await?;
+    announce_lists(tx, &[ListFact::Chat(chat)]).await?;
     Ok(Appended::New { seq })
 }
 

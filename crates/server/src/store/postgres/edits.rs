@@ -3,10 +3,11 @@
 
 use deadpool_postgres::{GenericClient, Transaction};
 
-use super::notify;
+use super::{announce_lists, notify};
 use crate::domain::error::Result;
 use crate::domain::event::{ChatRef, Event, MessageKey};
 use crate::domain::ids::Id;
+use crate::domain::list_change::ListFact;
 use crate::domain::model::{EditRecord, MentionTarget, MessageEdit, MessageMeta, Recall, Role};
 
 /// A [`MessageMeta`] from the columns `seq, sender_id, content_type,
@@ -110,7 +111,8 @@ pub(super) async fn edit_message(tx: &Transaction<'_>, chat: ChatRef, edit: Mess
     set_mentions(tx, chat, edit.seq, &edit.mentions, sender).await?;
     let preview = tx.prepare_cached("UPDATE chat SET last_preview = $3 WHERE id = $1 AND last_seq = $2").await?;
     tx.execute(&preview, &[&chat.0, &edit.seq, &edit.preview]).await?;
-    notify(tx, &Event::Edited(MessageKey { chat, seq: edit.seq })).await
+    notify(tx, &Event::Edited(MessageKey { chat, seq: edit.seq })).await?;
+    announce_lists(tx, &[ListFact::Chat(chat)]).await
 }
 
 /// Recalls messages: content emptied, mentions dropped, the preview set to
@@ -131,6 +133,7 @@ pub(super) async fn recall_messages(tx: &Transaction<'_>, chat: ChatRef, recall:
                last_preview = CASE WHEN last_seq = $2 THEN $3 ELSE last_preview END WHERE id = $1",
         )
         .await?;
+    let mut recalled_any = false;
     for seq in &recall.seqs {
         if tx.execute(&stamp, &[&chat.0, seq, &recall.recall_ms, &recall.by.get()]).await? == 0 {
             continue;
@@ -138,6 +141,10 @@ pub(super) async fn recall_messages(tx: &Transaction<'_>, chat: ChatRef, recall:
         tx.execute(&delete, &[&chat.0, seq]).await?;
         tx.execute(&preview, &[&chat.0, seq, &recall.notice]).await?;
         notify(tx, &Event::Recalled(MessageKey { chat, seq: *seq })).await?;
+        recalled_any = true;
+    }
+    if recalled_any {
+        announce_lists(tx, &[ListFact::Chat(chat)]).await?;
     }
     Ok(())
 }

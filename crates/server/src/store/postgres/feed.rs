@@ -1,6 +1,13 @@
 //! The feed: one dedicated connection LISTENs for the events every
 //! instance emits (stored messages, logouts) and hands them to the local
-//! hub in commit order.
+//! hub in commit order, and the list changes (`list:CLOCK:FACTS`) to the
+//! list cache.
+//!
+//! List changes: once listening, and whenever the list cache starts
+//! watching, the feed reads the list clock and resyncs the cache with it
+//! (changes up to it are unknown to the cache, every later one is handed
+//! on); when the connection drops, it tells the cache, which then trusts
+//! nothing it holds until the next resync.
 //!
 //! When the connection drops it reconnects with backoff and, once listening
 //! again, catches up: messages sent since shortly before the drop are looked
@@ -9,6 +16,7 @@
 //! with the list, as after any disconnect of their own).
 
 use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::Pool;
@@ -16,10 +24,11 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, NoTls};
 
-use super::PUSH_CHANNEL;
+use super::{ListWatch, PUSH_CHANNEL};
 use crate::domain::clock::wall_clock_ms;
 use crate::domain::error::Error;
 use crate::domain::event::{ChatRef, Event, EventSink, MessageKey, EVENT_QUEUE};
+use crate::domain::list_change::ListChange;
 
 /// How far before a drop the catch-up looks: a message's send time is taken
 /// before its transaction commits, so one committed just after the drop may
@@ -57,7 +66,7 @@ impl Delivered {
 }
 
 /// Runs until the hub goes away.
-pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: EventSink) {
+pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: EventSink, lists: Arc<ListWatch>) {
     let mut delay = Duration::from_millis(200);
     let mut delivered = Delivered::default();
     // When the last listening session ended: (wall-clock ms, instant).
@@ -87,6 +96,8 @@ pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: EventS
                 });
                 if let Err(e) = client.batch_execute(&format!("LISTEN {PUSH_CHANNEL}")).await {
                     tracing::warn!(error = %e, "push feed cannot LISTEN");
+                } else if let Err(e) = resync_lists(&pool, &lists).await {
+                    tracing::warn!(error = %e, "feed cannot read the list clock");
                 } else {
                     tracing::debug!("push feed listening");
                     delay = Duration::from_millis(200);
@@ -96,13 +107,27 @@ pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: EventS
                             return;
                         }
                     }
-                    while let Some(payload) = incoming.recv().await {
-                        if !handle(&sink, &mut delivered, &payload).await {
+                    loop {
+                        let payload = tokio::select! {
+                            payload = incoming.recv() => payload,
+                            () = lists.attached.notified() => {
+                                if let Err(e) = resync_lists(&pool, &lists).await {
+                                    tracing::warn!(error = %e, "feed cannot read the list clock");
+                                    break;
+                                }
+                                continue;
+                            }
+                        };
+                        let Some(payload) = payload else { break };
+                        if !handle(&sink, &lists, &mut delivered, &payload).await {
                             driver.abort();
                             return;
                         }
                     }
                     lost = Some((wall_clock_ms(), Instant::now()));
+                    if let Some(sink) = lists.sink() {
+                        sink.lost();
+                    }
                 }
                 driver.abort();
             }
@@ -113,9 +138,31 @@ pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: EventS
     }
 }
 
+/// Reads the list clock (after `LISTEN` took effect: every change committed
+/// later is announced to this connection, every earlier one is up to the
+/// clock) and resyncs the list cache with it. A pooled connection reads it,
+/// so the listening one shows `LISTEN` as its last statement.
+async fn resync_lists(pool: &Pool, lists: &ListWatch) -> Result<(), Error> {
+    let Some(sink) = lists.sink() else { return Ok(()) };
+    let client = pool.get().await?;
+    let stmt = client.prepare_cached("SELECT value FROM list_clock WHERE id = 1").await?;
+    let clock: i64 = client.query_one(&stmt, &[]).await?.try_get("value")?;
+    tracing::debug!(clock, "list cache resynced");
+    sink.resync(clock);
+    Ok(())
+}
+
 /// Hands on what one notification announces (waiting while the hub is
 /// behind); false when the hub is gone.
-async fn handle(sink: &EventSink, delivered: &mut Delivered, payload: &str) -> bool {
+async fn handle(sink: &EventSink, lists: &ListWatch, delivered: &mut Delivered, payload: &str) -> bool {
+    if ListChange::is_list_payload(payload) {
+        match (ListChange::decode(payload), lists.sink()) {
+            (Some(change), Some(lists)) => lists.changed(&change),
+            (None, _) => tracing::error!(payload, "feed: bad list payload"),
+            (Some(_), None) => {}
+        }
+        return true;
+    }
     match Event::decode(payload) {
         Some(Event::Message(key)) => deliver(sink, delivered, key).await,
         Some(event) => sink.send(event).await.is_ok(),

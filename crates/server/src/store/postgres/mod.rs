@@ -14,12 +14,12 @@ mod identities;
 pub mod import;
 mod pins;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Transaction};
-
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Transaction};
 use tokio_postgres::{NoTls, Row};
 use yhconv_proto::ChatType;
 
@@ -27,6 +27,7 @@ use crate::domain::clock::now_ms;
 use crate::domain::error::{Error, Result};
 use crate::domain::event::{ChatRef, Event, EventSink, MessageKey, TokenHash};
 use crate::domain::ids::Id;
+use crate::domain::list_change::{ListChange, ListClock, ListFact, ListSink};
 use crate::domain::model::*;
 use crate::domain::store::Store;
 pub(super) use crate::store::columns::{entity_select, EntityColumns, ENTITY, SENDER};
@@ -39,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0004_email_lowercase.sql"),
     include_str!("0005_pins.sql"),
     include_str!("0006_edit_recall.sql"),
+    include_str!("0007_list_changes.sql"),
 ];
 /// Advisory lock key held while migrating ("yhconv" in ASCII, as a number).
 const MIGRATION_LOCK: i64 = 0x7968_636f_6e76;
@@ -68,6 +70,23 @@ impl Default for PgSettings {
 pub struct PostgresStore {
     pool: Pool,
     config: tokio_postgres::Config,
+    lists: Arc<ListWatch>,
+}
+
+/// The list cache watching this store's list changes, and a wake-up for
+/// the feed when it starts watching (the feed then reads the list clock and
+/// resyncs it).
+#[derive(Default)]
+pub(super) struct ListWatch {
+    sink: Mutex<Option<Arc<dyn ListSink>>>,
+    attached: tokio::sync::Notify,
+}
+
+impl ListWatch {
+    /// The sink, if the list cache watches.
+    pub(super) fn sink(&self) -> Option<Arc<dyn ListSink>> {
+        self.sink.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
 impl From<tokio_postgres::Error> for Error {
@@ -101,7 +120,7 @@ impl PostgresStore {
             .runtime(Runtime::Tokio1)
             .build()
             .context("building the connection pool")?;
-        let store = Self { pool, config };
+        let store = Self { pool, config, lists: Arc::default() };
         let deadline = tokio::time::Instant::now() + settings.startup_wait;
         let mut delay = Duration::from_millis(200);
         loop {
@@ -156,6 +175,23 @@ pub(super) fn entity_from(row: &Row, columns: &EntityColumns) -> Result<Entity> 
     })
 }
 
+/// Moves the list clock and announces `facts` with its new value to every
+/// instance, in one statement: the clock row stays locked until `client`'s
+/// transaction commits, so clock values follow commit order without gaps
+/// (see [`crate::domain::list_change`]). Call it last before the commit, so
+/// that the lock is held briefly. Must run inside a transaction.
+pub(super) async fn announce_lists<C: GenericClient>(client: &C, facts: &[ListFact]) -> Result<()> {
+    let stmt = client
+        .prepare_cached(
+            "WITH moved AS (UPDATE list_clock SET value = value + 1 WHERE id = 1 RETURNING value) \
+             SELECT pg_notify($1::text, $2::text || moved.value::text || ':' || $3::text) FROM moved",
+        )
+        .await?;
+    let facts = ListChange::encode_facts(facts);
+    client.execute(&stmt, &[&PUSH_CHANNEL, &ListChange::payload_prefix(), &facts]).await?;
+    Ok(())
+}
+
 /// Announces `event` to every instance when `tx` commits.
 pub(super) async fn notify(tx: &Transaction<'_>, event: &Event) -> Result<()> {
     let stmt = tx.prepare_cached("SELECT pg_notify($1, $2)").await?;
@@ -169,6 +205,7 @@ impl Store for PostgresStore {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let stats = identities::apply(&tx, &batch).await?;
+        announce_lists(&tx, &[ListFact::Identities]).await?;
         tx.commit().await?;
         if stats.users + stats.memberships + stats.bots + stats.remarks >= BULK_IMPORT_ROWS {
             // Autovacuum would refresh the statistics within a minute or so;
@@ -219,6 +256,18 @@ impl Store for PostgresStore {
         Ok(client.query_one(&stmt, &[]).await?.try_get("value")?)
     }
 
+    async fn list_clock(&self) -> Result<ListClock> {
+        let client = self.pool.get().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT (SELECT value FROM meta WHERE key = 'identity_epoch') AS identity_epoch, value AS clock \
+                 FROM list_clock WHERE id = 1",
+            )
+            .await?;
+        let row = client.query_one(&stmt, &[]).await?;
+        Ok(ListClock { identity_epoch: row.try_get("identity_epoch")?, changes: Some(row.try_get("clock")?) })
+    }
+
     async fn insert_token(&self, token: NewToken) -> Result<()> {
         let client = self.pool.get().await?;
         let stmt = client
@@ -266,6 +315,11 @@ impl Store for PostgresStore {
         chats::conversations(&client, user).await
     }
 
+    async fn conversations_with(&self, user: Id, peers: Vec<Id>) -> Result<Vec<ConversationRow>> {
+        let client = self.pool.get().await?;
+        chats::conversations_with(&client, user, &peers).await
+    }
+
     async fn open_conversation(&self, user: Id, peer: &Entity) -> Result<ChatRef> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
@@ -275,8 +329,14 @@ impl Store for PostgresStore {
     }
 
     async fn change_view(&self, user: Id, peer: Id, change: ViewChange) -> Result<Option<bool>> {
-        let client = self.pool.get().await?;
-        chats::change_view(&client, user, peer, change).await
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let changed = chats::change_view(&tx, user, peer, change).await?;
+        if changed == Some(true) {
+            announce_lists(&tx, &[ListFact::View { user, peer }]).await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
     }
 
     async fn append_message(&self, chat: ChatRef, msg: NewMessage) -> Result<Appended> {
@@ -363,6 +423,9 @@ impl Store for PostgresStore {
         let left = tx.execute(&member, &[&user.get(), &group.get()]).await?;
         let pin = tx.prepare_cached("DELETE FROM pin WHERE user_id = $1 AND peer_id = $2").await?;
         tx.execute(&pin, &[&user.get(), &group.get()]).await?;
+        if left > 0 {
+            announce_lists(&tx, &[ListFact::Conversations(user)]).await?;
+        }
         tx.commit().await?;
         Ok(left > 0)
     }
@@ -374,7 +437,12 @@ impl Store for PostgresStore {
     }
 
     fn start_feed(&self, sink: EventSink) {
-        tokio::spawn(feed::run(self.config.clone(), self.pool.clone(), sink));
+        tokio::spawn(feed::run(self.config.clone(), self.pool.clone(), sink, Arc::clone(&self.lists)));
+    }
+
+    fn watch_lists(&self, sink: Arc<dyn ListSink>) {
+        *self.lists.sink.lock().unwrap_or_else(|p| p.into_inner()) = Some(sink);
+        self.lists.attached.notify_one();
     }
 
     fn shared(&self) -> bool {

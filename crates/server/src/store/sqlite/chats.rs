@@ -4,10 +4,11 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use yhconv_proto::ChatType;
 
 use super::identities::chat_row;
-use super::{entity_from, entity_select, EntityAt, ENTITY, SENDER};
+use super::{entity_from, entity_select, EntityAt, Outbox, ENTITY, SENDER};
 use crate::domain::error::{Error, Result};
 use crate::domain::event::{ChatRef, Event, MessageKey};
 use crate::domain::ids::Id;
+use crate::domain::list_change::ListFact;
 use crate::domain::model::{
     AddressedMessage, Appended, ConversationRow, Entity, MentionRow, MentionTarget, NewMessage, ReadPosition,
     SeqWindow, StoredMessage, ViewChange,
@@ -19,12 +20,31 @@ use crate::domain::model::{
 pub(super) fn conversations(conn: &Connection, user: Id) -> Result<Vec<ConversationRow>> {
     // One read transaction for both passes: one snapshot, one WAL read lock.
     let tx = conn.unchecked_transaction()?;
-    let rows = conversations_in(&tx, user)?;
+    let rows = conversations_in(&tx, user, None)?;
     tx.commit()?;
     Ok(rows)
 }
 
-fn conversations_in(conn: &Connection, user: Id) -> Result<Vec<ConversationRow>> {
+/// The user's conversations with `peers` (those that exist), read as
+/// [`conversations`] reads them, in one snapshot: a point read per peer.
+pub(super) fn conversations_with(conn: &Connection, user: Id, peers: &[Id]) -> Result<Vec<ConversationRow>> {
+    let tx = conn.unchecked_transaction()?;
+    let mut rows = Vec::with_capacity(peers.len());
+    for &peer in peers {
+        rows.extend(conversations_in(&tx, user, Some(peer))?);
+    }
+    tx.commit()?;
+    Ok(rows)
+}
+
+/// The user's conversations, or only the one with `peer`.
+fn conversations_in(conn: &Connection, user: Id, peer: Option<Id>) -> Result<Vec<ConversationRow>> {
+    // The same statements either way; one peer adds its key to each, so
+    // each pass is a point lookup instead of a pass over every member row.
+    let (only_peer, peer_param) = match peer {
+        Some(peer) => ("AND m.peer_id = ?2", peer.get()),
+        None => ("AND ?2 = 0", 0),
+    };
     let sql = format!(
         "SELECT {}, r.remark AS remark, c.id AS chat_id, c.last_seq AS last_seq, c.last_preview AS last_preview, \
                 c.last_message_ms AS last_message_ms, m.read_seq AS read_seq, m.sort_ms AS sort_ms, m.dnd AS dnd, \
@@ -33,12 +53,12 @@ fn conversations_in(conn: &Connection, user: Id) -> Result<Vec<ConversationRow>>
          JOIN chat c ON c.id = m.chat_id \
          JOIN entity e ON e.id = m.peer_id \
          LEFT JOIN remark r ON r.user_id = m.user_id AND r.target_id = m.peer_id \
-         WHERE m.user_id = ?1",
+         WHERE m.user_id = ?1 {only_peer}",
         entity_select("e", &ENTITY)
     );
     let mut list = conn.prepare_cached(&sql)?;
     // Columns by name, looked up once for the statement rather than per row.
-    let peer = EntityAt::resolve(&list, &ENTITY)?;
+    let peer_at = EntityAt::resolve(&list, &ENTITY)?;
     let col = |name: &str| list.column_index(name);
     let [chat_id, remark, last_seq, preview, last_message_ms, read_seq, sort_ms, dnd, hidden_seq, max_recalled] = [
         col("chat_id")?,
@@ -55,12 +75,14 @@ fn conversations_in(conn: &Connection, user: Id) -> Result<Vec<ConversationRow>>
     let mut out = Vec::new();
     let mut chat_ids = Vec::new();
     let mut recalled_unread = false;
-    let mut rows = list.query([user.get()])?;
+    let mut rows = list.query([user.get(), peer_param])?;
     while let Some(row) = rows.next()? {
-        chat_ids.push(row.get::<_, i64>(chat_id)?);
+        let chat = row.get::<_, i64>(chat_id)?;
+        chat_ids.push(chat);
         recalled_unread |= row.get::<_, i64>(max_recalled)? > row.get::<_, i64>(read_seq)?;
         out.push(ConversationRow {
-            peer: peer.read(row)?,
+            peer: peer_at.read(row)?,
+            chat: ChatRef(chat),
             remark: row.get(remark)?,
             last_seq: row.get(last_seq)?,
             preview: row.get(preview)?,
@@ -75,16 +97,16 @@ fn conversations_in(conn: &Connection, user: Id) -> Result<Vec<ConversationRow>>
         });
     }
     if out.iter().any(|c| c.last_seq > c.read_seq) {
-        let mut mentions = conn.prepare_cached(
+        let mut mentions = conn.prepare_cached(&format!(
             "SELECT n.chat_id AS chat_id, n.seq AS seq, n.mentioner_id AS mentioner_id, \
                     coalesce(e.name, '') AS mentioner_name \
              FROM member m \
              JOIN chat c ON c.id = m.chat_id \
              JOIN mention n ON n.chat_id = m.chat_id AND n.target_id IN (m.user_id, 0) AND n.seq > m.read_seq \
              LEFT JOIN entity e ON e.id = n.mentioner_id \
-             WHERE m.user_id = ?1 AND c.last_seq > m.read_seq",
-        )?;
-        let found = mentions.query_map([user.get()], |r| {
+             WHERE m.user_id = ?1 AND c.last_seq > m.read_seq {only_peer}"
+        ))?;
+        let found = mentions.query_map([user.get(), peer_param], |r| {
             Ok((
                 r.get::<_, i64>("chat_id")?,
                 MentionRow {
@@ -101,14 +123,14 @@ fn conversations_in(conn: &Connection, user: Id) -> Result<Vec<ConversationRow>>
         // Recalled messages the user has not read count as read: found by
         // the partial index over recalled messages, only in the chats whose
         // latest recall is above the user's position (a handful at most).
-        let mut recalled = conn.prepare_cached(
+        let mut recalled = conn.prepare_cached(&format!(
             "SELECT m.chat_id AS chat_id FROM member m \
              JOIN chat c ON c.id = m.chat_id \
              JOIN message g ON g.chat_id = m.chat_id AND g.seq > m.read_seq AND g.recall_ms > 0 \
-             WHERE m.user_id = ?1 AND c.max_recalled_seq > m.read_seq",
-        )?;
+             WHERE m.user_id = ?1 AND c.max_recalled_seq > m.read_seq {only_peer}"
+        ))?;
         let mut by_chat: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
-        for chat in recalled.query_map([user.get()], |r| r.get::<_, i64>("chat_id"))? {
+        for chat in recalled.query_map([user.get(), peer_param], |r| r.get::<_, i64>("chat_id"))? {
             *by_chat.entry(chat?).or_default() += 1;
         }
         if !by_chat.is_empty() {
@@ -151,7 +173,7 @@ fn member_chat(conn: &Connection, user: Id, peer: Id) -> Result<Option<i64>> {
 
 /// The conversation between `user` and a user or bot `peer`, created with
 /// its member rows if needed.
-pub(super) fn open_conversation(tx: &Transaction<'_>, user: Id, peer: &Entity) -> Result<ChatRef> {
+pub(super) fn open_conversation(tx: &Transaction<'_>, outbox: &mut Outbox, user: Id, peer: &Entity) -> Result<ChatRef> {
     if let Some(chat_id) = member_chat(tx, user, peer.id)? {
         return Ok(ChatRef(chat_id));
     }
@@ -163,13 +185,17 @@ pub(super) fn open_conversation(tx: &Transaction<'_>, user: Id, peer: &Entity) -
         ChatType::User => {
             let (a, b) = if user < peer.id { (user, peer.id) } else { (peer.id, user) };
             let chat_id = chat_row(tx, ChatType::User, a.get(), b.get())?;
-            add_member.execute(params![peer.id.get(), user.get(), chat_id])?;
+            if add_member.execute(params![peer.id.get(), user.get(), chat_id])? > 0 {
+                outbox.list(ListFact::Conversations(peer.id));
+            }
             chat_id
         }
         ChatType::Bot => chat_row(tx, ChatType::Bot, user.get(), peer.id.get())?,
         ChatType::Group => return Err(Error::Internal(anyhow::anyhow!("open_conversation is for users and bots"))),
     };
-    add_member.execute(params![user.get(), peer.id.get(), chat_id])?;
+    if add_member.execute(params![user.get(), peer.id.get(), chat_id])? > 0 {
+        outbox.list(ListFact::Conversations(user));
+    }
     Ok(ChatRef(chat_id))
 }
 
@@ -199,10 +225,17 @@ pub(super) fn read_position(conn: &Connection, user: Id, peer: Id) -> Result<Opt
 }
 
 /// Applies one [`ViewChange`] to the user's member row for `peer`.
-pub(super) fn change_view(tx: &Transaction<'_>, user: Id, peer: Id, change: ViewChange) -> Result<Option<bool>> {
+pub(super) fn change_view(
+    tx: &Transaction<'_>,
+    outbox: &mut Outbox,
+    user: Id,
+    peer: Id,
+    change: ViewChange,
+) -> Result<Option<bool>> {
     if member_chat(tx, user, peer)?.is_none() {
         return Ok(None);
     }
+    let fact = ListFact::View { user, peer };
     let (user, peer) = (user.get(), peer.get());
     let changed = match change {
         ViewChange::MarkRead => tx
@@ -225,13 +258,16 @@ pub(super) fn change_view(tx: &Transaction<'_>, user: Id, peer: Id, change: View
             .prepare_cached("UPDATE member SET dnd = ?3 WHERE user_id = ?1 AND peer_id = ?2")?
             .execute(params![user, peer, on as i64])?,
     };
+    if changed > 0 {
+        outbox.list(fact);
+    }
     Ok(Some(changed > 0))
 }
 
 /// Stores one message: O(1 + mentions) rows touched, whatever the chat size.
 pub(super) fn append_message(
     tx: &Transaction<'_>,
-    outbox: &mut Vec<Event>,
+    outbox: &mut Outbox,
     chat: ChatRef,
     msg: NewMessage,
 ) -> Result<Appended> {
@@ -283,6 +319,7 @@ pub(super) fn append_message(
         mention.execute(params![chat.0, target_id, seq, msg.sender.get()])?;
     }
     outbox.push(Event::Message(MessageKey { chat, seq }));
+    outbox.list(ListFact::Chat(chat));
     Ok(Appended::New { seq })
 }
 

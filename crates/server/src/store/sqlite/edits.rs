@@ -3,9 +3,11 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
+use super::Outbox;
 use crate::domain::error::Result;
 use crate::domain::event::{ChatRef, Event, MessageKey};
 use crate::domain::ids::Id;
+use crate::domain::list_change::ListFact;
 use crate::domain::model::{EditRecord, MentionTarget, MessageEdit, MessageMeta, Recall, Role};
 
 /// A [`MessageMeta`] from the columns `seq, sender_id, content_type,
@@ -60,12 +62,7 @@ fn set_mentions(tx: &Transaction<'_>, chat: ChatRef, seq: i64, mentions: &[Menti
 }
 
 /// Replaces a message's content, keeping the old one as an edit record.
-pub(super) fn edit_message(
-    tx: &Transaction<'_>,
-    outbox: &mut Vec<Event>,
-    chat: ChatRef,
-    edit: MessageEdit,
-) -> Result<()> {
+pub(super) fn edit_message(tx: &Transaction<'_>, outbox: &mut Outbox, chat: ChatRef, edit: MessageEdit) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO edit_record (chat_id, seq, content_type, content, edit_ms) \
          SELECT chat_id, seq, content_type, content, ?3 FROM message WHERE chat_id = ?1 AND seq = ?2",
@@ -86,17 +83,13 @@ pub(super) fn edit_message(
         edit.preview
     ])?;
     outbox.push(Event::Edited(MessageKey { chat, seq: edit.seq }));
+    outbox.list(ListFact::Chat(chat));
     Ok(())
 }
 
 /// Recalls messages: content emptied, mentions dropped, the preview set to
 /// the notice when the last message is among them.
-pub(super) fn recall_messages(
-    tx: &Transaction<'_>,
-    outbox: &mut Vec<Event>,
-    chat: ChatRef,
-    recall: Recall,
-) -> Result<()> {
+pub(super) fn recall_messages(tx: &Transaction<'_>, outbox: &mut Outbox, chat: ChatRef, recall: Recall) -> Result<()> {
     let mut stamp = tx.prepare_cached(
         "UPDATE message SET recall_ms = ?3, recalled_by = ?4, content = x'' \
          WHERE chat_id = ?1 AND seq = ?2 AND recall_ms = 0",
@@ -112,6 +105,7 @@ pub(super) fn recall_messages(
         )?
         .execute(params![chat.0, seq, recall.notice])?;
         outbox.push(Event::Recalled(MessageKey { chat, seq }));
+        outbox.list(ListFact::Chat(chat));
     }
     Ok(())
 }

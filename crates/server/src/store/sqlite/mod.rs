@@ -27,6 +27,7 @@ use yhconv_proto::ChatType;
 use crate::domain::error::{Error, Result};
 use crate::domain::event::{ChatRef, Event, EventSink, MessageKey, TokenHash};
 use crate::domain::ids::Id;
+use crate::domain::list_change::{ListChange, ListClock, ListFact, ListSink};
 use crate::domain::model::*;
 use crate::domain::store::Store;
 pub(super) use crate::store::columns::{entity_select, EntityColumns, ENTITY, SENDER};
@@ -40,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0004_email_lowercase.sql"),
     include_str!("0005_pins.sql"),
     include_str!("0006_edit_recall.sql"),
+    include_str!("0007_list_changes.sql"),
 ];
 
 /// How hard SQLite syncs a commit to disk.
@@ -74,6 +76,30 @@ impl From<rusqlite::Error> for Error {
 
 /// Where committed events go: the push hub's feed, once it started.
 type FeedSink = Arc<Mutex<Option<EventSink>>>;
+/// Where committed list changes go: the list cache, once it watches.
+type ListSinkSlot = Arc<Mutex<Option<Arc<dyn ListSink>>>>;
+
+/// What a write reports, handed on after its commit: events for the push
+/// hub, list facts for the list cache.
+#[derive(Default)]
+pub(super) struct Outbox {
+    events: Vec<Event>,
+    lists: Vec<ListFact>,
+}
+
+impl Outbox {
+    /// An event for every instance's hub.
+    pub(super) fn push(&mut self, event: Event) {
+        self.events.push(event);
+    }
+
+    /// A change some users' lists show.
+    pub(super) fn list(&mut self, fact: ListFact) {
+        if !self.lists.contains(&fact) {
+            self.lists.push(fact);
+        }
+    }
+}
 
 /// SQLite-backed [`Store`].
 pub struct SqliteStore {
@@ -81,6 +107,7 @@ pub struct SqliteStore {
     readers: Arc<Vec<Mutex<Connection>>>,
     next_reader: AtomicUsize,
     feed: FeedSink,
+    lists: ListSinkSlot,
 }
 
 impl SqliteStore {
@@ -104,28 +131,44 @@ impl SqliteStore {
             readers: Arc::new(readers),
             next_reader: AtomicUsize::new(0),
             feed: Arc::default(),
+            lists: Arc::default(),
         })
     }
 
     /// Runs `f` in an IMMEDIATE transaction on the writer connection; the
-    /// events `f` pushes onto its outbox reach the feed after the commit,
-    /// before the writer is released.
+    /// events `f` pushes onto its outbox reach the feed, and its list facts
+    /// the list cache, after the commit, before the writer is released.
     async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&rusqlite::Transaction<'_>, &mut Vec<Event>) -> Result<T> + Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>, &mut Outbox) -> Result<T> + Send + 'static,
     {
         let writer = Arc::clone(&self.writer);
         let feed = Arc::clone(&self.feed);
+        let lists = Arc::clone(&self.lists);
         blocking(move || {
             let mut conn = writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut outbox = Vec::new();
+            let mut outbox = Outbox::default();
             let value = f(&tx, &mut outbox)?;
+            let list_sink = match outbox.lists.is_empty() {
+                true => None,
+                false => lists.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            };
+            let change = ListChange { clock: None, facts: std::mem::take(&mut outbox.lists) };
+            // Before the commit, so that no request beginning after it trusts
+            // a list it changed; after, so that a list read meanwhile (which
+            // may not have seen it) is dropped too.
+            if let Some(sink) = &list_sink {
+                sink.changed(&change);
+            }
             tx.commit()?;
-            if !outbox.is_empty() {
+            if let Some(sink) = &list_sink {
+                sink.changed(&change);
+            }
+            if !outbox.events.is_empty() {
                 if let Some(sink) = feed.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-                    for event in outbox {
+                    for event in outbox.events {
                         // Waits while the hub is behind; a hub that went
                         // away wants no more events.
                         let _ = sink.blocking_send(event);
@@ -246,7 +289,12 @@ pub(super) fn entity_from(row: &Row<'_>, columns: &EntityColumns) -> rusqlite::R
 #[async_trait]
 impl Store for SqliteStore {
     async fn apply_identities(&self, batch: IdentityBatch) -> Result<ImportStats> {
-        self.write(move |tx, _| identities::apply(tx, &batch)).await
+        self.write(move |tx, outbox| {
+            let stats = identities::apply(tx, &batch)?;
+            outbox.list(ListFact::Identities);
+            Ok(stats)
+        })
+        .await
     }
 
     async fn entity(&self, id: Id) -> Result<Option<Entity>> {
@@ -292,6 +340,10 @@ impl Store for SqliteStore {
                 .query_row([], |r| r.get("value"))?)
         })
         .await
+    }
+
+    async fn list_clock(&self) -> Result<ListClock> {
+        Ok(ListClock { identity_epoch: self.identity_epoch().await?, changes: None })
     }
 
     async fn insert_token(&self, token: NewToken) -> Result<()> {
@@ -340,13 +392,17 @@ impl Store for SqliteStore {
         self.read(move |conn| chats::conversations(conn, user)).await
     }
 
+    async fn conversations_with(&self, user: Id, peers: Vec<Id>) -> Result<Vec<ConversationRow>> {
+        self.read_point(move |conn| chats::conversations_with(conn, user, &peers)).await
+    }
+
     async fn open_conversation(&self, user: Id, peer: &Entity) -> Result<ChatRef> {
         let peer = peer.clone();
-        self.write(move |tx, _| chats::open_conversation(tx, user, &peer)).await
+        self.write(move |tx, outbox| chats::open_conversation(tx, outbox, user, &peer)).await
     }
 
     async fn change_view(&self, user: Id, peer: Id, change: ViewChange) -> Result<Option<bool>> {
-        self.write(move |tx, _| chats::change_view(tx, user, peer, change)).await
+        self.write(move |tx, outbox| chats::change_view(tx, outbox, user, peer, change)).await
     }
 
     async fn append_message(&self, chat: ChatRef, msg: NewMessage) -> Result<Appended> {
@@ -413,12 +469,15 @@ impl Store for SqliteStore {
     }
 
     async fn leave_group(&self, user: Id, group: Id) -> Result<bool> {
-        self.write(move |tx, _| {
+        self.write(move |tx, outbox| {
             let left = tx
                 .prepare_cached("DELETE FROM member WHERE user_id = ?1 AND peer_id = ?2")?
                 .execute([user.get(), group.get()])?;
             tx.prepare_cached("DELETE FROM pin WHERE user_id = ?1 AND peer_id = ?2")?
                 .execute([user.get(), group.get()])?;
+            if left > 0 {
+                outbox.list(ListFact::Conversations(user));
+            }
             Ok(left > 0)
         })
         .await
@@ -430,6 +489,10 @@ impl Store for SqliteStore {
 
     fn start_feed(&self, sink: EventSink) {
         *self.feed.lock().unwrap_or_else(|p| p.into_inner()) = Some(sink);
+    }
+
+    fn watch_lists(&self, sink: Arc<dyn ListSink>) {
+        *self.lists.lock().unwrap_or_else(|p| p.into_inner()) = Some(sink);
     }
 
     fn shared(&self) -> bool {
