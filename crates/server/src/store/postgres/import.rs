@@ -15,8 +15,10 @@ use crate::store::postgres::PgSettings;
 use crate::store::transfer::{quoted, ColumnType, RowFeed, TablePlan, TargetColumn, TargetTable, Value};
 
 /// The engine's own bookkeeping, which migrate neither compares nor copies:
-/// each database keeps its own record of the migrations applied to it.
-const BOOKKEEPING: &[&str] = &["schema_migrations"];
+/// each database keeps its own record of the migrations applied to it, and
+/// `list_clock` only orders this database's list changes among its
+/// instances (it holds no user data; SQLite has no twin: one process writes).
+const BOOKKEEPING: &[&str] = &["schema_migrations", "list_clock"];
 
 /// Tables the migrations fill with starting values, and the condition a
 /// row the migrations did not write meets. Such a table counts as empty
