@@ -200,9 +200,7 @@ async fn pushes_sent_while_an_instance_reconnects_to_the_database_still_arrive()
 
     // Cut the instances' LISTEN connections; they reconnect after a pause,
     // and these messages are announced while nobody listens.
-    let DbUrl::Postgres(url) = &b.db else { unreachable!("two_instances runs on PostgreSQL") };
-    let (admin, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(connection);
+    let admin = database_client(&b).await;
     let cut = admin
         .query(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
@@ -330,6 +328,14 @@ async fn a_list_cached_on_one_instance_follows_every_change_made_through_the_oth
     b.shutdown().await;
 }
 
+/// A connection of the test's own to the PostgreSQL database `app` serves.
+async fn database_client(app: &TestApp) -> tokio_postgres::Client {
+    let DbUrl::Postgres(url) = &app.db else { unreachable!("two_instances runs on PostgreSQL") };
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client
+}
+
 /// While B's feed is disconnected (and until it has caught up), B does not
 /// trust its cached lists: changes made through A meanwhile show at once.
 #[tokio::test]
@@ -339,9 +345,7 @@ async fn lists_stay_fresh_while_an_instances_feed_is_cut() {
     let (ann_b, ben_a) = (b.client(ANN).await, a.client(BEN).await);
     ben_a.send_text(GROUP, ChatType::Group, "before", &[]).await.unwrap();
     fresh_on(&ann_b, &whole, ANN, "cached").await;
-    let DbUrl::Postgres(url) = &b.db else { unreachable!("two_instances runs on PostgreSQL") };
-    let (admin, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(connection);
+    let admin = database_client(&b).await;
     for round in 2..=6u64 {
         admin
             .query(
@@ -382,9 +386,7 @@ async fn a_list_right_after_a_change_is_fresh_while_the_feed_lags() {
     let Some((a, b)) = two_instances().await else { return };
     let whole = uncached(&a.db).await;
     let (ann_b, ben_a) = (b.client(ANN).await, a.client(BEN).await);
-    let DbUrl::Postgres(url) = &b.db else { unreachable!("two_instances runs on PostgreSQL") };
-    let (admin, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(connection);
+    let admin = database_client(&b).await;
     for round in 1..=5u64 {
         ben_a.send_text(GROUP, ChatType::Group, &format!("settled {round}"), &[]).await.unwrap();
         fresh_on(&ann_b, &whole, ANN, "cached").await;
