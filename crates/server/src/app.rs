@@ -115,11 +115,9 @@ pub fn lock_sqlite(db: &Path) -> anyhow::Result<std::fs::File> {
         .with_context(|| format!("opening {}", path.display()))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
-            "another yhconv server is already serving {} (it holds {}); several instances need PostgreSQL",
-            db.display(),
-            path.display()
-        ),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            anyhow::bail!("another yhconv server is already serving {} (it holds {})", db.display(), path.display())
+        }
         Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
     }
 }
@@ -128,7 +126,9 @@ impl Application {
     /// Opens the store and binds `config.listen` (port 0 picks a free one).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let sqlite_lock = match &config.db {
-            DbUrl::Sqlite(path) => Some(lock_sqlite(path)?),
+            DbUrl::Sqlite(path) => {
+                Some(lock_sqlite(path).context("one server per SQLite file (several instances need PostgreSQL)")?)
+            }
             DbUrl::Postgres(_) => None,
         };
         let service = open_service(&config).await?;
