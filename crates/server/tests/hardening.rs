@@ -86,13 +86,6 @@ fn p99(mut latencies: Vec<Duration>) -> Duration {
     latencies[(latencies.len() * 99).div_ceil(100).saturating_sub(1)]
 }
 
-async fn metric(client: &reqwest::Client, base_url: &str, line_start: &str) -> f64 {
-    let text = client.get(format!("{base_url}/metrics")).send().await.unwrap().text().await.unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix(line_start)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no metric {line_start} in\n{text}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_and_silent_clients_are_cut_off_while_others_are_served() {
     const HALF_OPEN: usize = 2000;
@@ -199,10 +192,9 @@ async fn slow_and_silent_clients_are_cut_off_while_others_are_served() {
     eprintln!("{} calls served while {HALF_OPEN} half-sent requests and {SILENT_SOCKETS} silent sockets were held (all open after {all_open:?}): p99 {worst:?}", latencies.len());
     assert!(worst < Duration::from_secs(1), "p99 {worst:?} over {} calls under attack", latencies.len());
 
-    let http = reqwest::Client::new();
-    let timeouts = metric(&http, &app.base_url, "yhconv_http_header_timeouts_total").await;
+    let timeouts = app.metric("yhconv_http_header_timeouts_total").await;
     assert!(timeouts >= (HALF_OPEN + 2) as f64, "{timeouts} header time-outs counted");
-    let no_login = metric(&http, &app.base_url, "yhconv_push_socket_closes_total{reason=\"no_login_in_time\"}").await;
+    let no_login = app.metric("yhconv_push_socket_closes_total{reason=\"no_login_in_time\"}").await;
     assert_eq!(no_login, SILENT_SOCKETS as f64);
     app.shutdown().await;
 }
@@ -215,7 +207,6 @@ async fn the_connection_caps_answer_503_and_give_places_back() {
     })
     .await;
     let to = addr(&app);
-    let http = reqwest::Client::new();
 
     // Two idle connections and one push socket from 127.0.0.2: its cap.
     let mut held = vec![connect_from([127, 0, 0, 2], to).await, connect_from([127, 0, 0, 2], to).await];
@@ -251,8 +242,8 @@ async fn the_connection_caps_answer_503_and_give_places_back() {
         tokio::task::yield_now().await;
     }
     drop(held);
-    let per_address = metric(&http, &app.base_url, "yhconv_connections_refused_total{reason=\"per_address\"}").await;
-    let total = metric(&http, &app.base_url, "yhconv_connections_refused_total{reason=\"total\"}").await;
+    let per_address = app.metric("yhconv_connections_refused_total{reason=\"per_address\"}").await;
+    let total = app.metric("yhconv_connections_refused_total{reason=\"total\"}").await;
     // The wait above may have been refused a few times more, under either.
     assert!(per_address >= 1.0 && total >= 1.0, "refusals counted: per address {per_address}, total {total}");
     app.shutdown().await;

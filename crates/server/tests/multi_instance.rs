@@ -201,15 +201,8 @@ async fn pushes_sent_while_an_instance_reconnects_to_the_database_still_arrive()
     // Cut the instances' LISTEN connections; they reconnect after a pause,
     // and these messages are announced while nobody listens.
     let admin = database_client(&b).await;
-    let cut = admin
-        .query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
-            &[],
-        )
-        .await
-        .unwrap();
-    assert!(!cut.is_empty(), "found the feed connections");
+    let cut = cut_feeds(&admin).await;
+    assert!(cut > 0, "found the feed connections");
     let ann = a.client(ANN).await;
     let mut sent = Vec::new();
     for i in 0..3 {
@@ -328,6 +321,20 @@ async fn a_list_cached_on_one_instance_follows_every_change_made_through_the_oth
     b.shutdown().await;
 }
 
+/// Ends every instance's LISTEN connection to the database `admin` is on
+/// (they reconnect by themselves); returns how many were ended.
+async fn cut_feeds(admin: &tokio_postgres::Client) -> usize {
+    let ended = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap();
+    ended.len()
+}
+
 /// A connection of the test's own to the PostgreSQL database `app` serves.
 async fn database_client(app: &TestApp) -> tokio_postgres::Client {
     let DbUrl::Postgres(url) = &app.db else { unreachable!("two_instances runs on PostgreSQL") };
@@ -347,14 +354,7 @@ async fn lists_stay_fresh_while_an_instances_feed_is_cut() {
     fresh_on(&ann_b, &whole, ANN, "cached").await;
     let admin = database_client(&b).await;
     for round in 2..=6u64 {
-        admin
-            .query(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                 WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
-                &[],
-            )
-            .await
-            .unwrap();
+        cut_feeds(&admin).await;
         ben_a.send_text(GROUP, ChatType::Group, &format!("while cut {round}"), &[]).await.unwrap();
         assert_eq!(summary(&ann_b).await, pairs(&[(GROUP, round)]), "round {round}");
         fresh_on(&ann_b, &whole, ANN, "while cut").await;

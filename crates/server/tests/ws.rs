@@ -169,13 +169,10 @@ async fn a_burst_reaches_every_socket_once_in_order_beside_other_chats() {
         assert_silent(socket).await;
     }
     // /metrics counts what the hub delivered, and nothing waits any more.
-    let metrics = reqwest::get(format!("{}/metrics", app.base_url)).await.unwrap().text().await.unwrap();
-    let figure = |name: &str| -> f64 {
-        metrics.lines().find_map(|l| l.strip_prefix(name)?.trim().parse().ok()).unwrap_or_else(|| panic!("{name}"))
-    };
-    assert_eq!(figure("yhconv_push_frames_delivered_total"), (5 * 4 * EACH + 3 * DIRECT) as f64);
-    assert_eq!((figure("yhconv_push_events_pending"), figure("yhconv_push_frames_pending")), (0.0, 0.0));
-    assert_eq!(figure("yhconv_push_sockets_dropped_total"), 0.0);
+    assert_eq!(app.metric("yhconv_push_frames_delivered_total").await, (5 * 4 * EACH + 3 * DIRECT) as f64);
+    let pending = (app.metric("yhconv_push_events_pending").await, app.metric("yhconv_push_frames_pending").await);
+    assert_eq!(pending, (0.0, 0.0));
+    assert_eq!(app.metric("yhconv_push_sockets_dropped_total").await, 0.0);
     app.shutdown().await;
 }
 

@@ -175,3 +175,14 @@ pub fn api_error<T: std::fmt::Debug>(result: yhconv_client::Result<T>) -> (i32, 
         other => panic!("expected a protocol error, got {other:?}"),
     }
 }
+
+impl TestApp {
+    /// The value of the `/metrics` line that starts with `series` (a name,
+    /// with its labels if it has any).
+    pub async fn metric(&self, series: &str) -> f64 {
+        let text = reqwest::get(format!("{}/metrics", self.base_url)).await.unwrap().text().await.unwrap();
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no metric {series} in\n{text}"))
+    }
+}
