@@ -3,9 +3,11 @@
 //! scripts.
 //!
 //! - here: the arguments, authentication and one function per command.
+//! - `people`: profiles, groups and friends (`whois`, `group …`, `friends`).
 //! - `render`: protocol values as text lines, tables and JSON (pure).
 //! - `text`: display widths, truncation, aligned tables, times (pure).
 
+mod people;
 mod render;
 pub(crate) mod text;
 
@@ -159,6 +161,8 @@ pub enum ClientCommand {
     Logout,
     /// Print pushed messages as they arrive, until Ctrl-C (times in UTC).
     Watch,
+    #[command(flatten)]
+    People(people::PeopleCommand),
 }
 
 /// `on` or `off`.
@@ -289,6 +293,7 @@ async fn command(client: &Client, args: &ClientArgs) -> anyhow::Result<()> {
             ok(json)
         }
         ClientCommand::Watch => watch(client, args).await,
+        ClientCommand::People(command) => people::run(client, command, json).await,
     }
 }
 

@@ -246,7 +246,7 @@ impl Client {
     }
 
     /// A protobuf POST with the token.
-    async fn post_proto<M: Answer>(&self, path: &str, body: Vec<u8>) -> Result<M> {
+    pub(crate) async fn post_proto<M: Answer>(&self, path: &str, body: Vec<u8>) -> Result<M> {
         let req = self.http.post(self.url(path)).header(CONTENT_TYPE, PROTOBUF).body(body);
         self.call_proto(req).await
     }
@@ -259,7 +259,7 @@ impl Client {
     }
 
     /// A JSON POST; returns the answer's `data`.
-    async fn post_json<B: Serialize>(
+    pub(crate) async fn post_json<B: Serialize>(
         &self,
         path: &str,
         body: &B,

@@ -27,6 +27,7 @@
 
 pub mod error;
 mod http;
+mod people;
 mod reply;
 pub mod ws;
 

@@ -25,7 +25,21 @@ macro_rules! answer {
         }
     )*};
 }
-answer!(pb::StatusOnly, pb::ConversationList, pb::UserInfo, pb::ListMessageResponse);
+answer!(
+    pb::StatusOnly,
+    pb::ConversationList,
+    pb::UserInfo,
+    pb::ListMessageResponse,
+    pb::GetUserResponse,
+    pb::GroupInfoResponse,
+    pb::BotListResponse,
+    pb::ListMemberResponse,
+    pb::BotInfoResponse,
+    pb::BoardResponse,
+    pb::AddressBookResponse,
+    pb::CreateGroupResponse,
+    pb::RequestListResponse
+);
 
 /// What came back: HTTP status, `Content-Type` (if any) and body.
 #[derive(Debug, Clone, Copy)]

@@ -61,6 +61,28 @@ pub const EMAIL_LOGIN: Endpoint = Endpoint { auth: false, ..post("/v1/user/email
 pub const LOGOUT: Endpoint = post("/v1/user/logout", Json);
 pub const USER_INFO: Endpoint =
     Endpoint { path: "/v1/user/info", methods: &[Method::Get], answer: Protobuf, auth: true };
+/// `user/get-user` answers without a valid token too (public fields only).
+pub const GET_USER: Endpoint = Endpoint { auth: false, ..post("/v1/user/get-user", Protobuf) };
+pub const SAVE_USER_REMARKS: Endpoint = post("/v1/user/save-user-remarks", Json);
+pub const EDIT_NICKNAME: Endpoint = post("/v1/user/edit-nickname", Protobuf);
+pub const EDIT_AVATAR: Endpoint = post("/v1/user/edit-avatar", Protobuf);
+pub const GROUP_INFO: Endpoint = post("/v1/group/info", Protobuf);
+pub const GROUP_LIST_MEMBER: Endpoint = post("/v1/group/list-member", Protobuf);
+pub const GROUP_BOT_LIST: Endpoint = post("/v1/group/bot-list", Protobuf);
+pub const CREATE_GROUP: Endpoint = post("/v1/group/create-group", Protobuf);
+pub const GROUP_INVITE: Endpoint = post("/v1/group/invite", Json);
+pub const REMOVE_MEMBER: Endpoint = post("/v1/group/remove-member", Json);
+pub const DISMISS_GROUP: Endpoint = post("/v1/group/dismiss-group", Protobuf);
+pub const GAG_MEMBER: Endpoint = post("/v1/group/gag-member", Json);
+pub const EDIT_ADMIN: Endpoint = post("/v1/group/edit-admin", Json);
+pub const BOT_INFO: Endpoint = post("/v1/bot/bot-info", Protobuf);
+pub const BOT_BOARD: Endpoint = post("/v1/bot/board", Protobuf);
+pub const ADDRESS_BOOK_LIST: Endpoint = post("/v1/friend/address-book-list", Protobuf);
+pub const FRIEND_APPLY: Endpoint = post("/v1/friend/apply", Json);
+pub const REQUEST_LIST: Endpoint = post("/v1/friend/request-list", Protobuf);
+pub const AGREE_APPLY: Endpoint = post("/v1/friend/agree-apply", Json);
+pub const IGNORE_APPLY: Endpoint = post("/v1/friend/ignore-apply", Json);
+pub const DELETE_REQUEST: Endpoint = post("/v1/friend/delete-request", Json);
 /// `GET /v1/misc/configure-distribution`: where the push socket and media are.
 pub const CONFIGURE_DISTRIBUTION: Endpoint =
     Endpoint { path: "/v1/misc/configure-distribution", methods: &[Method::Get], answer: Json, auth: true };
@@ -93,6 +115,27 @@ pub const ALL: &[Endpoint] = &[
     EMAIL_LOGIN,
     LOGOUT,
     USER_INFO,
+    GET_USER,
+    SAVE_USER_REMARKS,
+    EDIT_NICKNAME,
+    EDIT_AVATAR,
+    GROUP_INFO,
+    GROUP_LIST_MEMBER,
+    GROUP_BOT_LIST,
+    CREATE_GROUP,
+    GROUP_INVITE,
+    REMOVE_MEMBER,
+    DISMISS_GROUP,
+    GAG_MEMBER,
+    EDIT_ADMIN,
+    BOT_INFO,
+    BOT_BOARD,
+    ADDRESS_BOOK_LIST,
+    FRIEND_APPLY,
+    REQUEST_LIST,
+    AGREE_APPLY,
+    IGNORE_APPLY,
+    DELETE_REQUEST,
     CONFIGURE_DISTRIBUTION,
     WS,
     LIVEZ,

@@ -323,3 +323,133 @@ mod tests {
         assert_eq!(body, r#"{"code":1,"msg":"success"}"#);
     }
 }
+
+/// user/save-user-remarks `{"friendId","name","phone","others"}`: an empty
+/// `name` clears the remark.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SaveRemarkBody {
+    #[serde(rename = "friendId", alias = "userId", alias = "chatId")]
+    pub friend_id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub phone: String,
+    /// A JSON string of `[{"key","value"}]` pairs.
+    #[serde(default)]
+    pub others: String,
+}
+
+/// group/invite, in every form clients send: `{"groupId","chatId","chatType"}`
+/// (snake_case too), `{"groupId","userIdList":[…]}`, or `{"groupId"}` alone,
+/// which one web client sends to join the group itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InviteBody {
+    #[serde(rename = "groupId", alias = "group_id")]
+    pub group_id: String,
+    #[serde(rename = "chatId", alias = "chat_id", alias = "userId", default, skip_serializing_if = "Option::is_none")]
+    pub chat_id: Option<String>,
+    #[serde(
+        rename = "chatType",
+        alias = "chat_type",
+        default,
+        deserialize_with = "lenient::opt_u64",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub chat_type: Option<u64>,
+    #[serde(rename = "userIdList", default, skip_serializing_if = "Vec::is_empty")]
+    pub user_id_list: Vec<String>,
+}
+
+/// group/remove-member `{"groupId","userId"}` (snake_case too).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupUserBody {
+    #[serde(rename = "groupId", alias = "group_id")]
+    pub group_id: String,
+    #[serde(rename = "userId", alias = "user_id")]
+    pub user_id: String,
+}
+
+/// group/gag-member `{"groupId","userId","gagTime"}` (`gag` too): seconds,
+/// `0` lifts it, `-1` until lifted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GagBody {
+    #[serde(rename = "groupId", alias = "group_id")]
+    pub group_id: String,
+    #[serde(rename = "userId", alias = "user_id")]
+    pub user_id: String,
+    #[serde(rename = "gagTime", alias = "gag", deserialize_with = "lenient::i64")]
+    pub gag_time: i64,
+}
+
+/// group/edit-admin `{"groupId","userId","admin":1|0}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EditAdminBody {
+    #[serde(rename = "groupId", alias = "group_id")]
+    pub group_id: String,
+    #[serde(rename = "userId", alias = "user_id")]
+    pub user_id: String,
+    #[serde(deserialize_with = "lenient::flag")]
+    pub admin: u8,
+}
+
+/// friend/apply `{"chatId","chatType","remark"}`, also `{"id","sourceType"}`
+/// (one web client) and `{"userId","description"}` (one bot framework; a
+/// user then).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApplyBody {
+    #[serde(rename = "chatId", alias = "id", alias = "userId")]
+    pub chat_id: String,
+    #[serde(
+        rename = "chatType",
+        alias = "sourceType",
+        default,
+        deserialize_with = "lenient::opt_u64",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub chat_type: Option<u64>,
+    /// A note for the other user.
+    #[serde(default, alias = "description")]
+    pub remark: String,
+}
+
+/// friend/agree-apply `{"id","agree"}` (1 agree, 2 reject); also
+/// `{"requestId","targetId","targetType"}` (agree) and `{"userId"}` (agree
+/// to that user's pending request).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgreeBody {
+    #[serde(
+        alias = "requestId",
+        default,
+        deserialize_with = "lenient::opt_u64",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub id: Option<u64>,
+    #[serde(rename = "userId", default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_u64", skip_serializing_if = "Option::is_none")]
+    pub agree: Option<u64>,
+}
+
+/// friend/ignore-apply `{"id","ignore":1}` and friend/delete-request `{"id"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestIdBody {
+    #[serde(alias = "requestId", deserialize_with = "lenient::i64")]
+    pub id: i64,
+}
+
+/// friend/request-list as one client posts it, in JSON: `{"size","page"}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RequestPageBody {
+    #[serde(default, deserialize_with = "lenient::opt_u64", skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::opt_u64", skip_serializing_if = "Option::is_none")]
+    pub page: Option<u64>,
+}
+
+/// `data` of friend/request-list answered in JSON (to a JSON body).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RequestListData {
+    pub list: Vec<crate::pb::FriendRequest>,
+    pub total: i32,
+    pub pending: i32,
+}

@@ -7,6 +7,8 @@
 
 use prost::Message;
 
+pub use crate::people::*;
+
 /// Field 1 of every protobuf answer.
 #[derive(Clone, PartialEq, Message, serde::Serialize)]
 pub struct Status {

@@ -1,5 +1,6 @@
 //! Property test: random sequences of sends, edits, recalls, mark-reads,
-//! removes, sort-changes and mutes, applied both to a real server (over HTTP) and to a
+//! removes, sort-changes, mutes, joins, leaves, kicks, renames and remarks,
+//! applied both to a real server (over HTTP) and to a
 //! plain in-memory model written from the README's "Behaviour" rules (not
 //! from the server's code). After every step, every user's conversation list
 //! must match the model's: order, unread count and flag, mention count, `at`,
@@ -32,8 +33,12 @@ enum Who {
 }
 
 const EVERYONE: [Who; 3] = [Who::Ann, Who::Ben, Who::Cat];
-/// Members of GROUP.
+/// Members of GROUP at the start (Ann owns it and never leaves).
 const GROUP_MEMBERS: [Who; 2] = [Who::Ann, Who::Ben];
+/// Names a user may take.
+const NAMES: [&str; 3] = ["Zed", "云湖用户", "Ben"];
+/// Remarks a user may set for another ("" clears it).
+const REMARKS: [&str; 3] = ["pal", "老王", ""];
 
 impl Who {
     fn id(self) -> &'static str {
@@ -50,10 +55,6 @@ impl Who {
             Who::Ben => "Ben",
             Who::Cat => "Cat",
         }
-    }
-
-    fn in_group(self) -> bool {
-        GROUP_MEMBERS.contains(&self)
     }
 }
 
@@ -102,10 +103,11 @@ impl ChatKey {
         }
     }
 
-    fn members(self) -> Vec<Who> {
+    /// Who is in the chat, given the group's members now.
+    fn members(self, group: &BTreeSet<Who>) -> Vec<Who> {
         match self {
             ChatKey::Direct(a, b) => vec![a, b],
-            ChatKey::Group => GROUP_MEMBERS.to_vec(),
+            ChatKey::Group => group.iter().copied().collect(),
             ChatKey::Bot(u) => vec![u],
         }
     }
@@ -130,16 +132,6 @@ impl ChatKey {
             ChatKey::Direct(..) => 1,
             ChatKey::Group => 2,
             ChatKey::Bot(_) => 3,
-        }
-    }
-
-    /// Field 3: Ann calls Ben "Benny"; everything else is its own name.
-    fn display_name(self, user: Who) -> &'static str {
-        match self.chat_id(user) {
-            BEN if user == Who::Ann => "Benny",
-            GROUP => "Team",
-            BOT => "Helper",
-            id => EVERYONE.iter().find(|w| w.id() == id).map(|w| w.name()).unwrap(),
         }
     }
 }
@@ -212,6 +204,30 @@ enum Op {
     Recall {
         nth: usize,
         by: usize,
+    },
+    /// `who` joins the group (`friend/apply` with chat type 2).
+    Join {
+        who: Who,
+    },
+    /// `who` leaves the group (`friend/delete-friend` type 2).
+    Leave {
+        who: Who,
+    },
+    /// `by` removes `who` from the group (`group/remove-member`).
+    Kick {
+        by: Who,
+        who: Who,
+    },
+    /// `who` takes a new name (`user/edit-nickname`).
+    Rename {
+        who: Who,
+        name: &'static str,
+    },
+    /// `who` sets (or, with "", clears) a remark for `other`.
+    Remark {
+        who: Who,
+        other: Who,
+        remark: &'static str,
     },
 }
 
@@ -306,6 +322,12 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (any::<usize>(), any::<usize>(), proptest::collection::vec(mention(), 0..3), proptest::sample::select(TEXTS))
             .prop_map(|(nth, by, mentions, text)| Op::Edit { nth, by, mentions, text }),
         2 => (any::<usize>(), any::<usize>()).prop_map(|(nth, by)| Op::Recall { nth, by }),
+        2 => who().prop_map(|who| Op::Join { who }),
+        1 => who().prop_map(|who| Op::Leave { who }),
+        1 => (who(), who()).prop_map(|(by, who)| Op::Kick { by, who }),
+        1 => (who(), proptest::sample::select(&NAMES[..])).prop_map(|(who, name)| Op::Rename { who, name }),
+        1 => (who(), who(), proptest::sample::select(&REMARKS[..]))
+            .prop_map(|(who, other, remark)| Op::Remark { who, other, remark }),
     ]
 }
 
@@ -353,10 +375,16 @@ struct View {
     muted: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Model {
     /// Every message and sort-change is one tick later than the last.
     clock: u64,
+    /// The group's members now.
+    group: BTreeSet<Who>,
+    /// Each user's name now.
+    names: BTreeMap<Who, &'static str>,
+    /// What a user calls another.
+    remarks: BTreeMap<(Who, Who), &'static str>,
     chats: BTreeMap<ChatKey, Chat>,
     views: BTreeMap<(Who, ChatKey), View>,
     /// The last accepted send, for [`Op::Retry`].
@@ -365,10 +393,25 @@ struct Model {
     sent: Vec<(ChatKey, u64)>,
 }
 
+impl Default for Model {
+    fn default() -> Self {
+        Self {
+            clock: 0,
+            group: GROUP_MEMBERS.into_iter().collect(),
+            names: EVERYONE.into_iter().map(|w| (w, w.name())).collect(),
+            remarks: [((Who::Ann, Who::Ben), "Benny")].into_iter().collect(),
+            chats: BTreeMap::new(),
+            views: BTreeMap::new(),
+            last_send: None,
+            sent: Vec::new(),
+        }
+    }
+}
+
 /// The README's mention rule: the sender never; in a group `all` is every
 /// member and a named member counts; elsewhere a named member of the chat.
-fn counted_mentions(key: ChatKey, from: Who, mentions: &[Mention]) -> BTreeSet<Who> {
-    let members = key.members();
+fn counted_mentions(key: ChatKey, group: &BTreeSet<Who>, from: Who, mentions: &[Mention]) -> BTreeSet<Who> {
+    let members = key.members(group);
     let mut mentioned = BTreeSet::new();
     for m in mentions {
         match m {
@@ -386,9 +429,9 @@ fn counted_mentions(key: ChatKey, from: Who, mentions: &[Mention]) -> BTreeSet<W
 
 /// Who edits or recalls, and which message, for an [`Op::Edit`] or
 /// [`Op::Recall`]: `None` before any message was accepted.
-fn pick(sent: &[(ChatKey, u64)], nth: usize, by: usize) -> Option<(ChatKey, u64, Who)> {
+fn pick(sent: &[(ChatKey, u64)], group: &BTreeSet<Who>, nth: usize, by: usize) -> Option<(ChatKey, u64, Who)> {
     let (key, seq) = *sent.get(nth % sent.len().max(1))?;
-    let members = key.members();
+    let members = key.members(group);
     Some((key, seq, members[by % members.len()]))
 }
 
@@ -431,11 +474,34 @@ impl Model {
         self.views.entry((user, chat)).or_default()
     }
 
+    fn in_group(&self, who: Who) -> bool {
+        self.group.contains(&who)
+    }
+
+    fn name(&self, who: Who) -> &'static str {
+        self.names[&who]
+    }
+
+    /// Field 3: the user's remark for the chat, else its name.
+    fn display_name(&self, key: ChatKey, user: Who) -> String {
+        match key.chat_id(user) {
+            GROUP => "Team".to_owned(),
+            BOT => "Helper".to_owned(),
+            id => {
+                let other = *EVERYONE.iter().find(|w| w.id() == id).unwrap();
+                match self.remarks.get(&(user, other)) {
+                    Some(remark) => (*remark).to_owned(),
+                    None => self.name(other).to_owned(),
+                }
+            }
+        }
+    }
+
     /// Applies `op` if the rules accept it; says what the server must answer.
     fn apply(&mut self, op: &Op, wire: Option<&SendMessage>) -> Expect {
         match op {
             Op::Send { from, to, mentions, body } => {
-                if *to == Target::User(*from) || (*to == Target::Group && !from.in_group()) {
+                if *to == Target::User(*from) || (*to == Target::Group && !self.in_group(*from)) {
                     return Expect::Err;
                 }
                 let preview = match body {
@@ -444,8 +510,9 @@ impl Model {
                     Body::Tagged(t) => TAGGED.iter().find(|(c, _)| c == t).unwrap().1.to_owned(),
                 };
                 let key = ChatKey::of(*from, *to);
-                let members = key.members();
-                let mentioned = counted_mentions(key, *from, mentions);
+                let members = key.members(&self.group);
+                let mentioned = counted_mentions(key, &self.group, *from, mentions);
+                let sender_name = self.name(*from);
                 let time = self.tick();
                 let chat = self.chats.entry(key).or_default();
                 let seq = chat.messages.len() as u64 + 1;
@@ -462,7 +529,7 @@ impl Model {
                 self.sent.push((key, seq));
                 chat.last_time = time;
                 chat.preview = match key {
-                    ChatKey::Group => format!("{}: {preview}", from.name()),
+                    ChatKey::Group => format!("{sender_name}: {preview}"),
                     _ => preview,
                 };
                 for m in members {
@@ -479,7 +546,7 @@ impl Model {
             // Answered success, stored once: nothing changes.
             Op::Retry => Expect::Ok,
             Op::Dismiss { who, chat } | Op::Remove { who, chat } => {
-                if *chat == Target::User(*who) || (*chat == Target::Group && !who.in_group()) {
+                if *chat == Target::User(*who) || (*chat == Target::Group && !self.in_group(*who)) {
                     return Expect::Either;
                 }
                 let key = ChatKey::of(*who, *chat);
@@ -493,7 +560,7 @@ impl Model {
                 Expect::Ok
             }
             Op::SortChange { who, target } => {
-                if *target == Target::User(*who) || (*target == Target::Group && !who.in_group()) {
+                if *target == Target::User(*who) || (*target == Target::Group && !self.in_group(*who)) {
                     return Expect::Err;
                 }
                 let key = ChatKey::of(*who, *target);
@@ -505,31 +572,34 @@ impl Model {
                 Expect::Ok
             }
             Op::NoNotify { who, chat, on } => {
-                if *chat == Target::User(*who) || (*chat == Target::Group && !who.in_group()) {
+                if *chat == Target::User(*who) || (*chat == Target::Group && !self.in_group(*who)) {
                     return Expect::Either;
                 }
                 self.view(*who, ChatKey::of(*who, *chat)).muted = *on;
                 Expect::Ok
             }
             Op::Edit { nth, by, mentions, text } => {
-                let Some((key, seq, by)) = pick(&self.sent, *nth, *by) else { return Expect::Ok };
+                let Some((key, seq, by)) = pick(&self.sent, &self.group, *nth, *by) else { return Expect::Ok };
+                let counted = counted_mentions(key, &self.group, by, mentions);
+                let by_name = self.name(by);
                 let chat = self.chats.get_mut(&key).unwrap();
                 let last = chat.messages.len() as u64 == seq;
                 let msg = &mut chat.messages[seq as usize - 1];
                 if msg.sender != by || !msg.textual || msg.recalled || text.trim().is_empty() {
                     return Expect::Err;
                 }
-                msg.mentions = counted_mentions(key, by, mentions);
+                msg.mentions = counted;
                 if last {
                     chat.preview = match key {
-                        ChatKey::Group => format!("{}: {}", by.name(), text_preview(text)),
+                        ChatKey::Group => format!("{by_name}: {}", text_preview(text)),
                         _ => text_preview(text),
                     };
                 }
                 Expect::Ok
             }
             Op::Recall { nth, by } => {
-                let Some((key, seq, by)) = pick(&self.sent, *nth, *by) else { return Expect::Ok };
+                let Some((key, seq, by)) = pick(&self.sent, &self.group, *nth, *by) else { return Expect::Ok };
+                let by_name = self.name(by);
                 let chat = self.chats.get_mut(&key).unwrap();
                 let last = chat.messages.len() as u64 == seq;
                 let msg = &mut chat.messages[seq as usize - 1];
@@ -541,9 +611,51 @@ impl Model {
                     msg.recalled = true;
                     msg.mentions.clear();
                     if last {
-                        chat.preview = format!("{} 撤回了一条消息", by.name());
+                        chat.preview = format!("{by_name} 撤回了一条消息");
                     }
                 }
+                Expect::Ok
+            }
+            // A joiner starts read, at the top; already a member: -9.
+            Op::Join { who } => {
+                if !self.group.insert(*who) {
+                    return Expect::Err;
+                }
+                let last = self.chats.get(&ChatKey::Group).map_or(0, |c| c.messages.len() as u64);
+                let time = self.tick();
+                *self.view(*who, ChatKey::Group) =
+                    View { entered: true, hidden: false, read_seq: last, sort_time: time, muted: false };
+                Expect::Ok
+            }
+            // The owner (Ann) cannot leave; a non-member is refused.
+            Op::Leave { who } => {
+                if *who == Who::Ann || !self.group.remove(who) {
+                    return Expect::Err;
+                }
+                self.views.remove(&(*who, ChatKey::Group));
+                Expect::Ok
+            }
+            // Only the owner (no admins here) removes, never herself.
+            Op::Kick { by, who } => {
+                if *by != Who::Ann || *who == Who::Ann || !self.in_group(*who) {
+                    return Expect::Err;
+                }
+                self.group.remove(who);
+                self.views.remove(&(*who, ChatKey::Group));
+                Expect::Ok
+            }
+            Op::Rename { who, name } => {
+                self.names.insert(*who, name);
+                Expect::Ok
+            }
+            Op::Remark { who, other, remark } => {
+                if who == other {
+                    return Expect::Err;
+                }
+                match remark.is_empty() {
+                    true => self.remarks.remove(&(*who, *other)),
+                    false => self.remarks.insert((*who, *other), remark),
+                };
                 Expect::Ok
             }
         }
@@ -564,7 +676,7 @@ impl Model {
             let entry = Entry {
                 chat_id: key.chat_id(user).to_owned(),
                 chat_type: key.chat_type(),
-                name: key.display_name(user).to_owned(),
+                name: self.display_name(*key, user),
                 preview: chat.preview.clone(),
                 unread_count: unread.len() as u64,
                 unread_flag: u64::from(!unread.is_empty()),
@@ -712,7 +824,7 @@ async fn check(ops: &[Op]) -> Result<(), String> {
             Op::Remove { who, chat } => real.client(*who).remove_conversation(chat.id()).await,
             Op::SortChange { who, target } => real.client(*who).sort_change(target.id()).await,
             Op::NoNotify { who, chat, on } => real.client(*who).set_no_notify(chat.id(), *on).await,
-            Op::Edit { nth, by, mentions, text } => match pick(&model.sent, *nth, *by) {
+            Op::Edit { nth, by, mentions, text } => match pick(&model.sent, &model.group, *nth, *by) {
                 Some((key, seq, by)) => {
                     let msg_id = &model.chats[&key].messages[seq as usize - 1].msg_id;
                     let mentions: Vec<&str> = mentions.iter().map(|m| m.wire()).collect();
@@ -721,7 +833,7 @@ async fn check(ops: &[Op]) -> Result<(), String> {
                 }
                 None => Ok(()),
             },
-            Op::Recall { nth, by } => match pick(&model.sent, *nth, *by) {
+            Op::Recall { nth, by } => match pick(&model.sent, &model.group, *nth, *by) {
                 Some((key, seq, by)) => {
                     let msg_id = &model.chats[&key].messages[seq as usize - 1].msg_id;
                     let chat_type = ChatType::from_code(key.chat_type()).unwrap();
@@ -729,10 +841,15 @@ async fn check(ops: &[Op]) -> Result<(), String> {
                 }
                 None => Ok(()),
             },
+            Op::Join { who } => real.client(*who).apply(GROUP, ChatType::Group, "").await,
+            Op::Leave { who } => real.client(*who).leave_group(GROUP).await,
+            Op::Kick { by, who } => real.client(*by).remove_member(GROUP, who.id()).await,
+            Op::Rename { who, name } => real.client(*who).edit_nickname(name).await,
+            Op::Remark { who, other, remark } => real.client(*who).save_remark(other.id(), remark).await,
         };
         let expected = model.apply(op, wire.as_ref());
         history.push(format!("{i}: {op:?} -> {}", if answer.is_ok() { "ok".into() } else { format!("{answer:?}") }));
-        let refused = matches!(answer, Err(yhconv_client::Error::Api { code: -1, .. }));
+        let refused = matches!(answer, Err(yhconv_client::Error::Api { code: -1 | -9, .. }));
         let right = match expected {
             Expect::Ok => answer.is_ok(),
             Expect::Err => refused,

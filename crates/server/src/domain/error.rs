@@ -5,7 +5,7 @@
 //! sees. Internal failures are logged by the HTTP layer and shown as a bare
 //! "internal error".
 
-use yhconv_proto::{CODE_ERROR, CODE_UNAUTHORIZED, MSG_UNAUTHORIZED};
+use yhconv_proto::{CODE_ALREADY_ADDED, CODE_ERROR, CODE_UNAUTHORIZED, MSG_UNAUTHORIZED};
 
 /// Why a request carried no valid identity. Both are `-101` on the wire; the
 /// distinction is kept for logs and tests.
@@ -55,6 +55,10 @@ pub enum Error {
     /// database, for `/healthz`); the text says which and why.
     #[error("{0}")]
     Unavailable(String),
+    /// `-9`: the user, group or bot is in the caller's address book
+    /// already (`friend/apply`).
+    #[error("您已添加过对方")]
+    AlreadyAdded,
     /// An identity change (import, admin) that conflicts with stored data.
     #[error("{0}")]
     Conflict(String),
@@ -73,6 +77,7 @@ impl Error {
     pub fn code(&self) -> i32 {
         match self {
             Self::Unauthorized(_) => CODE_UNAUTHORIZED,
+            Self::AlreadyAdded => CODE_ALREADY_ADDED,
             _ => CODE_ERROR,
         }
     }
@@ -94,6 +99,7 @@ impl Error {
             | Self::NotMember(_)
             | Self::Invalid(_)
             | Self::NotOffered(_)
+            | Self::AlreadyAdded
             | Self::Conflict(_) => 200,
         }
     }

@@ -30,6 +30,9 @@ pub enum ListFact {
     /// The user's set of conversations changed: one was opened, or they
     /// left a group.
     Conversations(Id),
+    /// Every row whose peer is this user, group or bot changed, in every
+    /// list that shows it: a rename, a new avatar, a dismissal.
+    Peer(Id),
     /// Identities changed (names, avatars, remarks, memberships): any list
     /// may show it.
     Identities,
@@ -74,12 +77,13 @@ pub struct ListClock {
 const LIST_PREFIX: &str = "list:";
 
 impl ListFact {
-    /// The fact as text: `cCHAT`, `vUSER.PEER`, `uUSER` or `i`.
+    /// The fact as text: `cCHAT`, `vUSER.PEER`, `uUSER`, `pPEER` or `i`.
     pub fn encode(&self) -> String {
         match self {
             Self::Chat(chat) => format!("c{}", chat.0),
             Self::View { user, peer } => format!("v{}.{}", user.get(), peer.get()),
             Self::Conversations(user) => format!("u{}", user.get()),
+            Self::Peer(peer) => format!("p{}", peer.get()),
             Self::Identities => "i".to_owned(),
         }
     }
@@ -94,6 +98,7 @@ impl ListFact {
                 Some(Self::View { user: Id::from_raw(id(user)?), peer: Id::from_raw(id(peer)?) })
             }
             ("u", rest) => Some(Self::Conversations(Id::from_raw(id(rest)?))),
+            ("p", rest) => Some(Self::Peer(Id::from_raw(id(rest)?))),
             ("i", "") => Some(Self::Identities),
             _ => None,
         }
@@ -139,10 +144,11 @@ mod tests {
             ListFact::Chat(ChatRef(42)),
             ListFact::View { user: Id::from_raw(7), peer: Id::from_raw(9) },
             ListFact::Conversations(Id::from_raw(3)),
+            ListFact::Peer(Id::from_raw(5)),
             ListFact::Identities,
         ];
         let payload = format!("list:17:{}", ListChange::encode_facts(&facts));
-        assert_eq!(payload, "list:17:c42,v7.9,u3,i");
+        assert_eq!(payload, "list:17:c42,v7.9,u3,p5,i");
         assert_eq!(ListChange::decode(&payload), Some(ListChange { clock: Some(17), facts }));
         assert!(ListChange::is_list_payload(&payload));
         assert!(!ListChange::is_list_payload("3:9"));

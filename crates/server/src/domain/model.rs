@@ -303,3 +303,129 @@ pub struct PinRow {
     /// When it was pinned, ms.
     pub created_ms: i64,
 }
+
+/// What the profile screens show of a user, group or bot beyond its
+/// [`Entity`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityFacts {
+    pub entity: Entity,
+    pub introduction: String,
+    /// When it was created (a user: registered), ms; 0 when unknown.
+    pub created_ms: i64,
+    /// A group's owner, a bot's creator.
+    pub owner: Option<Id>,
+    /// A group that was dismissed: it is nobody's any more.
+    pub dismissed: bool,
+}
+
+/// A group's member count and admins (not counting the owner).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Roster {
+    pub headcount: i64,
+    pub admins: Vec<Id>,
+}
+
+/// What a user is in a group they belong to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Membership {
+    pub role: Role,
+    /// Gagged until then, ms ([`GAG_FOREVER`]: until lifted; 0: not gagged).
+    pub gag_until_ms: i64,
+    pub do_not_disturb: bool,
+    /// The user pinned the group.
+    pub pinned: bool,
+}
+
+/// `gag_until_ms` of a gag that lasts until it is lifted.
+pub const GAG_FOREVER: i64 = i64::MAX;
+
+/// One member, as the member list shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRow {
+    pub user: Entity,
+    pub role: Role,
+    pub gag_until_ms: i64,
+}
+
+/// A group to create: its owner is its first member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewGroup {
+    pub owner: Id,
+    pub name: String,
+    pub introduction: String,
+    pub avatar_url: String,
+    pub created_ms: i64,
+}
+
+/// A change to how a user, group or bot shows everywhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntityChange {
+    Name(String),
+    AvatarUrl(String),
+}
+
+/// What a user noted about another (`user/save-user-remarks`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemarkFields {
+    /// The name the user sees the other by.
+    pub name: String,
+    pub phone: String,
+    /// A JSON string of key/value pairs.
+    pub extra: String,
+}
+
+/// One entry of a user's address book.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactRow {
+    pub peer: Entity,
+    /// The user's remark for the peer, if any.
+    pub remark: Option<String>,
+    /// Groups: the user's role in it.
+    pub role: Option<Role>,
+    pub do_not_disturb: bool,
+}
+
+/// What became of a friend request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestState {
+    Pending,
+    Agreed,
+    Rejected,
+    Ignored,
+}
+
+impl RequestState {
+    /// The number the protocol and the database use.
+    pub fn code(self) -> i64 {
+        match self {
+            Self::Pending => 0,
+            Self::Agreed => 1,
+            Self::Rejected => 2,
+            Self::Ignored => 3,
+        }
+    }
+
+    /// The state a stored number means (unknown numbers read as ignored).
+    pub fn from_code(code: i64) -> Self {
+        match code {
+            0 => Self::Pending,
+            1 => Self::Agreed,
+            2 => Self::Rejected,
+            _ => Self::Ignored,
+        }
+    }
+}
+
+/// A friend request, with both users.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FriendRequestRow {
+    /// Positive, below 2^31 (clients parse it as a 32-bit int).
+    pub id: i64,
+    pub from: Entity,
+    pub to: Entity,
+    pub note: String,
+    pub created_ms: i64,
+    pub state: RequestState,
+    /// When it was agreed, rejected or ignored (0: still pending), ms.
+    pub settled_ms: i64,
+}

@@ -119,6 +119,80 @@ pub trait Store: Send + Sync + 'static {
     /// a member, and then `ListFact::Conversations`.
     async fn leave_group(&self, user: Id, group: Id) -> Result<bool>;
 
+    /// Creates a group with its chat row and its owner's member row, at the
+    /// top of the owner's list (sort time `created_ms`); returns its id, one
+    /// above every id in use. `ListFact::Conversations(owner)`.
+    async fn create_group(&self, group: NewGroup) -> Result<Id>;
+    /// Adds users to a group, reading from its last message and at the top
+    /// of their lists (sort time `now_ms`); returns those who were not
+    /// members. O(1) per new member. `ListFact::Conversations` for each.
+    async fn join_group(&self, group: Id, users: Vec<Id>, now_ms: i64) -> Result<Vec<Id>>;
+    /// Dismisses a group in one O(1) write: from then on no read finds
+    /// its member rows or pins (they are purged afterwards, in batches, by
+    /// [`Store::purge_dismissed`]). True when it was not dismissed yet;
+    /// then `ListFact::Peer(group)`.
+    async fn dismiss_group(&self, group: Id, now_ms: i64) -> Result<bool>;
+    /// Deletes up to `batch` member rows and pins of a dismissed group;
+    /// returns how many went (0: none left).
+    async fn purge_dismissed(&self, group: Id, batch: u32) -> Result<u64>;
+    /// What the profile screens show of a user, group or bot.
+    async fn entity_facts(&self, id: Id) -> Result<Option<EntityFacts>>;
+    /// A group's member count and admins.
+    async fn roster(&self, group: Id) -> Result<Roster>;
+    /// What `user` is in `group`, if a member (never of a dismissed group).
+    async fn membership(&self, group: Id, user: Id) -> Result<Option<Membership>>;
+    /// A group's members whose name contains `keyword` (lower case;
+    /// empty: all), owner first, then admins, then by id: `limit` of them
+    /// after skipping `offset`, and how many match in all.
+    async fn group_members(&self, group: Id, keyword: String, limit: u32, offset: u32)
+        -> Result<(Vec<MemberRow>, u64)>;
+    /// Makes a member an admin or a plain member again; false when they
+    /// are not a member.
+    async fn set_admin(&self, group: Id, user: Id, admin: bool) -> Result<bool>;
+    /// Gags a member until `until_ms` (0 lifts it); false when they are
+    /// not a member.
+    async fn set_gag(&self, group: Id, user: Id, until_ms: i64) -> Result<bool>;
+    /// Adds a bot to a group (idempotent).
+    async fn add_group_bot(&self, group: Id, bot: Id, now_ms: i64) -> Result<bool>;
+    /// The bots in a group, in the order they were added.
+    async fn group_bots(&self, group: Id) -> Result<Vec<EntityFacts>>;
+    /// How many users have `bot` in their address book.
+    async fn bot_headcount(&self, bot: Id) -> Result<i64>;
+
+    /// Renames an entity or gives it a new avatar: one row, whatever the
+    /// number of lists that show it. False when there is no such entity.
+    /// `ListFact::Peer(id)`.
+    async fn edit_entity(&self, id: Id, change: EntityChange) -> Result<bool>;
+    /// What `user` noted about `target`.
+    async fn remark(&self, user: Id, target: Id) -> Result<Option<RemarkFields>>;
+    /// Sets (`Some`) or clears (`None`) `user`'s remark for `target`.
+    /// `ListFact::View { user, peer: target }`.
+    async fn set_remark(&self, user: Id, target: Id, remark: Option<RemarkFields>) -> Result<()>;
+
+    /// The user's address book: friends, groups (member rows) and bots
+    /// (added, or with a conversation), in no particular order.
+    async fn contacts(&self, user: Id) -> Result<Vec<ContactRow>>;
+    /// Whether `peer` is in `user`'s address book as a friend or an added bot.
+    async fn is_contact(&self, user: Id, peer: Id) -> Result<bool>;
+    /// Puts a bot in the user's address book; true when it was not there.
+    async fn add_contact(&self, user: Id, bot: Id, now_ms: i64) -> Result<bool>;
+    /// Takes a friend (both ways) or a bot (and the conversation with it)
+    /// out of the user's address book; true when it was there. A bot's
+    /// removal: `ListFact::Conversations(user)`.
+    async fn remove_contact(&self, user: Id, peer: Id) -> Result<bool>;
+    /// Stores a pending request from `from` to `to`, or updates the note of
+    /// the one pending already; returns its id.
+    async fn add_request(&self, from: Id, to: Id, note: String, now_ms: i64) -> Result<i64>;
+    /// The requests `user` sent or received, newest first, at most `limit`.
+    async fn requests(&self, user: Id, limit: u32) -> Result<Vec<FriendRequestRow>>;
+    /// One request.
+    async fn request(&self, id: i64) -> Result<Option<FriendRequestRow>>;
+    /// Settles a pending request; agreeing makes both users friends, in the
+    /// same transaction. False when it was not pending.
+    async fn settle_request(&self, id: i64, state: RequestState, now_ms: i64) -> Result<bool>;
+    /// Deletes a request; true when it existed.
+    async fn delete_request(&self, id: i64) -> Result<bool>;
+
     /// Checks that the database answers.
     async fn health(&self) -> Result<()>;
 

@@ -2,9 +2,11 @@
 //! module merges them and adds the middleware every route shares (CORS,
 //! timeouts, panic catcher, tracing).
 
+pub mod bot;
 pub mod conn;
 pub mod conversation;
 pub mod friend;
+pub mod group;
 pub mod limit;
 pub mod metrics;
 pub mod misc;
@@ -87,6 +89,8 @@ pub fn router(state: AppState) -> Router {
         .merge(msg::router())
         .merge(user::router())
         .merge(friend::router())
+        .merge(group::router())
+        .merge(bot::router())
         .merge(sticky::router())
         .merge(misc::router())
         .merge(ws::router())

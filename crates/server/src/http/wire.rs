@@ -133,6 +133,55 @@ impl<F: Format> FromRequestParts<AppState> for Auth<F> {
     }
 }
 
+/// The caller when the request carries a valid token, else nobody (for
+/// calls that answer anyone, such as `user/get-user`).
+pub struct MaybeAuth {
+    pub user: Option<Id>,
+}
+
+impl FromRequestParts<AppState> for MaybeAuth {
+    type Rejection = ApiError<ProtoFormat>;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = parts.headers.get("token").and_then(|v| v.to_str().ok()).unwrap_or("").trim().to_owned();
+        if token.is_empty() {
+            return Ok(Self { user: None });
+        }
+        match state.service.authenticate(Some(&token)).await {
+            Ok(user) => {
+                state.limits.check_token(&token)?;
+                Ok(Self { user: Some(user) })
+            }
+            Err(Error::Unauthorized(_)) => Ok(Self { user: None }),
+            Err(other) => Err(other.into()),
+        }
+    }
+}
+
+/// A body read whole, for calls whose clients send either JSON or
+/// protobuf (`group/invite`, `friend/request-list`).
+pub struct RawBody(pub Bytes);
+
+impl FromRequest<AppState> for RawBody {
+    type Rejection = ApiError<JsonFormat>;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Self(body_bytes::<JsonFormat>(req, state).await?))
+    }
+}
+
+impl RawBody {
+    /// Whether the body is a JSON object (its first non-blank byte is `{`).
+    pub fn is_json(&self) -> bool {
+        self.0.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+    }
+
+    /// The body as JSON of type `T`.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        serde_json::from_slice(&self.0).map_err(|e| Error::invalid(format!("malformed JSON body: {e}")))
+    }
+}
+
 async fn body_bytes<F: Format>(req: Request, state: &AppState) -> Result<Bytes, ApiError<F>> {
     let limit = state.config.max_body_bytes;
     axum::body::to_bytes(req.into_body(), limit).await.map_err(|e| {

@@ -8,8 +8,9 @@
 //! What changes a list, as the stores report it ([`ListFact`], after every
 //! commit, on both engines): a message, edit or recall in a chat moves the
 //! chat's slot; a user's read, remove, top or mute moves the slot of that
-//! user's row; opening a conversation or leaving a group moves the user's
-//! slot; identities move everyone's (and the identity epoch, which
+//! user's row; opening a conversation or joining or leaving a group moves
+//! the user's slot; a rename, new avatar or dismissal moves the slot of
+//! every row whose peer it is; identities move everyone's (and the identity epoch, which
 //! `yhconv admin` in another process moves too, is checked at every list).
 //!
 //! A slot holds the number of the last change that moved it; an entry
@@ -169,6 +170,7 @@ pub struct ListCacheStats {
 const CHAT: u64 = 1;
 const VIEW: u64 = 2;
 const CONVERSATIONS: u64 = 3;
+const PEER: u64 = 4;
 
 impl ListCache {
     /// A cache holding about `budget_bytes` of encoded lists; `shared` when
@@ -231,7 +233,11 @@ impl ListCache {
         let peers: Vec<Id> = kept
             .rows
             .iter()
-            .filter(|row| self.moved(CHAT, row.chat.0, 0) > at || self.moved(VIEW, user.get(), row.peer.get()) > at)
+            .filter(|row| {
+                self.moved(CHAT, row.chat.0, 0) > at
+                    || self.moved(VIEW, user.get(), row.peer.get()) > at
+                    || self.moved(PEER, row.peer.get(), 0) > at
+            })
             .map(|row| row.peer)
             .collect();
         if peers.is_empty() {
@@ -277,6 +283,7 @@ impl ListCache {
                 ListFact::Chat(chat) => self.bump(CHAT, chat.0, 0, generation),
                 ListFact::View { user, peer } => self.bump(VIEW, user.get(), peer.get(), generation),
                 ListFact::Conversations(user) => self.bump(CONVERSATIONS, user.get(), 0, generation),
+                ListFact::Peer(peer) => self.bump(PEER, peer.get(), 0, generation),
                 ListFact::Identities => {
                     self.everyone.fetch_max(generation, Ordering::SeqCst);
                 }

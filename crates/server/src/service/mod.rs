@@ -12,6 +12,7 @@
 //! - [`edits`]: editing and recalling messages.
 //! - [`history`]: reading them back: by page, after a seq, up to an anchor.
 //! - [`pins`]: a user's pinned chats.
+//! - [`groups`]: groups, friends, profiles and the address book.
 //! - [`identity`]: importing users, groups, bots and remarks.
 //! - [`list_cache`]: each user's encoded list, kept until it changes.
 //! - [`token_cache`]: which user a token belongs to.
@@ -33,6 +34,7 @@
 
 pub mod conversation;
 pub mod edits;
+pub mod groups;
 pub mod history;
 pub mod identity;
 pub mod list_cache;

@@ -209,6 +209,9 @@ impl Service {
             None if peer.kind == ChatType::Group => return Err(Error::NotMember(peer.id.to_string())),
             None => self.store.open_conversation(user, &peer).await?,
         };
+        if peer.kind == ChatType::Group {
+            self.check_not_gagged(peer.id, user).await?;
+        }
         let sender = self
             .store
             .entity(user)

@@ -40,7 +40,7 @@ pub(super) async fn conversations_with<C: GenericClient>(
 /// The conversations statement, with `only` added to its filter.
 fn conversations_sql(only: &str) -> String {
     format!(
-        "SELECT {}, m.chat_id AS chat_id, r.remark AS remark, c.last_seq AS last_seq, c.last_preview AS last_preview, \
+        "SELECT {}, m.chat_id AS chat_id, NULLIF(r.remark, '') AS remark, c.last_seq AS last_seq, c.last_preview AS last_preview, \
                 c.last_message_ms AS last_message_ms, m.read_seq AS read_seq, m.sort_ms AS sort_ms, m.dnd AS dnd, \
                 coalesce(mc.cnt, 0) AS mention_count, mc.min_seq AS first_mention_seq, \
                 fm.mentioner_id AS mentioner_id, coalesce(fe.name, '') AS mentioner_name, m.hidden_seq AS hidden_seq, \
@@ -61,7 +61,7 @@ fn conversations_sql(only: &str) -> String {
              SELECT count(*) AS recalled FROM message g \
              WHERE g.chat_id = c.id AND g.seq > m.read_seq AND g.recall_ms > 0 \
          ) rc ON c.max_recalled_seq > m.read_seq \
-         WHERE m.user_id = $1 {only}",
+         WHERE m.user_id = $1 AND e.dismissed_ms = 0 {only}",
         entity_select("e", &ENTITY)
     )
 }
@@ -96,7 +96,12 @@ fn conversation_from(row: &Row) -> Result<ConversationRow> {
 
 /// The chat row of the user's conversation with `peer`, if it exists.
 async fn member_chat<C: GenericClient>(client: &C, user: Id, peer: Id) -> Result<Option<i64>> {
-    let stmt = client.prepare_cached("SELECT chat_id FROM member WHERE user_id = $1 AND peer_id = $2").await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT m.chat_id AS chat_id FROM member m JOIN entity e ON e.id = m.peer_id \
+             WHERE m.user_id = $1 AND m.peer_id = $2 AND e.dismissed_ms = 0",
+        )
+        .await?;
     match client.query_opt(&stmt, &[&user.get(), &peer.get()]).await? {
         Some(r) => Ok(Some(r.try_get("chat_id")?)),
         None => Ok(None),
@@ -147,7 +152,7 @@ pub(super) async fn read_position<C: GenericClient>(
     let sql = format!(
         "SELECT {}, m.chat_id AS chat_id, m.read_seq AS read_seq, c.last_seq AS last_seq \
          FROM entity e \
-         LEFT JOIN member m ON m.user_id = $1 AND m.peer_id = e.id \
+         LEFT JOIN member m ON m.user_id = $1 AND m.peer_id = e.id AND e.dismissed_ms = 0 \
          LEFT JOIN chat c ON c.id = m.chat_id \
          WHERE e.id = $2",
         entity_select("e", &ENTITY)

@@ -50,6 +50,7 @@ pub(super) async fn locate_message<C: GenericClient>(
             "SELECT g.chat_id AS chat_id, g.seq AS seq, g.sender_id AS sender_id, g.content_type AS content_type, \
                     g.sent_ms AS sent_ms, g.recall_ms AS recall_ms \
              FROM message g JOIN member m ON m.chat_id = g.chat_id AND m.user_id = $1 \
+             JOIN entity d ON d.id = m.peer_id AND d.dismissed_ms = 0 \
              WHERE g.msg_id = $2 LIMIT 1",
         )
         .await?;
@@ -185,7 +186,7 @@ pub(super) async fn role<C: GenericClient>(client: &C, group: Id, user: Id) -> R
     let stmt = client
         .prepare_cached(
             "SELECT m.role AS role, e.owner_id = m.user_id AS is_owner FROM member m \
-             JOIN entity e ON e.id = m.peer_id WHERE m.user_id = $1 AND m.peer_id = $2",
+             JOIN entity e ON e.id = m.peer_id WHERE m.user_id = $1 AND m.peer_id = $2 AND e.dismissed_ms = 0",
         )
         .await?;
     match client.query_opt(&stmt, &[&user.get(), &group.get()]).await? {

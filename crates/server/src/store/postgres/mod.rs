@@ -10,6 +10,7 @@
 mod chats;
 mod edits;
 mod feed;
+mod groups;
 mod identities;
 pub mod import;
 mod pins;
@@ -41,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0005_pins.sql"),
     include_str!("0006_edit_recall.sql"),
     include_str!("0007_list_changes.sql"),
+    include_str!("0008_groups_friends.sql"),
 ];
 /// Advisory lock key held while migrating ("yhconv" in ASCII, as a number).
 const MIGRATION_LOCK: i64 = 0x7968_636f_6e76;
@@ -394,7 +396,12 @@ impl Store for PostgresStore {
 
     async fn members_among(&self, group: Id, candidates: Vec<Id>) -> Result<Vec<Id>> {
         let client = self.pool.get().await?;
-        let stmt = client.prepare_cached("SELECT user_id FROM member WHERE peer_id = $1 AND user_id = ANY($2)").await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT m.user_id AS user_id FROM member m JOIN entity e ON e.id = m.peer_id \
+                 WHERE m.peer_id = $1 AND m.user_id = ANY($2) AND e.dismissed_ms = 0",
+            )
+            .await?;
         let ids: Vec<i64> = candidates.iter().map(|c| c.get()).collect();
         let rows = client.query(&stmt, &[&group.get(), &ids]).await?;
         rows.iter().map(|r| Ok(Id::from_raw(r.try_get("user_id")?))).collect()
@@ -428,6 +435,148 @@ impl Store for PostgresStore {
         }
         tx.commit().await?;
         Ok(left > 0)
+    }
+
+    async fn create_group(&self, group: NewGroup) -> Result<Id> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let id = groups::create_group(&tx, &group).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn join_group(&self, group: Id, users: Vec<Id>, now_ms: i64) -> Result<Vec<Id>> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let added = groups::join_group(&tx, group, &users, now_ms).await?;
+        tx.commit().await?;
+        Ok(added)
+    }
+
+    async fn dismiss_group(&self, group: Id, now_ms: i64) -> Result<bool> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let dismissed = groups::dismiss_group(&tx, group, now_ms).await?;
+        tx.commit().await?;
+        Ok(dismissed)
+    }
+
+    async fn purge_dismissed(&self, group: Id, batch: u32) -> Result<u64> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let purged = groups::purge_dismissed(&tx, group, batch).await?;
+        tx.commit().await?;
+        Ok(purged)
+    }
+
+    async fn entity_facts(&self, id: Id) -> Result<Option<EntityFacts>> {
+        groups::entity_facts(&self.pool.get().await?, id).await
+    }
+
+    async fn roster(&self, group: Id) -> Result<Roster> {
+        groups::roster(&self.pool.get().await?, group).await
+    }
+
+    async fn membership(&self, group: Id, user: Id) -> Result<Option<Membership>> {
+        groups::membership(&self.pool.get().await?, group, user).await
+    }
+
+    async fn group_members(
+        &self,
+        group: Id,
+        keyword: String,
+        limit: u32,
+        offset: u32,
+    ) -> Result<(Vec<MemberRow>, u64)> {
+        groups::group_members(&self.pool.get().await?, group, &keyword, limit, offset).await
+    }
+
+    async fn set_admin(&self, group: Id, user: Id, admin: bool) -> Result<bool> {
+        groups::set_admin(&self.pool.get().await?, group, user, admin).await
+    }
+
+    async fn set_gag(&self, group: Id, user: Id, until_ms: i64) -> Result<bool> {
+        groups::set_gag(&self.pool.get().await?, group, user, until_ms).await
+    }
+
+    async fn add_group_bot(&self, group: Id, bot: Id, now_ms: i64) -> Result<bool> {
+        groups::add_group_bot(&self.pool.get().await?, group, bot, now_ms).await
+    }
+
+    async fn group_bots(&self, group: Id) -> Result<Vec<EntityFacts>> {
+        groups::group_bots(&self.pool.get().await?, group).await
+    }
+
+    async fn bot_headcount(&self, bot: Id) -> Result<i64> {
+        groups::bot_headcount(&self.pool.get().await?, bot).await
+    }
+
+    async fn edit_entity(&self, id: Id, change: EntityChange) -> Result<bool> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let changed = groups::edit_entity(&tx, id, &change).await?;
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    async fn remark(&self, user: Id, target: Id) -> Result<Option<RemarkFields>> {
+        groups::remark(&self.pool.get().await?, user, target).await
+    }
+
+    async fn set_remark(&self, user: Id, target: Id, remark: Option<RemarkFields>) -> Result<()> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        groups::set_remark(&tx, user, target, remark.as_ref()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn contacts(&self, user: Id) -> Result<Vec<ContactRow>> {
+        groups::contacts(&self.pool.get().await?, user).await
+    }
+
+    async fn is_contact(&self, user: Id, peer: Id) -> Result<bool> {
+        groups::is_contact(&self.pool.get().await?, user, peer).await
+    }
+
+    async fn add_contact(&self, user: Id, bot: Id, now_ms: i64) -> Result<bool> {
+        groups::add_contact(&self.pool.get().await?, user, bot, now_ms).await
+    }
+
+    async fn remove_contact(&self, user: Id, peer: Id) -> Result<bool> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let removed = groups::remove_contact(&tx, user, peer).await?;
+        tx.commit().await?;
+        Ok(removed)
+    }
+
+    async fn add_request(&self, from: Id, to: Id, note: String, now_ms: i64) -> Result<i64> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let id = groups::add_request(&tx, from, to, &note, now_ms).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn requests(&self, user: Id, limit: u32) -> Result<Vec<FriendRequestRow>> {
+        groups::requests(&self.pool.get().await?, user, limit).await
+    }
+
+    async fn request(&self, id: i64) -> Result<Option<FriendRequestRow>> {
+        groups::request(&self.pool.get().await?, id).await
+    }
+
+    async fn settle_request(&self, id: i64, state: RequestState, now_ms: i64) -> Result<bool> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let settled = groups::settle_request(&tx, id, state, now_ms).await?;
+        tx.commit().await?;
+        Ok(settled)
+    }
+
+    async fn delete_request(&self, id: i64) -> Result<bool> {
+        groups::delete_request(&self.pool.get().await?, id).await
     }
 
     async fn health(&self) -> Result<()> {

@@ -10,10 +10,10 @@ use crate::domain::model::PinRow;
 /// Every pin of `user`, with the pinned chat and the user's remark for it.
 pub(super) async fn pins<C: GenericClient>(client: &C, user: Id) -> Result<Vec<PinRow>> {
     let sql = format!(
-        "SELECT p.id AS pin_id, p.sort_ms AS sort_ms, p.created_ms AS created_ms, r.remark AS remark, {} \
+        "SELECT p.id AS pin_id, p.sort_ms AS sort_ms, p.created_ms AS created_ms, NULLIF(r.remark, '') AS remark, {} \
          FROM pin p JOIN entity e ON e.id = p.peer_id \
          LEFT JOIN remark r ON r.user_id = p.user_id AND r.target_id = p.peer_id \
-         WHERE p.user_id = $1",
+         WHERE p.user_id = $1 AND e.dismissed_ms = 0",
         entity_select("e", &ENTITY)
     );
     let stmt = client.prepare_cached(&sql).await?;

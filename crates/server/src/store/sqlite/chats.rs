@@ -46,14 +46,14 @@ fn conversations_in(conn: &Connection, user: Id, peer: Option<Id>) -> Result<Vec
         None => ("AND ?2 = 0", 0),
     };
     let sql = format!(
-        "SELECT {}, r.remark AS remark, c.id AS chat_id, c.last_seq AS last_seq, c.last_preview AS last_preview, \
+        "SELECT {}, NULLIF(r.remark, '') AS remark, c.id AS chat_id, c.last_seq AS last_seq, c.last_preview AS last_preview, \
                 c.last_message_ms AS last_message_ms, m.read_seq AS read_seq, m.sort_ms AS sort_ms, m.dnd AS dnd, \
                 m.hidden_seq AS hidden_seq, c.max_recalled_seq AS max_recalled_seq \
          FROM member m \
          JOIN chat c ON c.id = m.chat_id \
          JOIN entity e ON e.id = m.peer_id \
          LEFT JOIN remark r ON r.user_id = m.user_id AND r.target_id = m.peer_id \
-         WHERE m.user_id = ?1 {only_peer}",
+         WHERE m.user_id = ?1 AND e.dismissed_ms = 0 {only_peer}",
         entity_select("e", &ENTITY)
     );
     let mut list = conn.prepare_cached(&sql)?;
@@ -166,7 +166,10 @@ fn attach_mentions(rows: &mut [ConversationRow], chat_ids: &[i64], mut found: Ve
 /// The chat row of the user's conversation with `peer`, if it exists.
 fn member_chat(conn: &Connection, user: Id, peer: Id) -> Result<Option<i64>> {
     Ok(conn
-        .prepare_cached("SELECT chat_id FROM member WHERE user_id = ?1 AND peer_id = ?2")?
+        .prepare_cached(
+            "SELECT m.chat_id AS chat_id FROM member m JOIN entity e ON e.id = m.peer_id \
+             WHERE m.user_id = ?1 AND m.peer_id = ?2 AND e.dismissed_ms = 0",
+        )?
         .query_row([user.get(), peer.get()], |r| r.get("chat_id"))
         .optional()?)
 }
@@ -205,7 +208,7 @@ pub(super) fn read_position(conn: &Connection, user: Id, peer: Id) -> Result<Opt
     let sql = format!(
         "SELECT {}, m.chat_id AS chat_id, m.read_seq AS read_seq, c.last_seq AS last_seq \
          FROM entity e \
-         LEFT JOIN member m ON m.user_id = ?1 AND m.peer_id = e.id \
+         LEFT JOIN member m ON m.user_id = ?1 AND m.peer_id = e.id AND e.dismissed_ms = 0 \
          LEFT JOIN chat c ON c.id = m.chat_id \
          WHERE e.id = ?2",
         entity_select("e", &ENTITY)
@@ -395,6 +398,11 @@ pub(super) fn pushed_message(conn: &Connection, key: MessageKey) -> Result<Optio
 /// few are asked about, else one scan of the group's members.
 pub(super) fn members_among(conn: &Connection, group: Id, candidates: &[Id]) -> Result<Vec<Id>> {
     const LOOKUP_LIMIT: usize = 256;
+    let dismissed =
+        conn.prepare_cached("SELECT 1 FROM entity WHERE id = ?1 AND dismissed_ms > 0")?.exists([group.get()])?;
+    if dismissed {
+        return Ok(Vec::new());
+    }
     if candidates.len() <= LOOKUP_LIMIT {
         let mut is_member = conn.prepare_cached("SELECT 1 FROM member WHERE user_id = ?1 AND peer_id = ?2")?;
         let mut out = Vec::new();

@@ -39,6 +39,7 @@ pub(super) fn locate_message(conn: &Connection, user: Id, msg_id: &str) -> Resul
             "SELECT g.chat_id AS chat_id, g.seq AS seq, g.sender_id AS sender_id, g.content_type AS content_type, \
                     g.sent_ms AS sent_ms, g.recall_ms AS recall_ms \
              FROM message g JOIN member m ON m.chat_id = g.chat_id AND m.user_id = ?1 \
+             JOIN entity d ON d.id = m.peer_id AND d.dismissed_ms = 0 \
              WHERE g.msg_id = ?2 LIMIT 1",
         )?
         .query_row(params![user.get(), msg_id], |r| Ok((ChatRef(r.get("chat_id")?), meta_from(r)?)))
@@ -141,7 +142,7 @@ pub(super) fn role(conn: &Connection, group: Id, user: Id) -> Result<Option<Role
     Ok(conn
         .prepare_cached(
             "SELECT m.role AS role, e.owner_id = m.user_id AS is_owner FROM member m \
-             JOIN entity e ON e.id = m.peer_id WHERE m.user_id = ?1 AND m.peer_id = ?2",
+             JOIN entity e ON e.id = m.peer_id WHERE m.user_id = ?1 AND m.peer_id = ?2 AND e.dismissed_ms = 0",
         )?
         .query_row([user.get(), group.get()], |r| {
             let is_owner: Option<bool> = r.get("is_owner")?;

@@ -11,6 +11,7 @@ pub mod backup;
 mod chats;
 mod edits;
 pub mod export;
+mod groups;
 mod identities;
 mod pins;
 
@@ -42,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0005_pins.sql"),
     include_str!("0006_edit_recall.sql"),
     include_str!("0007_list_changes.sql"),
+    include_str!("0008_groups_friends.sql"),
 ];
 
 /// How hard SQLite syncs a commit to disk.
@@ -481,6 +483,112 @@ impl Store for SqliteStore {
             Ok(left > 0)
         })
         .await
+    }
+
+    async fn create_group(&self, group: NewGroup) -> Result<Id> {
+        self.write(move |tx, outbox| groups::create_group(tx, outbox, &group)).await
+    }
+
+    async fn join_group(&self, group: Id, users: Vec<Id>, now_ms: i64) -> Result<Vec<Id>> {
+        self.write(move |tx, outbox| groups::join_group(tx, outbox, group, &users, now_ms)).await
+    }
+
+    async fn dismiss_group(&self, group: Id, now_ms: i64) -> Result<bool> {
+        self.write(move |tx, outbox| groups::dismiss_group(tx, outbox, group, now_ms)).await
+    }
+
+    async fn purge_dismissed(&self, group: Id, batch: u32) -> Result<u64> {
+        self.write(move |tx, _| groups::purge_dismissed(tx, group, batch)).await
+    }
+
+    async fn entity_facts(&self, id: Id) -> Result<Option<EntityFacts>> {
+        self.read_point(move |conn| groups::entity_facts(conn, id)).await
+    }
+
+    async fn roster(&self, group: Id) -> Result<Roster> {
+        self.read(move |conn| groups::roster(conn, group)).await
+    }
+
+    async fn membership(&self, group: Id, user: Id) -> Result<Option<Membership>> {
+        self.read_point(move |conn| groups::membership(conn, group, user)).await
+    }
+
+    async fn group_members(
+        &self,
+        group: Id,
+        keyword: String,
+        limit: u32,
+        offset: u32,
+    ) -> Result<(Vec<MemberRow>, u64)> {
+        self.read(move |conn| groups::group_members(conn, group, &keyword, limit, offset)).await
+    }
+
+    async fn set_admin(&self, group: Id, user: Id, admin: bool) -> Result<bool> {
+        self.write(move |tx, _| groups::set_admin(tx, group, user, admin)).await
+    }
+
+    async fn set_gag(&self, group: Id, user: Id, until_ms: i64) -> Result<bool> {
+        self.write(move |tx, _| groups::set_gag(tx, group, user, until_ms)).await
+    }
+
+    async fn add_group_bot(&self, group: Id, bot: Id, now_ms: i64) -> Result<bool> {
+        self.write(move |tx, _| groups::add_group_bot(tx, group, bot, now_ms)).await
+    }
+
+    async fn group_bots(&self, group: Id) -> Result<Vec<EntityFacts>> {
+        self.read(move |conn| groups::group_bots(conn, group)).await
+    }
+
+    async fn bot_headcount(&self, bot: Id) -> Result<i64> {
+        self.read(move |conn| groups::bot_headcount(conn, bot)).await
+    }
+
+    async fn edit_entity(&self, id: Id, change: EntityChange) -> Result<bool> {
+        self.write(move |tx, outbox| groups::edit_entity(tx, outbox, id, &change)).await
+    }
+
+    async fn remark(&self, user: Id, target: Id) -> Result<Option<RemarkFields>> {
+        self.read_point(move |conn| groups::remark(conn, user, target)).await
+    }
+
+    async fn set_remark(&self, user: Id, target: Id, remark: Option<RemarkFields>) -> Result<()> {
+        self.write(move |tx, outbox| groups::set_remark(tx, outbox, user, target, remark.as_ref())).await
+    }
+
+    async fn contacts(&self, user: Id) -> Result<Vec<ContactRow>> {
+        self.read(move |conn| groups::contacts(conn, user)).await
+    }
+
+    async fn is_contact(&self, user: Id, peer: Id) -> Result<bool> {
+        self.read_point(move |conn| groups::is_contact(conn, user, peer)).await
+    }
+
+    async fn add_contact(&self, user: Id, bot: Id, now_ms: i64) -> Result<bool> {
+        self.write(move |tx, _| groups::add_contact(tx, user, bot, now_ms)).await
+    }
+
+    async fn remove_contact(&self, user: Id, peer: Id) -> Result<bool> {
+        self.write(move |tx, outbox| groups::remove_contact(tx, outbox, user, peer)).await
+    }
+
+    async fn add_request(&self, from: Id, to: Id, note: String, now_ms: i64) -> Result<i64> {
+        self.write(move |tx, _| groups::add_request(tx, from, to, &note, now_ms)).await
+    }
+
+    async fn requests(&self, user: Id, limit: u32) -> Result<Vec<FriendRequestRow>> {
+        self.read(move |conn| groups::requests(conn, user, limit)).await
+    }
+
+    async fn request(&self, id: i64) -> Result<Option<FriendRequestRow>> {
+        self.read_point(move |conn| groups::request(conn, id)).await
+    }
+
+    async fn settle_request(&self, id: i64, state: RequestState, now_ms: i64) -> Result<bool> {
+        self.write(move |tx, _| groups::settle_request(tx, id, state, now_ms)).await
+    }
+
+    async fn delete_request(&self, id: i64) -> Result<bool> {
+        self.write(move |tx, _| groups::delete_request(tx, id)).await
     }
 
     async fn health(&self) -> Result<()> {
