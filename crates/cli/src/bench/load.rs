@@ -31,6 +31,8 @@ pub enum Op {
     /// user's `conversation/list` (timed), which must hold `expect` entries
     /// with `group` first.
     ListAfterSend { group: String, expect: usize },
+    /// `user/edit-nickname` with a new name each time.
+    Rename,
 }
 
 /// One scenario to run.
@@ -154,6 +156,7 @@ impl Worker {
             }
             Op::Dismiss { chat } => self.client.dismiss_notification(chat).await.map_err(|e| e.to_string()),
             Op::Send { group } => self.send(group, n).await.map(|_| ()),
+            Op::Rename => self.client.edit_nickname(&format!("{} {n}", self.tag)).await.map_err(|e| e.to_string()),
             Op::Recall { .. } | Op::ListAfterSend { .. } => Err("timed on its own".to_owned()),
         }
     }

@@ -11,6 +11,7 @@
 
 mod fanout;
 mod load;
+mod membership;
 mod report;
 mod server;
 mod world;
@@ -28,6 +29,8 @@ use world::WorldSpec;
 
 /// The `--only` key of the fan-out scenario.
 const FANOUT: &str = "fanout";
+/// The `--only` key of the dismissals (a group of 3, then the big group).
+const DISMISSALS: &str = "dismissals";
 
 /// The server's memory target with the big world, MiB.
 const RSS_LIMIT_MIB: f64 = 300.0;
@@ -83,8 +86,8 @@ pub struct BenchArgs {
     server_pid: Option<u32>,
     /// Run only these scenarios (repeatable; the floor always runs first):
     /// list_50, md5_50, list_1000, md5_1000, list_1000_after_send, dismiss, send_10, send_big,
-    /// recall_3, recall_big, floor_again, list_50_no_cache, list_1000_no_cache,
-    /// fanout. Handy while profiling one of them.
+    /// recall_3, recall_big, rename_1000, rename_3, floor_again, list_50_no_cache,
+    /// list_1000_no_cache, fanout, dismissals. Handy while profiling one of them.
     #[arg(long, value_name = "KEY")]
     only: Vec<String>,
     /// Push sockets online in the fan-out scenario (members of the big
@@ -164,12 +167,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.instances > 1 && args.target.is_some() {
         bail!("--instances starts the servers itself: not with --target");
     }
-    let (servers, base_urls, scenarios, big_group, cast) = match &args.target {
+    let (servers, base_urls, scenarios, big_group, cast, dismissals) = match &args.target {
         Some(url) => {
             server_kind = format!("--target {url}");
             let base = url.trim().trim_end_matches('/').to_owned();
             let scenarios = target_scenarios(&base, &args.token, &mut notes).await?;
-            (Vec::new(), vec![base], scenarios, args.big_group, None)
+            (Vec::new(), vec![base], scenarios, args.big_group, None, None)
         }
         None => {
             let db = choose_db(&args, &scratch).await?;
@@ -206,7 +209,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 probe_sender_token: built.l1000_tokens[0].clone(),
                 probe_receiver: (world::L50, built.l50_tokens[0].clone()),
             };
-            (servers, base_urls, scenarios, built.big_group_members, Some(cast).filter(|c| !c.receivers.is_empty()))
+            let dismissals = (built.sender_tokens[0].clone(), built.small_group_members.clone());
+            let wanted = args.only.is_empty() || args.only.iter().any(|k| k == DISMISSALS);
+            (
+                servers,
+                base_urls,
+                scenarios,
+                built.big_group_members,
+                Some(cast).filter(|c| !c.receivers.is_empty()),
+                Some(dismissals).filter(|_| wanted),
+            )
         }
     };
     let scenarios = select(scenarios, &args.only)?;
@@ -323,6 +335,23 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 .to_owned(),
         );
     }
+    // Last: the big dismissal's purge runs in the server afterwards.
+    let dismissals = match (dismissals, servers.is_empty()) {
+        (Some((sender, members)), false) => {
+            say!(quiet, "running dismissals: groups of 3, then one group of {big_group} ...");
+            let rounds = if args.quick { 5 } else { 50 };
+            let group = world::GROUP_DISMISS.to_string();
+            let measured = membership::run(&base_urls[0], &sender, &members, &group, big_group, rounds).await?;
+            say!(
+                quiet,
+                "  group of 3 p50 {}, group of {big_group} {}",
+                report::ms(measured.small_p50_us),
+                report::ms(measured.big_us)
+            );
+            Some(measured)
+        }
+        _ => None,
+    };
     let mut report = Report {
         machine: Machine {
             cpu: report::cpu_model(),
@@ -341,6 +370,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         memory_at_start,
         scenarios: results,
         fanout,
+        dismissals,
         checks: Vec::new(),
         notes,
     };
@@ -395,7 +425,10 @@ async fn start_servers(
 
 /// The floor and the scenarios `only` names (all of them when it is empty).
 fn select(plans: Vec<ScenarioPlan>, only: &[String]) -> anyhow::Result<Vec<ScenarioPlan>> {
-    if let Some(unknown) = only.iter().find(|k| *k != FANOUT && !plans.iter().any(|p| p.0 == k.as_str())) {
+    let own_runs = [FANOUT, DISMISSALS];
+    if let Some(unknown) =
+        only.iter().find(|k| !own_runs.contains(&k.as_str()) && !plans.iter().any(|p| p.0 == k.as_str()))
+    {
         let keys: Vec<&str> = plans.iter().map(|p| p.0).collect();
         bail!("no scenario {unknown:?} here; the keys are {}", keys.join(", "));
     }
@@ -457,6 +490,8 @@ fn local_scenarios(w: &world::BuiltWorld, instances: usize) -> Vec<ScenarioPlan>
             Op::Recall { group: world::GROUP_BIG.to_string() },
             w.sender_tokens.clone(),
         ),
+        ("rename_1000", "rename a user with 1000 conversations".to_owned(), Op::Rename, w.l1000_tokens.clone()),
+        ("rename_3", "rename a user in 3 groups".to_owned(), Op::Rename, w.sender_tokens.clone()),
         ("floor_again", "floor again (drift)".to_owned(), floor_op(), Vec::new()),
         // Last, on a server restarted without the list cache: what a list
         // costs when it changed since it was last fetched.

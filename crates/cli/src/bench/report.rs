@@ -25,6 +25,9 @@ pub struct Report {
     /// The fan-out scenario, when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fanout: Option<super::fanout::FanoutResult>,
+    /// Dismissals of a group of 3 and of the big group, when they ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dismissals: Option<super::membership::DismissalResult>,
     pub checks: Vec<Check>,
     pub notes: Vec<String>,
 }
@@ -297,9 +300,19 @@ pub fn checks(report: &Report, big_group: usize, rss_limit_mib: f64) -> Vec<Chec
         p50_check(&format!("send to {big_group} p50 vs send to 10 p50"), "send_big", "send_10", 1.2),
         p50_check(&format!("recall in {big_group} p50 vs recall in 3 p50"), "recall_big", "recall_3", 1.2),
         ratio_check("dismiss throughput", "dismiss", 0.50),
+        p50_check("rename: 1000 conversations p50 vs 3", "rename_1000", "rename_3", 1.2),
         after_send,
         rss,
     ];
+    if let Some(d) = &report.dismissals {
+        let x = d.big_us / d.small_p50_us.max(1e-9);
+        checks.push(Check {
+            name: format!("dismiss a group of {} vs a group of 3 (p50 of {})", d.big_members, d.small_rounds),
+            target: "<= 2 x".to_owned(),
+            measured: format!("{x:.2} x ({} vs {})", ms(d.big_us), ms(d.small_p50_us)),
+            pass: Some(x <= 2.0),
+        });
+    }
     if f.is_some() {
         checks.extend([
             fanout_check("fan-out: server CPU per frame".into(), "<=", f.map(|f| f.server_cpu_us_per_frame), "µs", 3.0),

@@ -30,6 +30,8 @@ pub const GROUP_10: i64 = 3_000_001;
 pub const GROUP_BIG: i64 = 3_000_002;
 /// A group of three (the sender and two others), for the recall ratio.
 pub const GROUP_3: i64 = 3_000_003;
+/// As big as the big group and owned by the sender: dismissed once.
+pub const GROUP_DISMISS: i64 = 3_000_004;
 const L50_GROUP_BASE: i64 = 3_100_000;
 const L1000_GROUP_BASE: i64 = 3_200_000;
 /// Members of each small group a listed user is in (the user plus these).
@@ -66,6 +68,8 @@ pub struct BuiltWorld {
     pub l1000_group: String,
     /// The chat L50 marks read in the dismiss scenario.
     pub dismiss_chat: String,
+    /// Two users the sender puts in each group of 3 it dismisses.
+    pub small_group_members: Vec<String>,
     /// Members of the big group (the sender included).
     pub big_group_members: usize,
     pub counts: WorldCounts,
@@ -223,13 +227,22 @@ pub async fn build(service: &Service, spec: WorldSpec, quiet: bool) -> anyhow::R
 
     // 3. The groups of 3 and 10 and the big group (one transaction each).
     let big_others = (spec.big_group.saturating_sub(1)).min(spec.users);
-    for (id, name, others) in [(GROUP_3, "三人群", 2), (GROUP_10, "十人群", 9), (GROUP_BIG, "大群", big_others)]
-    {
+    let groups = [
+        (GROUP_3, "三人群", 2),
+        (GROUP_10, "十人群", 9),
+        (GROUP_BIG, "大群", big_others),
+        (GROUP_DISMISS, "待解散的大群", big_others),
+    ];
+    for (id, name, others) in groups {
         let step = Instant::now();
         let progress = spinner(&format!("group of {}", others + 1), quiet);
         let members = std::iter::once(SENDER).chain((0..others).map(regular)).collect();
+        let mut record = group(id, name.to_owned(), members);
+        if id == GROUP_DISMISS {
+            record.owner = Some(Id::from_raw(SENDER));
+        }
         let stats = store
-            .apply_identities(IdentityBatch { groups: vec![group(id, name.to_owned(), members)], ..Default::default() })
+            .apply_identities(IdentityBatch { groups: vec![record], ..Default::default() })
             .await
             .with_context(|| format!("adding the group of {}", others + 1))?;
         counts.groups += stats.groups;
@@ -310,6 +323,7 @@ pub async fn build(service: &Service, spec: WorldSpec, quiet: bool) -> anyhow::R
         l1000_group_sender_tokens,
         l1000_group: l1000_group.entity.id.to_string(),
         dismiss_chat: regular(0).to_string(),
+        small_group_members: vec![regular(0).to_string(), regular(1).to_string()],
         big_group_members: big_others + 1,
         counts,
         steps,
