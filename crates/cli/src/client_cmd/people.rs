@@ -226,6 +226,7 @@ async fn run_group(client: &Client, command: &GroupCommand, json: bool) -> anyho
                 return emit_json(&json!({ "group": data, "bots": info.bot }));
             }
             let bots: Vec<&str> = info.bot.iter().map(|b| b.name.as_str()).collect();
+            let or_none = |items: String| if items.is_empty() { "none".to_owned() } else { items };
             emit(&format!(
                 "id       {}\nname     {}\nintro    {}\nmembers  {}\nowner    {}\nadmins   {}\nbots     {}\nyou      {}{}{}\n",
                 data.group_id,
@@ -233,8 +234,8 @@ async fn run_group(client: &Client, command: &GroupCommand, json: bool) -> anyho
                 one_line(&data.introduction),
                 data.headcount,
                 data.owner,
-                data.admin.join(", "),
-                bots.join(", "),
+                or_none(data.admin.join(", ")),
+                or_none(bots.join(", ")),
                 level_name(data.permisson_level),
                 if data.do_not_disturb { ", muted" } else { "" },
                 if data.top { ", pinned" } else { "" },
