@@ -131,3 +131,43 @@ async fn oversized_and_garbage_websocket_frames_close_only_that_socket() {
     client.send_text(BEN, ChatType::User, "still serving", &[]).await.unwrap();
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn groups_and_friend_requests_stay_with_those_they_belong_to() {
+    let app = TestApp::spawn().await;
+    let (ann, ben, cat) = (app.client(ANN).await, app.client(BEN).await, app.client(CAT).await);
+    let not_member = format!("not a member of group {GROUP}");
+    // A non-member sees no members, bots, history or admin fields.
+    ann.set_admin(GROUP, BEN, true).await.unwrap();
+    assert_eq!(api_error(cat.group_members(GROUP, 1, 50, "").await).1, not_member);
+    assert_eq!(api_error(cat.group_bots(GROUP).await).1, not_member);
+    assert_eq!(api_error(cat.list_messages_after(GROUP, ChatType::Group, 0).await).1, not_member);
+    let public = cat.group_info(GROUP).await.unwrap();
+    let data = public.data.unwrap();
+    assert!(data.admin.is_empty() && data.permisson_level == 0 && !data.top && public.bot.is_empty());
+    // Nor can they act on it.
+    assert_eq!(api_error(cat.remove_member(GROUP, BEN).await).1, not_member);
+    assert_eq!(api_error(cat.invite(GROUP, CAT, ChatType::User).await).1, not_member);
+    assert_eq!(api_error(cat.dismiss_group(GROUP).await).1, not_member);
+
+    // A removed member reads nothing sent after they left, by any history call.
+    ann.invite(GROUP, CAT, ChatType::User).await.unwrap();
+    let before = ann.send_text(GROUP, ChatType::Group, "while Cat was in", &[]).await.unwrap();
+    ann.remove_member(GROUP, CAT).await.unwrap();
+    let after = ann.send_text(GROUP, ChatType::Group, "after Cat left", &[CAT]).await.unwrap();
+    assert_eq!(api_error(cat.list_messages(GROUP, ChatType::Group, 50, None).await).1, not_member);
+    assert_eq!(api_error(cat.list_messages_after(GROUP, ChatType::Group, 0).await).1, not_member);
+    for anchor in [&before, &after] {
+        assert_eq!(api_error(cat.list_messages_up_to(GROUP, ChatType::Group, anchor, 5).await).1, not_member);
+    }
+    assert!(list(&cat).await.iter().all(|c| c.chat_id != GROUP), "no row comes back with a mention");
+
+    // Friend requests: only their two users see or answer them.
+    cat.apply(BEN, ChatType::User, "secret note").await.unwrap();
+    let id = ben.friend_requests().await.unwrap().requests[0].request_id;
+    assert!(ann.friend_requests().await.unwrap().requests.is_empty());
+    assert_eq!(api_error(ann.answer_request(i64::from(id), true).await).1, "no such friend request for you");
+    assert_eq!(api_error(cat.answer_request(i64::from(id), true).await).1, "no such friend request for you");
+    assert_eq!(api_error(ann.ignore_request(i64::from(id)).await).1, "no such friend request for you");
+    app.shutdown().await;
+}

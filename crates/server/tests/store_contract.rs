@@ -637,3 +637,130 @@ async fn list_changes_and_the_list_clock() {
         assert_eq!(both, expected, "{engine}");
     }
 }
+
+/// create_group, join_group, membership, roster, group_members, set_admin,
+/// set_gag, dismiss_group, purge_dismissed: a dismissal hides the group at
+/// once from every read, and the purge deletes in batches.
+#[tokio::test]
+async fn groups_from_creation_to_dismissal() {
+    for (engine, store, _events, _dir) in engines().await {
+        let store = store.as_ref();
+        let recorder = Arc::new(ListRecorder::default());
+        store.watch_lists(Arc::clone(&recorder) as Arc<dyn ListSink>);
+        let group = NewGroup {
+            owner: CAT,
+            name: "Club".into(),
+            introduction: "we meet".into(),
+            avatar_url: String::new(),
+            created_ms: 7_000,
+        };
+        let club = store.create_group(group).await.unwrap();
+        assert!(club.get() > BOT.get(), "{engine}: one above every id in use");
+        let facts = store.entity_facts(club).await.unwrap().unwrap();
+        assert_eq!(
+            (facts.entity.kind, facts.introduction.as_str(), facts.created_ms, facts.owner, facts.dismissed),
+            (ChatType::Group, "we meet", 7_000, Some(CAT), false),
+            "{engine}"
+        );
+        let cat_row = row(store, CAT, club).await;
+        assert_eq!((cat_row.sort_ms, cat_row.last_seq), (7_000, 0), "{engine}: at the top, empty");
+        let chat = cat_row.chat;
+        store.append_message(chat, text(CAT, "c1", "Cat: hi", vec![])).await.unwrap();
+        assert_eq!(store.join_group(club, vec![ANN, BEN, CAT], 8_000).await.unwrap(), [ANN, BEN], "{engine}");
+        let ann_row = row(store, ANN, club).await;
+        assert_eq!((ann_row.read_seq, ann_row.sort_ms), (1, 8_000), "{engine}: joined read, at the top");
+        let owner = store.membership(club, CAT).await.unwrap().unwrap();
+        assert_eq!((owner.role, owner.gag_until_ms), (Role::Owner, 0), "{engine}");
+        assert!(store.set_admin(club, ANN, true).await.unwrap(), "{engine}");
+        assert!(store.set_gag(club, BEN, GAG_FOREVER).await.unwrap(), "{engine}");
+        assert!(!store.set_gag(club, id(4242), 1).await.unwrap(), "{engine}: not a member");
+        let roster = store.roster(club).await.unwrap();
+        assert_eq!((roster.headcount, roster.admins), (3, vec![ANN]), "{engine}");
+        let (page, total) = store.group_members(club, String::new(), 2, 0).await.unwrap();
+        let who: Vec<(Id, Role)> = page.iter().map(|m| (m.user.id, m.role)).collect();
+        assert_eq!((who, total), (vec![(CAT, Role::Owner), (ANN, Role::Admin)], 3), "{engine}");
+        let (page, total) = store.group_members(club, "be".into(), 10, 0).await.unwrap();
+        assert_eq!((page[0].user.id, page[0].gag_until_ms, total), (BEN, GAG_FOREVER, 1), "{engine}");
+        store.add_pin(BEN, club, 9_000).await.unwrap();
+        recorder.take(0).await;
+
+        assert!(store.dismiss_group(club, 10_000).await.unwrap(), "{engine}");
+        assert!(!store.dismiss_group(club, 11_000).await.unwrap(), "{engine}: once");
+        let (facts, _) = recorder.take(1).await;
+        assert_eq!(facts, [ListFact::Peer(club)], "{engine}");
+        assert!(store.entity_facts(club).await.unwrap().unwrap().dismissed, "{engine}");
+        for user in [ANN, BEN, CAT] {
+            assert!(store.conversations(user).await.unwrap().iter().all(|r| r.peer.id != club), "{engine}");
+            assert_eq!(position(store, user, club).await, None, "{engine}");
+            assert_eq!(store.membership(club, user).await.unwrap(), None, "{engine}");
+        }
+        assert!(store.pins(BEN).await.unwrap().is_empty(), "{engine}: its pins are hidden");
+        assert!(store.members_among(club, vec![ANN, BEN, CAT]).await.unwrap().is_empty(), "{engine}");
+        assert_eq!(store.roster(club).await.unwrap().headcount, 0, "{engine}");
+        assert_eq!(store.purge_dismissed(club, 2).await.unwrap(), 2, "{engine}: a batch");
+        assert_eq!(store.purge_dismissed(club, 2).await.unwrap(), 1, "{engine}");
+        assert_eq!(store.purge_dismissed(club, 2).await.unwrap(), 0, "{engine}: nothing left");
+        assert_eq!(store.purge_dismissed(GROUP, 2).await.unwrap(), 0, "{engine}: only dismissed groups");
+    }
+}
+
+/// edit_entity, remark, set_remark, contacts, requests: a rename is one
+/// row every reader sees; remarks and the address book are per user.
+#[tokio::test]
+async fn profiles_contacts_and_requests() {
+    for (engine, store, _events, _dir) in engines().await {
+        let store = store.as_ref();
+        let recorder = Arc::new(ListRecorder::default());
+        store.watch_lists(Arc::clone(&recorder) as Arc<dyn ListSink>);
+        let ben = store.entity(BEN).await.unwrap().unwrap();
+        store.open_conversation(CAT, &ben).await.unwrap();
+        recorder.take(2).await;
+        assert!(store.edit_entity(BEN, EntityChange::Name("Benjamin".into())).await.unwrap(), "{engine}");
+        assert!(!store.edit_entity(id(4242), EntityChange::Name("x".into())).await.unwrap(), "{engine}");
+        assert_eq!(recorder.take(1).await.0, [ListFact::Peer(BEN)], "{engine}");
+        assert_eq!(row(store, CAT, BEN).await.peer.name, "Benjamin", "{engine}");
+        store.edit_entity(BEN, EntityChange::AvatarUrl("https://b/new.png".into())).await.unwrap();
+        assert_eq!(row(store, CAT, BEN).await.peer.avatar_url, "https://b/new.png", "{engine}");
+        recorder.take(1).await;
+
+        let fields = RemarkFields { name: "Benno".into(), phone: "123".into(), extra: "[]".into() };
+        store.set_remark(CAT, BEN, Some(fields.clone())).await.unwrap();
+        assert_eq!(recorder.take(1).await.0, [ListFact::View { user: CAT, peer: BEN }], "{engine}");
+        assert_eq!(store.remark(CAT, BEN).await.unwrap(), Some(fields), "{engine}");
+        assert_eq!(row(store, CAT, BEN).await.remark.as_deref(), Some("Benno"), "{engine}");
+        let no_name = RemarkFields { name: String::new(), phone: "123".into(), extra: String::new() };
+        store.set_remark(CAT, BEN, Some(no_name)).await.unwrap();
+        assert_eq!(row(store, CAT, BEN).await.remark, None, "{engine}: an empty name shows no remark");
+        store.set_remark(CAT, BEN, None).await.unwrap();
+        assert_eq!(store.remark(CAT, BEN).await.unwrap(), None, "{engine}");
+
+        let first = store.add_request(CAT, ANN, "hi".into(), 1_000).await.unwrap();
+        let again = store.add_request(CAT, ANN, "hello".into(), 2_000).await.unwrap();
+        assert_eq!(first, again, "{engine}: a pending request is updated, not repeated");
+        assert!((1..i64::from(i32::MAX)).contains(&first), "{engine}");
+        let request = store.request(first).await.unwrap().unwrap();
+        assert_eq!(
+            (request.from.id, request.to.id, request.note.as_str(), request.state),
+            (CAT, ANN, "hello", RequestState::Pending),
+            "{engine}"
+        );
+        assert_eq!(store.requests(BEN, 10).await.unwrap(), vec![], "{engine}: only its two users");
+        assert_eq!(store.requests(ANN, 10).await.unwrap(), vec![request.clone()], "{engine}");
+        assert!(store.settle_request(first, RequestState::Agreed, 3_000).await.unwrap(), "{engine}");
+        assert!(!store.settle_request(first, RequestState::Rejected, 4_000).await.unwrap(), "{engine}: once");
+        assert!(store.is_contact(ANN, CAT).await.unwrap() && store.is_contact(CAT, ANN).await.unwrap(), "{engine}");
+        assert!(store.add_contact(CAT, BOT, 5_000).await.unwrap(), "{engine}");
+        assert!(!store.add_contact(CAT, BOT, 5_000).await.unwrap(), "{engine}");
+        assert_eq!(store.bot_headcount(BOT).await.unwrap(), 1, "{engine}");
+        let mut book: Vec<(Id, Option<Role>)> =
+            store.contacts(ANN).await.unwrap().into_iter().map(|c| (c.peer.id, c.role)).collect();
+        book.sort();
+        assert_eq!(book, [(CAT, None), (GROUP, Some(Role::Owner))], "{engine}");
+        assert!(store.remove_contact(CAT, ANN).await.unwrap(), "{engine}");
+        assert!(!store.is_contact(ANN, CAT).await.unwrap(), "{engine}: both ways");
+        assert!(store.remove_contact(CAT, BOT).await.unwrap(), "{engine}");
+        assert!(store.contacts(CAT).await.unwrap().iter().all(|c| c.peer.id != BOT), "{engine}");
+        assert!(store.delete_request(first).await.unwrap(), "{engine}");
+        assert_eq!(store.request(first).await.unwrap(), None, "{engine}");
+    }
+}
