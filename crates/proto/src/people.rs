@@ -488,6 +488,19 @@ mod tests {
     }
 
     #[test]
+    fn answers_carry_their_data_in_field_2() {
+        assert_eq!(GetUserResponse { status: None, data: Some(UserProfileData::default()) }.encode_to_vec(), [0x12, 0]);
+        assert_eq!(BotInfoResponse { status: None, data: Some(BotInfoData::default()) }.encode_to_vec(), [0x12, 0]);
+        assert_eq!(BoardResponse { status: None, data: Some(BoardData::default()) }.encode_to_vec(), [0x12, 0]);
+        assert_eq!(
+            GroupInfoResponse { status: None, data: Some(GroupData::default()), bot: vec![] }.encode_to_vec(),
+            [0x12, 0]
+        );
+        let status = Some(Status { number: 0, code: 1, msg: String::new() });
+        assert_eq!(StatusResponse { status }.encode_to_vec(), [0x0a, 2, 0x10, 1]);
+    }
+
+    #[test]
     fn get_user_field_numbers() {
         let d = UserProfileData {
             id: "1".into(),
