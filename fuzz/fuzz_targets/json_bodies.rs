@@ -1,5 +1,6 @@
 //! JSON request bodies (`ChatIdBody`, `SortChangeBody`, `NoNotifyBody`,
-//! `EmailLoginBody`), parsed as the server's `JsonBody` extractor parses
+//! `EmailLoginBody`, and those of groups, friends and remarks), parsed as
+//! the server's `JsonBody` extractor parses
 //! them (`serde_json::from_slice`), then the ids they carry through
 //! `Id::parse`. Nothing may panic; a parsed body serializes and parses back
 //! to itself.
@@ -9,7 +10,10 @@
 use libfuzzer_sys::fuzz_target;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use yhconv_proto::json::{ChatIdBody, EmailLoginBody, NoNotifyBody, SortChangeBody};
+use yhconv_proto::json::{
+    AgreeBody, ApplyBody, ChatIdBody, EditAdminBody, EmailLoginBody, GagBody, GroupUserBody, InviteBody, NoNotifyBody,
+    RequestIdBody, SaveRemarkBody, SortChangeBody,
+};
 use yhconv_server::ids::Id;
 
 fuzz_target!(|data: &[u8]| {
@@ -25,6 +29,31 @@ fuzz_target!(|data: &[u8]| {
     if let Some(b) = parse::<EmailLoginBody>(data) {
         let _ = b.email.trim();
     }
+    if let Some(b) = parse::<InviteBody>(data) {
+        id(&b.group_id);
+        b.chat_id.iter().chain(&b.user_id_list).for_each(|c| id(c));
+    }
+    for (group, user) in [
+        parse::<GroupUserBody>(data).map(|b| (b.group_id, b.user_id)),
+        parse::<GagBody>(data).map(|b| (b.group_id, b.user_id)),
+        parse::<EditAdminBody>(data).map(|b| (b.group_id, b.user_id)),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        id(&group);
+        id(&user);
+    }
+    if let Some(b) = parse::<ApplyBody>(data) {
+        id(&b.chat_id);
+    }
+    if let Some(b) = parse::<SaveRemarkBody>(data) {
+        id(&b.friend_id);
+    }
+    if let Some(b) = parse::<AgreeBody>(data) {
+        b.user_id.iter().for_each(|u| id(u));
+    }
+    let _ = parse::<RequestIdBody>(data);
 });
 
 fn parse<T: DeserializeOwned + Serialize + PartialEq + std::fmt::Debug>(data: &[u8]) -> Option<T> {

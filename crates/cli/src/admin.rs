@@ -54,6 +54,9 @@ enum AdminAction {
         owner: Option<String>,
         #[arg(long = "member")]
         members: Vec<String>,
+        /// A member who is an admin (added as a member if need be); repeatable.
+        #[arg(long = "admin")]
+        admins: Vec<String>,
         #[arg(long, default_value = "")]
         avatar_url: String,
         #[arg(long, default_value_t = 0)]
@@ -99,7 +102,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminAction::AddUser { id, name, email, password, avatar_url } => {
             World { users: vec![WorldUser { id, name, email, password, avatar_url, avatar_id: 0 }], ..World::default() }
         }
-        AdminAction::AddGroup { id, name, owner, members, avatar_url, certification_level } => World {
+        AdminAction::AddGroup { id, name, owner, members, admins, avatar_url, certification_level } => World {
             groups: vec![WorldGroup {
                 id,
                 name,
@@ -108,7 +111,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 certification_level,
                 owner,
                 members,
-                admins: vec![],
+                admins,
             }],
             ..World::default()
         },

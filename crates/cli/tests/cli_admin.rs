@@ -192,7 +192,7 @@ fn admin_adds_identities_one_at_a_time() {
         &["add-user", "--id", "10004", "--name", "Dan", "--email", "dan@example.com", "--password", "pw"][..],
         &["add-user", "--id", "10005", "--name", "Eve"],
         &["add-user", "--id", "10006", "--name", "Fay"],
-        &["add-group", "--id", "20002", "--name", "Ops", "--owner", "10004"],
+        &["add-group", "--id", "20002", "--name", "Ops", "--owner", "10004", "--admin", "10005"],
         &["add-member", "20002", "10005"],
         &["add-bot", "--id", "30002", "--name", "Echo"],
         &["set-remark", "10004", "10005", "Evie"],
@@ -251,6 +251,12 @@ fn admin_adds_identities_one_at_a_time() {
     assert!(
         lines.len() == 2 && lines[0].ends_with("Eve: hello Ops") && lines[1].ends_with("Dan: welcome"),
         "{lines:#?}"
+    );
+    // --admin made Eve an admin, as group/edit-admin would.
+    let info = server.client(&eve, &["group", "info", "20002", "--json"]).json();
+    assert_eq!(
+        (info["group"]["permisson_level"].as_i64(), &info["group"]["admin"]),
+        (Some(2), &serde_json::json!(["10005"]))
     );
 }
 
