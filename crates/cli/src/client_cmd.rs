@@ -359,6 +359,7 @@ async fn watch(client: &Client, args: &ClientArgs) -> anyhow::Result<()> {
                     false => emit(&format!("{} (edited)\n", render::push_line(&m)))?,
                 },
                 Some(PushEvent::Other { cmd }) => tracing::debug!(%cmd, "ignored push frame"),
+                Some(PushEvent::Draft(_) | PushEvent::ListRows(_)) => {}
             },
         }
     }
