@@ -3,9 +3,11 @@
 //! scripts.
 //!
 //! - here: the arguments, authentication and one function per command.
+//! - `live`: `yhconv client live`, the list kept current in place.
 //! - `render`: protocol values as text lines, tables and JSON (pure).
 //! - `text`: display widths, truncation, aligned tables, times (pure).
 
+mod live;
 mod render;
 pub(crate) mod text;
 
@@ -159,6 +161,11 @@ pub enum ClientCommand {
     Logout,
     /// Print pushed messages as they arrive, until Ctrl-C (times in UTC).
     Watch,
+    /// Show the conversation list and keep it current in place (names,
+    /// badges, @, muted, previews, drafts, relative times) until Ctrl-C; on
+    /// yhconv, read state and list changes made on other devices show by
+    /// themselves.
+    Live,
 }
 
 /// `on` or `off`.
@@ -289,6 +296,7 @@ async fn command(client: &Client, args: &ClientArgs) -> anyhow::Result<()> {
             ok(json)
         }
         ClientCommand::Watch => watch(client, args).await,
+        ClientCommand::Live => live::live(client, args).await,
     }
 }
 
