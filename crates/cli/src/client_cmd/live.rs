@@ -42,7 +42,7 @@ pub async fn live(client: &Client, args: &ClientArgs) -> anyhow::Result<()> {
         list.resync(client).await.map_err(fail("list"))?;
         draw(&me, &list, args.json, "live")?;
         let mut beat = tokio::time::interval(HEARTBEAT_EVERY);
-        let mut redraw = tokio::time::interval(REDRAW_EVERY);
+        let mut redraw = tokio::time::interval_at(tokio::time::Instant::now() + REDRAW_EVERY, REDRAW_EVERY);
         loop {
             tokio::select! {
                 _ = &mut ctrl_c => {

@@ -211,10 +211,8 @@ impl Service {
         let now: HashMap<Id, Bytes> = split_entries(&list.entries).into_iter().collect();
         let frame = {
             let mut sent = self.live.sent.lock().unwrap_or_else(|p| p.into_inner());
-            let Some(before) = sent.get_mut(&user) else {
-                sent.insert(user, now);
-                return Ok(());
-            };
+            // No rows noted at login (its read failed): every row is news.
+            let before = sent.entry(user).or_default();
             let changed: Vec<&Bytes> =
                 now.iter().filter(|(peer, row)| before.get(peer) != Some(row)).map(|(_, row)| row).collect();
             let removed: Vec<Id> = before.keys().filter(|peer| !now.contains_key(peer)).copied().collect();
