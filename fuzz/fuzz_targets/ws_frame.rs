@@ -12,6 +12,6 @@ fuzz_target!(|data: &[u8]| {
     };
     match parse_client_frame(text) {
         ClientFrame::Login { user_id, .. } => assert!(user_id.get() > 0),
-        ClientFrame::Heartbeat { .. } | ClientFrame::Other | ClientFrame::Bad => {}
+        ClientFrame::Heartbeat { .. } | ClientFrame::InputInfo { .. } | ClientFrame::Other | ClientFrame::Bad => {}
     }
 });

@@ -3,10 +3,12 @@
 //! scripts.
 //!
 //! - here: the arguments, authentication and one function per command.
+//! - `live`: `yhconv client live`, the list kept current in place.
 //! - `people`: profiles, groups and friends (`whois`, `group …`, `friends`).
 //! - `render`: protocol values as text lines, tables and JSON (pure).
 //! - `text`: display widths, truncation, aligned tables, times (pure).
 
+mod live;
 mod people;
 mod render;
 pub(crate) mod text;
@@ -163,6 +165,11 @@ pub enum ClientCommand {
     Watch,
     #[command(flatten)]
     People(people::PeopleCommand),
+    /// Show the conversation list and keep it current in place (names,
+    /// badges, @, muted, previews, drafts, relative times) until Ctrl-C; on
+    /// yhconv, read state and list changes made on other devices show by
+    /// themselves.
+    Live,
 }
 
 /// `on` or `off`.
@@ -294,6 +301,7 @@ async fn command(client: &Client, args: &ClientArgs) -> anyhow::Result<()> {
         }
         ClientCommand::Watch => watch(client, args).await,
         ClientCommand::People(command) => people::run(client, command, json).await,
+        ClientCommand::Live => live::live(client, args).await,
     }
 }
 
@@ -364,6 +372,7 @@ async fn watch(client: &Client, args: &ClientArgs) -> anyhow::Result<()> {
                     false => emit(&format!("{} (edited)\n", render::push_line(&m)))?,
                 },
                 Some(PushEvent::Other { cmd }) => tracing::debug!(%cmd, "ignored push frame"),
+                Some(PushEvent::Draft(_) | PushEvent::ListRows(_)) => {}
             },
         }
     }

@@ -325,6 +325,38 @@ fn watch_json_prints_a_message_pushed_by_another_user() {
 }
 
 #[test]
+fn live_on_two_terminals_of_one_user_follows_a_mark_read_made_elsewhere() {
+    let server = Server::demo();
+    let alice = server.token(ALICE);
+    let spawn = |device: &str| {
+        let mut cmd = server.client_cmd();
+        cmd.args(["--token", &alice, "--device-id", device, "live", "--json"]);
+        Spawned::new(cmd)
+    };
+    let (phone, desktop) = (spawn("phone"), spawn("desktop"));
+    let rows = |line: &str| -> Vec<Value> {
+        serde_json::from_str::<Value>(line)
+            .unwrap_or_else(|e| panic!("one JSON array per line ({e}): {line}"))
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let (first, _) = phone.stdout.until("the first view", |l| l.starts_with('['));
+    desktop.stdout.until("the first view", |l| l.starts_with('['));
+    let unread =
+        rows(&first).into_iter().find(|c| c["unread_count"].as_u64() > Some(0)).expect("the demo has an unread chat");
+    let chat = unread["chat_id"].as_str().unwrap().to_owned();
+
+    // Marked read from a third device: both views update by themselves.
+    server.client(&alice, &["read", &chat]).ok();
+    for view in [&phone, &desktop] {
+        view.stdout.until("the view with the chat read", |l| {
+            l.starts_with('[') && rows(l).iter().any(|c| c["chat_id"] == chat.as_str() && c["unread_count"] == 0)
+        });
+    }
+}
+
+#[test]
 fn errors_are_reported_with_the_server_code() {
     let server = Server::demo();
     let alice = server.token(ALICE);

@@ -52,9 +52,17 @@ impl Client {
     /// empty and the same `md5`; with `None` the request body is empty.
     pub async fn conversation_list(&self, md5: Option<&str>) -> Result<pb::ConversationList> {
         let body = match md5 {
-            Some(md5) => pb::ConversationListRequest { md5: md5.to_owned() }.encode_to_vec(),
+            Some(md5) => pb::ConversationListRequest { md5: md5.to_owned(), ..Default::default() }.encode_to_vec(),
             None => Vec::new(),
         };
+        self.post_proto(ep::CONVERSATION_LIST.path, body).await
+    }
+
+    /// `POST /v1/conversation/list` as a yhconv delta: only the rows that
+    /// differ from `known` (chat id and [`yhconv_proto::live::row_digest`]),
+    /// the known chats no longer listed in `removed`, and the list's md5.
+    pub async fn conversation_delta(&self, known: Vec<pb::RowDigest>) -> Result<pb::ConversationList> {
+        let body = pb::ConversationListRequest { md5: String::new(), known, delta: true }.encode_to_vec();
         self.post_proto(ep::CONVERSATION_LIST.path, body).await
     }
 

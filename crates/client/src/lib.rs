@@ -9,6 +9,8 @@
 //!   plumbing (token header, content types, timeout).
 //! - `reply`: turning an HTTP answer into a value or an [`Error`] (pure).
 //! - [`ws`]: the push socket, [`PushSocket`] and [`PushEvent`].
+//! - [`live`]: [`LiveList`], a user's conversation list kept current from
+//!   the push socket (and yhconv's list rows and delta lists).
 //!
 //! Nothing here relies on yhconv's own extensions: fields a stock server does
 //! not send (e.g. `unread_count`) simply read as zero.
@@ -27,6 +29,7 @@
 
 pub mod error;
 mod http;
+pub mod live;
 mod people;
 mod reply;
 pub mod ws;
@@ -40,7 +43,8 @@ use std::time::Duration;
 use reqwest::Url;
 
 pub use error::{Error, Result};
-pub use ws::{CloseReason, PushEvent, PushSocket};
+pub use live::LiveList;
+pub use ws::{CloseReason, PushEvent, PushOptions, PushSocket};
 pub use yhconv_proto::{pb, ChatType, ContentType};
 
 /// The `User-Agent` of every request and of the push socket handshake.

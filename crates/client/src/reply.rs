@@ -150,7 +150,13 @@ mod tests {
 
     #[test]
     fn protobuf_success() {
-        let list = pb::ConversationList { status: Some(pb::Status::ok(1)), total: 0, md5: "abc".into(), data: vec![] };
+        let list = pb::ConversationList {
+            status: Some(pb::Status::ok(1)),
+            total: 0,
+            md5: "abc".into(),
+            data: vec![],
+            ..Default::default()
+        };
         let body = list.encode_to_vec();
         let got: pb::ConversationList = raw(200, PB, &body).protobuf().unwrap();
         assert_eq!(got, list);

@@ -116,6 +116,7 @@ async fn list_without_md5_sends_an_empty_body() {
         data: vec![pb::Conversation { chat_id: "9".into(), ..Default::default() }],
         total: 1,
         md5: "m".into(),
+        ..Default::default()
     };
     let (base, server) = one_shot("200 OK", "application/x-protobuf", list.encode_to_vec()).await;
     let got = Client::new(&base).unwrap().with_token("t").conversation_list(None).await.unwrap();

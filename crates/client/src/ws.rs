@@ -39,6 +39,12 @@ pub enum PushEvent {
     Message(pb::PushMsg),
     /// A message was edited: its new content, with `edit_time`.
     Edited(pb::PushMsg),
+    /// A draft typed on another device of the user (`draft_input`): it
+    /// replaces the chat's draft; an empty one clears it.
+    Draft(pb::Draft),
+    /// yhconv (sockets opened with [`Client::connect_live_push`]): rows of
+    /// the user's list that changed for a reason other than a new message.
+    ListRows(pb::ListRows),
     /// A frame with any other `cmd` (or a `push_message` without a message).
     Other {
         /// The frame's `cmd`.
@@ -51,6 +57,17 @@ pub struct PushSocket {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     timeout: Duration,
     close: Option<CloseReason>,
+}
+
+/// How [`Client::connect_push_with`] logs in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushOptions {
+    /// Ask yhconv for `yhconv_list_rows` frames (`"listChanges": 1` in the
+    /// login's data; other servers ignore it).
+    pub list_changes: bool,
+    /// Wait for the server's `login_ack` before returning (yhconv sends
+    /// one; Yunhu's own server may not).
+    pub wait_for_ack: bool,
 }
 
 /// Why the server closed the socket, from its close frame.
@@ -72,6 +89,25 @@ impl Client {
     /// with the client's token. `platform` is one of `windows macos android
     /// linux ios fuchsia Web`.
     pub async fn connect_push(&self, user_id: &str, platform: &str, device_id: &str) -> Result<PushSocket> {
+        self.connect_push_with(user_id, platform, device_id, PushOptions::default()).await
+    }
+
+    /// [`Client::connect_push`] asking yhconv for list rows, and returning
+    /// once the login is acknowledged: a list read after this misses no
+    /// change, since every later one arrives on the socket.
+    pub async fn connect_live_push(&self, user_id: &str, platform: &str, device_id: &str) -> Result<PushSocket> {
+        let options = PushOptions { list_changes: true, wait_for_ack: true };
+        self.connect_push_with(user_id, platform, device_id, options).await
+    }
+
+    /// [`Client::connect_push`] with options.
+    pub async fn connect_push_with(
+        &self,
+        user_id: &str,
+        platform: &str,
+        device_id: &str,
+        options: PushOptions,
+    ) -> Result<PushSocket> {
         let token = self.require_token()?.to_owned();
         let url = check_ws_url(&self.ws_url)?;
         let mut request = url.as_str().into_client_request()?;
@@ -86,14 +122,54 @@ impl Client {
             token,
             platform: platform.to_owned(),
             device_id: device_id.to_owned(),
+            list_changes: u8::from(options.list_changes),
         };
         let data = serde_json::to_value(login).map_err(|e| Error::Decode(e.to_string()))?;
         socket.send_frame(new_seq(), cmd::LOGIN, data).await?;
+        if options.wait_for_ack {
+            socket.wait_for_login_ack().await?;
+        }
         Ok(socket)
     }
 }
 
 impl PushSocket {
+    /// Reads until the `login_ack` (nothing comes before it from yhconv).
+    async fn wait_for_login_ack(&mut self) -> Result<()> {
+        let wait = async {
+            loop {
+                match self.ws.next().await {
+                    Some(Ok(Message::Binary(bytes))) => {
+                        if let PushEvent::Other { cmd } = decode_frame(&bytes)? {
+                            if cmd == cmd::LOGIN_ACK {
+                                return Ok(());
+                            }
+                        }
+                    }
+                    Some(Ok(Message::Ping(_))) => self.ws.flush().await?,
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(e.into()),
+                    None => return Err(Error::WebSocket("the server closed the socket before the login_ack".into())),
+                }
+            }
+        };
+        tokio::time::timeout(self.timeout, wait)
+            .await
+            .map_err(|_| Error::WebSocket("no login_ack: wrong user or token?".into()))?
+    }
+
+    /// Sends `{"seq","cmd":"inputInfo","data":{"chatId","input","deviceId"}}`:
+    /// the user's draft in `chat_id` (an empty `input` clears it).
+    pub async fn send_draft(&mut self, chat_id: &str, input: &str, device_id: &str) -> Result<()> {
+        let data = serde_json::to_value(yhconv_proto::json::InputInfoData {
+            chat_id: chat_id.to_owned(),
+            input: input.to_owned(),
+            device_id: device_id.to_owned(),
+        })
+        .map_err(|e| Error::Decode(e.to_string()))?;
+        self.send_frame(new_seq(), cmd::INPUT_INFO, data).await
+    }
+
     /// Sends `{"seq":<new uuid>,"cmd":"heartbeat","data":{}}` and returns the
     /// seq; the ack arrives later through [`PushSocket::next_event`].
     pub async fn heartbeat(&mut self) -> Result<String> {
@@ -181,20 +257,33 @@ fn new_seq() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
+/// The part every server frame shares: its `info` (field 1). Frames are
+/// decoded by their `cmd`, since their field 2 differs.
+#[derive(Clone, PartialEq, prost::Message)]
+struct FrameHead {
+    #[prost(message, optional, tag = "1")]
+    info: Option<pb::Info>,
+}
+
 /// Decodes one binary server frame.
 pub(crate) fn decode_frame(bytes: &[u8]) -> Result<PushEvent> {
-    let frame = pb::WsFrame::decode(bytes)?;
-    let info = frame.info.unwrap_or_default();
+    let info = FrameHead::decode(bytes)?.info.unwrap_or_default();
+    let message = || pb::WsFrame::decode(bytes);
     Ok(match info.cmd.as_str() {
         cmd::HEARTBEAT_ACK => PushEvent::HeartbeatAck { seq: info.seq },
-        cmd::PUSH_MESSAGE => match frame.data.and_then(|d| d.msg) {
+        cmd::PUSH_MESSAGE => match message()?.data.and_then(|d| d.msg) {
             Some(msg) => PushEvent::Message(msg),
             None => PushEvent::Other { cmd: info.cmd },
         },
-        cmd::EDIT_MESSAGE => match frame.data.and_then(|d| d.msg) {
+        cmd::EDIT_MESSAGE => match message()?.data.and_then(|d| d.msg) {
             Some(msg) => PushEvent::Edited(msg),
             None => PushEvent::Other { cmd: info.cmd },
         },
+        cmd::DRAFT_INPUT => match pb::DraftFrame::decode(bytes)?.data.and_then(|d| d.draft) {
+            Some(draft) => PushEvent::Draft(draft),
+            None => PushEvent::Other { cmd: info.cmd },
+        },
+        cmd::LIST_ROWS => PushEvent::ListRows(pb::ListRowsFrame::decode(bytes)?.rows.unwrap_or_default()),
         _ => PushEvent::Other { cmd: info.cmd },
     })
 }

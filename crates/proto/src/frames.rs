@@ -15,6 +15,12 @@ pub mod cmd {
     pub const PUSH_MESSAGE: &str = "push_message";
     /// Server: an edited message.
     pub const EDIT_MESSAGE: &str = "edit_message";
+    /// Client: what the user typed in a chat (a draft).
+    pub const INPUT_INFO: &str = "inputInfo";
+    /// Server: a draft typed on another device of the user.
+    pub const DRAFT_INPUT: &str = "draft_input";
+    /// Server (yhconv, opt-in): rows of the user's list that changed.
+    pub const LIST_ROWS: &str = "yhconv_list_rows";
 }
 
 /// Why the server closes a push socket: its WebSocket close code and text.

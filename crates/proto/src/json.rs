@@ -111,6 +111,25 @@ pub struct WsLoginData {
     pub platform: String,
     #[serde(rename = "deviceId", default)]
     pub device_id: String,
+    /// yhconv: 1 (or `true`) asks for `yhconv_list_rows` frames on this
+    /// socket. Stock clients never send it.
+    #[serde(rename = "listChanges", default, deserialize_with = "lenient::flag", skip_serializing_if = "is_zero")]
+    pub list_changes: u8,
+}
+
+fn is_zero(flag: &u8) -> bool {
+    *flag == 0
+}
+
+/// `data` of the WebSocket `inputInfo` command: a draft.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputInfoData {
+    #[serde(rename = "chatId")]
+    pub chat_id: String,
+    #[serde(default)]
+    pub input: String,
+    #[serde(rename = "deviceId", default)]
+    pub device_id: String,
 }
 
 /// `{"chatId": "...", "chatType": 1|2|3}`: sticky/add and sticky/delete.

@@ -14,8 +14,10 @@ pub mod dates;
 pub mod endpoints;
 pub mod frames;
 pub mod json;
+pub mod live;
 pub mod pb;
 pub mod people;
+pub mod preview;
 
 mod kinds;
 pub use frames::CloseReason;
@@ -35,3 +37,5 @@ pub const MSG_UNAUTHORIZED: &str = "未登录";
 pub const MSG_OK: &str = "success";
 /// The `any` type URL of a pushed message.
 pub const PUSH_MESSAGE_TYPE_URL: &str = "type.googleapis.com/proto.PushMessage";
+/// The `any` type URL of a pushed draft.
+pub const MSG_INPUT_TYPE_URL: &str = "type.googleapis.com/proto.MsgInput";

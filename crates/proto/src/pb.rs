@@ -36,6 +36,24 @@ pub struct ConversationListRequest {
     /// The fingerprint of the list the client already holds.
     #[prost(string, tag = "2")]
     pub md5: String,
+    /// yhconv: the rows the client holds, by digest (see
+    /// [`crate::live::row_digest`]), when it asks for a delta.
+    #[prost(message, repeated, tag = "100")]
+    pub known: Vec<RowDigest>,
+    /// yhconv: answer only the rows that differ from `known` (and name the
+    /// known ones no longer listed in `removed`).
+    #[prost(bool, tag = "101")]
+    pub delta: bool,
+}
+
+/// yhconv: one row a client holds, as a delta request names it.
+#[derive(Clone, PartialEq, Message, serde::Serialize)]
+pub struct RowDigest {
+    #[prost(string, tag = "1")]
+    pub chat_id: String,
+    /// [`crate::live::row_digest`] of the row's bytes.
+    #[prost(fixed64, tag = "2")]
+    pub digest: u64,
 }
 
 /// Answer of `POST /v1/conversation/list`.
@@ -51,6 +69,13 @@ pub struct ConversationList {
     /// Hex md5 fingerprint of the list (the seed's `request_id`).
     #[prost(string, tag = "4")]
     pub md5: String,
+    /// yhconv, delta answers only: known chats no longer listed.
+    #[prost(string, repeated, tag = "100")]
+    pub removed: Vec<String>,
+    /// yhconv: true when this is a delta answer (`data` holds only the rows
+    /// that differ from the request's `known`).
+    #[prost(bool, tag = "101")]
+    pub delta: bool,
 }
 
 /// One entry of a user's conversation list.
@@ -412,6 +437,57 @@ pub struct PushMsg {
     pub edit_time: u64,
 }
 
+/// yhconv's `yhconv_list_rows` frame: rows of the user's list that changed
+/// for a reason other than a new message. Field 2 is never set: a stock
+/// client that decodes every frame as `push_message` finds no message in it.
+#[derive(Clone, PartialEq, Message, serde::Serialize)]
+pub struct ListRowsFrame {
+    #[prost(message, optional, tag = "1")]
+    pub info: Option<Info>,
+    #[prost(message, optional, tag = "3")]
+    pub rows: Option<ListRows>,
+}
+
+/// The payload of [`ListRowsFrame`].
+#[derive(Clone, PartialEq, Message, serde::Serialize)]
+pub struct ListRows {
+    /// Rows as `conversation/list` has them now (new or changed).
+    #[prost(message, repeated, tag = "1")]
+    pub row: Vec<Conversation>,
+    /// Chats no longer listed.
+    #[prost(string, repeated, tag = "2")]
+    pub removed: Vec<String>,
+}
+
+/// The `draft_input` frame (Yunhu's own shape).
+#[derive(Clone, PartialEq, Message, serde::Serialize)]
+pub struct DraftFrame {
+    #[prost(message, optional, tag = "1")]
+    pub info: Option<Info>,
+    #[prost(message, optional, tag = "2")]
+    pub data: Option<DraftData>,
+}
+
+/// `data` of a `draft_input` frame.
+#[derive(Clone, PartialEq, Message, serde::Serialize)]
+pub struct DraftData {
+    /// Always [`crate::MSG_INPUT_TYPE_URL`].
+    #[prost(string, tag = "1")]
+    pub any: String,
+    #[prost(message, optional, tag = "2")]
+    pub draft: Option<Draft>,
+}
+
+/// A draft: what the user has typed in a chat, replacing the previous one.
+#[derive(Clone, PartialEq, Message, serde::Serialize)]
+pub struct Draft {
+    /// The chat as the user sees it.
+    #[prost(string, tag = "1")]
+    pub chat_id: String,
+    #[prost(string, tag = "2")]
+    pub input: String,
+}
+
 impl Status {
     /// A success status for request `number`.
     pub fn ok(number: i64) -> Self {
@@ -481,7 +557,7 @@ mod golden {
 
     #[test]
     fn list_request_md5_is_field_2() {
-        let r = ConversationListRequest { md5: "ab".into() };
+        let r = ConversationListRequest { md5: "ab".into(), ..Default::default() };
         assert_eq!(r.encode_to_vec(), [0x12, 2, b'a', b'b']);
     }
 

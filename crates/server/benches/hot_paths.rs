@@ -84,6 +84,7 @@ fn list(c: &mut Criterion) {
             total: data.len() as u64,
             data: data.clone(),
             md5: fingerprint(&data),
+            ..Default::default()
         };
         group.bench_with_input(BenchmarkId::new("encode", n), &answer, |b, answer| {
             b.iter(|| black_box(answer).encode_to_vec())
@@ -98,6 +99,7 @@ fn list(c: &mut Criterion) {
                     total: data.len() as u64,
                     data,
                     md5,
+                    ..Default::default()
                 };
                 black_box(list.encode_to_vec())
             })

@@ -28,9 +28,10 @@ use bytes::{Bytes, BytesMut};
 use prost::Message as _;
 use tokio::sync::mpsc;
 use yhconv_proto::frames::cmd;
-use yhconv_proto::pb::{Info, MsgContent, PushData, PushMsg, Sender, WsFrame};
-use yhconv_proto::{ChatType, PUSH_MESSAGE_TYPE_URL};
+use yhconv_proto::pb::{Draft, DraftData, DraftFrame, Info, MsgContent, PushData, PushMsg, Sender, WsFrame};
+use yhconv_proto::{ChatType, MSG_INPUT_TYPE_URL, PUSH_MESSAGE_TYPE_URL};
 
+pub use crate::domain::event::SocketOrigin;
 use crate::domain::event::{ChatRef, Event, MessageKey, TokenHash, EVENT_QUEUE};
 use crate::domain::ids::Id;
 use crate::domain::model::AddressedMessage;
@@ -44,6 +45,18 @@ struct SocketEntry {
     queue: mpsc::Sender<Bytes>,
     lagged: Arc<AtomicBool>,
     logged_out: Arc<AtomicBool>,
+    /// The socket asked for `yhconv_list_rows` frames at login.
+    list_changes: bool,
+}
+
+/// What the live lists ([`crate::service::live`]) should look at again:
+/// sent by the hub for edits and recalls, by the list facts for the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ListHint {
+    /// One user's list may have changed.
+    User(Id),
+    /// Any list may have changed.
+    Everyone,
 }
 
 /// Registry of logged-in sockets, fed by the store's events.
@@ -56,6 +69,10 @@ pub struct Hub {
     backlog: Mutex<HashMap<ChatRef, usize>>,
     /// Woken when a chat's backlog shrinks.
     room: tokio::sync::Notify,
+    /// This instance's random tag (see [`SocketOrigin`]).
+    instance: u64,
+    /// Where hints for the live lists go, once they run.
+    list_hints: std::sync::OnceLock<mpsc::UnboundedSender<ListHint>>,
 }
 
 /// One logged-in socket's end of the hub. Dropping it unregisters the socket.
@@ -70,6 +87,11 @@ pub struct Subscription {
 }
 
 impl Subscription {
+    /// Where this socket is, for events that must skip it.
+    pub fn origin(&self) -> SocketOrigin {
+        SocketOrigin { instance: self.hub.instance, socket: self.id }
+    }
+
     /// True when the hub dropped this socket for falling behind.
     pub fn lagged(&self) -> bool {
         self.lagged.load(Ordering::Relaxed)
@@ -100,6 +122,8 @@ impl Hub {
             stats: PushStats::default(),
             backlog: Mutex::default(),
             room: tokio::sync::Notify::new(),
+            instance: rand::random::<u64>().max(1),
+            list_hints: std::sync::OnceLock::new(),
         });
         tokio::spawn(fan_out(Arc::downgrade(&hub), store, rx));
         hub
@@ -108,12 +132,24 @@ impl Hub {
     /// Registers a socket of `user`, logged in with the token whose hash is
     /// `token_hash`.
     pub fn subscribe(self: &Arc<Self>, user: Id, token_hash: TokenHash) -> Subscription {
+        self.subscribe_with(user, token_hash, false)
+    }
+
+    /// [`Hub::subscribe`], for a socket that asked for `yhconv_list_rows`
+    /// frames when `list_changes`.
+    pub fn subscribe_with(self: &Arc<Self>, user: Id, token_hash: TokenHash, list_changes: bool) -> Subscription {
         let (queue, frames) = mpsc::channel(self.queue_capacity);
         let id = self.next_socket_id.fetch_add(1, Ordering::Relaxed);
         let lagged = Arc::new(AtomicBool::new(false));
         let logged_out = Arc::new(AtomicBool::new(false));
-        let entry =
-            SocketEntry { id, token_hash, queue, lagged: Arc::clone(&lagged), logged_out: Arc::clone(&logged_out) };
+        let entry = SocketEntry {
+            id,
+            token_hash,
+            queue,
+            lagged: Arc::clone(&lagged),
+            logged_out: Arc::clone(&logged_out),
+            list_changes,
+        };
         self.sockets.write().unwrap_or_else(|p| p.into_inner()).entry(user).or_default().push(entry);
         Subscription { hub: Arc::clone(self), user, id, frames, lagged, logged_out }
     }
@@ -147,6 +183,68 @@ impl Hub {
     /// Number of logged-in sockets.
     pub fn socket_count(&self) -> usize {
         self.sockets.read().unwrap_or_else(|p| p.into_inner()).values().map(Vec::len).sum()
+    }
+
+    /// Starts handing [`ListHint`]s to `hints` (once).
+    pub fn send_list_hints(&self, hints: mpsc::UnboundedSender<ListHint>) {
+        let _ = self.list_hints.set(hints);
+    }
+
+    /// Whether `user` has a socket here that asked for list rows.
+    pub fn wants_list_rows(&self, user: Id) -> bool {
+        let sockets = self.sockets.read().unwrap_or_else(|p| p.into_inner());
+        sockets.get(&user).is_some_and(|list| list.iter().any(|s| s.list_changes))
+    }
+
+    /// Users with a socket here that asked for list rows.
+    pub fn list_row_users(&self) -> Vec<Id> {
+        let sockets = self.sockets.read().unwrap_or_else(|p| p.into_inner());
+        sockets.iter().filter(|(_, list)| list.iter().any(|s| s.list_changes)).map(|(user, _)| *user).collect()
+    }
+
+    /// Queues `frame` for every socket of `user` here (only those that asked
+    /// for list rows when `list_rows_only`), except socket `except` of this
+    /// instance; drops sockets whose queue is full. How many got it.
+    pub fn send_to_user(&self, user: Id, frame: Bytes, list_rows_only: bool, except: SocketOrigin) -> usize {
+        let mut lagging = Vec::new();
+        let mut delivered = 0;
+        {
+            let sockets = self.sockets.read().unwrap_or_else(|p| p.into_inner());
+            let Some(list) = sockets.get(&user) else { return 0 };
+            for socket in list {
+                if (list_rows_only && !socket.list_changes)
+                    || (except.instance == self.instance && except.socket == socket.id)
+                {
+                    continue;
+                }
+                match socket.queue.try_send(frame.clone()) {
+                    Ok(()) => delivered += 1,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        socket.lagged.store(true, Ordering::Relaxed);
+                        lagging.push(socket.id);
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => lagging.push(socket.id),
+                }
+            }
+        }
+        self.stats.frames_delivered.fetch_add(delivered as u64, Ordering::Relaxed);
+        for id in lagging {
+            tracing::warn!(%user, socket = id, capacity = self.queue_capacity, "push queue full: dropping socket");
+            self.stats.sockets_dropped.fetch_add(1, Ordering::Relaxed);
+            self.unregister(user, id);
+        }
+        delivered
+    }
+
+    /// Tells the live lists that these users' lists may have changed.
+    fn hint_lists(&self, users: impl IntoIterator<Item = Id>) {
+        if let Some(hints) = self.list_hints.get() {
+            for user in users {
+                if self.wants_list_rows(user) {
+                    let _ = hints.send(ListHint::User(user));
+                }
+            }
+        }
     }
 
     /// Users with at least one logged-in socket.
@@ -330,6 +428,10 @@ impl Turns {
             let Job::Announced(key, kind) = queue[at] else { unreachable!("found above") };
             match load(hub, store, key, kind).await {
                 Some((frames, receivers)) if !receivers.is_empty() => {
+                    // An edit or recall may change the row of every receiver.
+                    if kind != PushKind::New {
+                        hub.hint_lists(receivers.iter().map(|&(user, _)| user));
+                    }
                     self.frames += receivers.len();
                     queue[at] = Job::Loaded { frames: vec![frames], receivers, done: 0 };
                 }
@@ -410,6 +512,7 @@ async fn fan_out(hub: std::sync::Weak<Hub>, store: Arc<dyn Store>, mut events: m
                 Event::Message(key) => turns.announce(&hub, key, PushKind::New),
                 Event::Edited(key) => turns.announce(&hub, key, PushKind::Edited),
                 Event::Recalled(key) => turns.announce(&hub, key, PushKind::Recalled),
+                Event::Draft { user, peer, origin } => deliver_draft(&hub, store.as_ref(), user, peer, origin).await,
             }
         }
         turns.take_turn(&hub, store.as_ref()).await;
@@ -419,6 +522,34 @@ async fn fan_out(hub: std::sync::Weak<Hub>, store: Arc<dyn Store>, mut events: m
         // Let sockets write what they were given before the next turn.
         tokio::task::yield_now().await;
     }
+}
+
+/// Pushes `user`'s current draft in the chat with `peer` to their sockets
+/// here, except the one it was typed on (nothing for a user not online).
+async fn deliver_draft(hub: &Hub, store: &dyn Store, user: Id, peer: Id, origin: SocketOrigin) {
+    let online = hub.sockets.read().unwrap_or_else(|p| p.into_inner()).contains_key(&user);
+    if !online {
+        return;
+    }
+    match store.draft(user, peer).await {
+        Ok(input) => {
+            hub.send_to_user(user, encode_draft(peer, input.as_deref().unwrap_or_default()), false, origin);
+        }
+        Err(e) => tracing::error!(error = %e, %user, %peer, "push: cannot load draft"),
+    }
+}
+
+/// The `draft_input` frame of a draft in the chat `peer` (an empty `input`
+/// clears it).
+pub fn encode_draft(peer: Id, input: &str) -> Bytes {
+    let frame = DraftFrame {
+        info: Some(Info { seq: String::new(), cmd: cmd::DRAFT_INPUT.into() }),
+        data: Some(DraftData {
+            any: MSG_INPUT_TYPE_URL.into(),
+            draft: Some(Draft { chat_id: peer.to_string(), input: input.to_owned() }),
+        }),
+    };
+    Bytes::from(frame.encode_to_vec())
 }
 
 /// What happened to a pushed message.

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use yhconv_proto::{ChatType, ContentType};
 use yhconv_server::config::{PgSettings, SqliteSync};
-use yhconv_server::domain::event::{ChatRef, Event, MessageKey};
+use yhconv_server::domain::event::{ChatRef, Event, MessageKey, SocketOrigin};
 use yhconv_server::domain::ids::Id;
 use yhconv_server::domain::list_change::{ListChange, ListClock, ListFact, ListSink};
 use yhconv_server::domain::model::*;
@@ -372,6 +372,38 @@ async fn members_and_where_joiners_start() {
             expected.sort_unstable();
             assert_eq!(found, expected, "{engine}");
         }
+    }
+}
+
+#[tokio::test]
+async fn drafts_and_the_draft_event() {
+    for (engine, store, mut events, _dir) in engines().await {
+        let store = store.as_ref();
+        let origin = SocketOrigin { instance: 9, socket: 4 };
+        assert!(store.drafts(ANN).await.unwrap().is_empty(), "{engine}");
+        // set_draft: stored, replaced (not appended), announced with its origin.
+        store.set_draft(ANN, BEN, "草稿 one".into(), 10, origin).await.unwrap();
+        assert_eq!(next_event(&mut events).await, Event::Draft { user: ANN, peer: BEN, origin }, "{engine}");
+        store.set_draft(ANN, BEN, "two".into(), 20, origin).await.unwrap();
+        next_event(&mut events).await;
+        store.set_draft(ANN, GROUP, "three".into(), 30, SocketOrigin::NONE).await.unwrap();
+        next_event(&mut events).await;
+        assert_eq!(store.draft(ANN, BEN).await.unwrap().as_deref(), Some("two"), "{engine}");
+        let mut all = store.drafts(ANN).await.unwrap();
+        all.sort();
+        assert_eq!(all, vec![(BEN, "two".to_owned()), (GROUP, "three".to_owned())], "{engine}");
+        assert!(store.drafts(BEN).await.unwrap().is_empty(), "{engine}: per user");
+        // An empty draft deletes it, and is announced too.
+        store.set_draft(ANN, GROUP, String::new(), 40, origin).await.unwrap();
+        assert_eq!(next_event(&mut events).await, Event::Draft { user: ANN, peer: GROUP, origin }, "{engine}");
+        assert_eq!(store.draft(ANN, GROUP).await.unwrap(), None, "{engine}");
+        // clear_draft: true and announced (from no socket) once, then false and silent.
+        assert!(store.clear_draft(ANN, BEN).await.unwrap(), "{engine}");
+        let cleared = Event::Draft { user: ANN, peer: BEN, origin: SocketOrigin::NONE };
+        assert_eq!(next_event(&mut events).await, cleared, "{engine}");
+        assert!(!store.clear_draft(ANN, BEN).await.unwrap(), "{engine}");
+        assert!(tokio::time::timeout(Duration::from_millis(300), events.recv()).await.is_err(), "{engine}: no event");
+        assert!(store.drafts(ANN).await.unwrap().is_empty(), "{engine}");
     }
 }
 

@@ -10,6 +10,7 @@
 //! - [`report`]: the table, the target checks, `--json`.
 
 mod fanout;
+mod live_push;
 mod load;
 mod membership;
 mod report;
@@ -31,6 +32,8 @@ use world::WorldSpec;
 const FANOUT: &str = "fanout";
 /// The `--only` key of the dismissals (a group of 3, then the big group).
 const DISMISSALS: &str = "dismissals";
+/// The `--only` key of the list-change push scenario.
+const LIVE_PUSH: &str = "live_push";
 
 /// The server's memory target with the big world, MiB.
 const RSS_LIMIT_MIB: f64 = 300.0;
@@ -87,7 +90,7 @@ pub struct BenchArgs {
     /// Run only these scenarios (repeatable; the floor always runs first):
     /// list_50, md5_50, list_1000, md5_1000, list_1000_after_send, dismiss, send_10, send_big,
     /// recall_3, recall_big, rename_1000, rename_3, floor_again, list_50_no_cache,
-    /// list_1000_no_cache, fanout, dismissals. Handy while profiling one of them.
+    /// list_1000_no_cache, fanout, dismissals, live_push. Handy while profiling one of them.
     #[arg(long, value_name = "KEY")]
     only: Vec<String>,
     /// Push sockets online in the fan-out scenario (members of the big
@@ -167,6 +170,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.instances > 1 && args.target.is_some() {
         bail!("--instances starts the servers itself: not with --target");
     }
+    let mut live_cast = None;
     let (servers, base_urls, scenarios, big_group, cast, dismissals) = match &args.target {
         Some(url) => {
             server_kind = format!("--target {url}");
@@ -202,6 +206,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             let base_urls = servers.iter().map(|s| s.base_url.clone()).collect();
             let scenarios = local_scenarios(&built, args.instances);
             db_url = Some(db);
+            live_cast = Some(live_push::LiveCast {
+                user: (world::L1000, built.l1000_tokens[0].clone()),
+                chat: built.l1000_group.clone(),
+                bystanders: std::iter::repeat_n(world::L50, 4)
+                    .zip(built.l50_tokens.iter().cloned())
+                    .chain(built.socket_tokens.iter().take(100).cloned())
+                    .collect(),
+            });
             let cast = fanout::Cast {
                 receivers: built.socket_tokens.clone(),
                 group: world::GROUP_BIG.to_string(),
@@ -310,6 +322,27 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         _ => None,
     };
+    let live_push = match (&live_cast, servers.is_empty()) {
+        (Some(cast), false) if args.only.is_empty() || args.only.iter().any(|k| k == LIVE_PUSH) => {
+            say!(quiet, "running list-change pushes: {} bystander sockets online ...", cast.bystanders.len());
+            let cast = live_push::LiveCast {
+                user: cast.user.clone(),
+                chat: cast.chat.clone(),
+                bystanders: cast.bystanders.clone(),
+            };
+            let measured = live_push::run(&base_urls[0], cast).await?;
+            say!(
+                quiet,
+                "  row on the last socket p50 {:.2} ms, p99 {:.2} ms; {:.2} frames per socket per change; {} to others",
+                measured.row_p50_ms,
+                measured.row_p99_ms,
+                measured.frames_per_socket_per_change,
+                measured.bystander_frames
+            );
+            Some(measured)
+        }
+        _ => None,
+    };
     drift_note(&results, &mut notes, server_known);
     if server_kind.starts_with("postgres") {
         notes.push("with PostgreSQL, OTHER includes the database server's own processes".to_owned());
@@ -371,6 +404,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         scenarios: results,
         fanout,
         dismissals,
+        live_push,
         checks: Vec::new(),
         notes,
     };
@@ -425,7 +459,7 @@ async fn start_servers(
 
 /// The floor and the scenarios `only` names (all of them when it is empty).
 fn select(plans: Vec<ScenarioPlan>, only: &[String]) -> anyhow::Result<Vec<ScenarioPlan>> {
-    let own_runs = [FANOUT, DISMISSALS];
+    let own_runs = [FANOUT, DISMISSALS, LIVE_PUSH];
     if let Some(unknown) =
         only.iter().find(|k| !own_runs.contains(&k.as_str()) && !plans.iter().any(|p| p.0 == k.as_str()))
     {

@@ -28,6 +28,7 @@ pub struct Report {
     /// Dismissals of a group of 3 and of the big group, when they ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dismissals: Option<super::membership::DismissalResult>,
+    pub live_push: Option<super::live_push::LivePushResult>,
     pub checks: Vec<Check>,
     pub notes: Vec<String>,
 }
@@ -202,6 +203,21 @@ impl Report {
                 f.probe_p50_ms,
                 f.probe_p99_ms,
                 f.probes
+            ));
+        }
+        if let Some(l) = &self.live_push {
+            out.push_str(&format!(
+                "\nlist-change push: {} changes (mute on/off) of one user with {} live sockets, {} other users' \
+                 live sockets online\n\x20 row on the user's last socket after the call answered: p50 {:.2} ms, \
+                 p99 {:.2} ms; {:.2} frames per socket per change, {} bytes each; frames to other users: {}\n",
+                l.changes,
+                l.devices,
+                l.bystanders,
+                l.row_p50_ms,
+                l.row_p99_ms,
+                l.frames_per_socket_per_change,
+                l.frame_bytes,
+                l.bystander_frames
             ));
         }
         let m = &self.machine;

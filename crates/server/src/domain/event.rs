@@ -7,6 +7,8 @@
 //! most 8,000 bytes, and a message may hold 64 KiB. The hub loads what it
 //! pushes ([`crate::domain::store::Store::pushed_message`]).
 
+use super::ids::Id;
+
 /// A stored message: its chat row and sequence number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MessageKey {
@@ -40,6 +42,23 @@ pub enum Event {
     Recalled(MessageKey),
     /// A token was revoked: close the sockets that logged in with it.
     LoggedOut(TokenHash),
+    /// `user`'s draft in the chat with `peer` changed: push it to their
+    /// sockets, except the one it was typed on.
+    Draft { user: Id, peer: Id, origin: SocketOrigin },
+}
+
+/// Which socket something came from, across instances: the instance's
+/// random tag and the socket's number there. [`SocketOrigin::NONE`] for
+/// none (a change made over HTTP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct SocketOrigin {
+    pub instance: u64,
+    pub socket: u64,
+}
+
+impl SocketOrigin {
+    /// No socket.
+    pub const NONE: SocketOrigin = SocketOrigin { instance: 0, socket: 0 };
 }
 
 /// Prefix of a logout's wire form.
@@ -48,6 +67,8 @@ const LOGOUT_PREFIX: &str = "logout:";
 const EDIT_PREFIX: &str = "edit:";
 /// Prefix of a recall's wire form.
 const RECALL_PREFIX: &str = "recall:";
+/// Prefix of a draft's wire form.
+const DRAFT_PREFIX: &str = "draft:";
 
 impl Event {
     /// The event as text (a `NOTIFY` payload): `CHAT:SEQ` for a message,
@@ -60,6 +81,9 @@ impl Event {
             Self::Edited(k) => format!("{EDIT_PREFIX}{}", key(k)),
             Self::Recalled(k) => format!("{RECALL_PREFIX}{}", key(k)),
             Self::LoggedOut(hash) => format!("{LOGOUT_PREFIX}{}", hex::encode(hash)),
+            Self::Draft { user, peer, origin } => {
+                format!("{DRAFT_PREFIX}{}:{}:{}.{}", user.get(), peer.get(), origin.instance, origin.socket)
+            }
         }
     }
 
@@ -69,6 +93,14 @@ impl Event {
             let mut hash = [0u8; 32];
             hex::decode_to_slice(hex_hash, &mut hash).ok()?;
             return Some(Self::LoggedOut(hash));
+        }
+        if let Some(rest) = text.strip_prefix(DRAFT_PREFIX) {
+            let mut parts = rest.split(':');
+            let user = Id::from_raw(parts.next()?.parse().ok()?);
+            let peer = Id::from_raw(parts.next()?.parse().ok()?);
+            let (instance, socket) = parts.next()?.split_once('.')?;
+            let origin = SocketOrigin { instance: instance.parse().ok()?, socket: socket.parse().ok()? };
+            return parts.next().is_none().then_some(Self::Draft { user, peer, origin });
         }
         let key = |text: &str| {
             let (chat, seq) = text.split_once(':')?;
@@ -91,7 +123,13 @@ mod tests {
     #[test]
     fn round_trips() {
         let key = MessageKey { chat: ChatRef(42), seq: 7 };
-        let events = [Event::Message(key), Event::Edited(key), Event::Recalled(key), Event::LoggedOut([0xab; 32])];
+        let draft = Event::Draft {
+            user: Id::from_raw(1001),
+            peer: Id::from_raw(2001),
+            origin: SocketOrigin { instance: u64::MAX, socket: 7 },
+        };
+        let events =
+            [Event::Message(key), Event::Edited(key), Event::Recalled(key), Event::LoggedOut([0xab; 32]), draft];
         for event in events {
             assert_eq!(Event::decode(&event.encode()), Some(event.clone()), "{}", event.encode());
         }
@@ -100,7 +138,20 @@ mod tests {
 
     #[test]
     fn garbage_is_none() {
-        for text in ["", "x", "1:", ":2", "a:b", "logout:zz", "logout:abcd", "edit:", "recall:1"] {
+        for text in [
+            "",
+            "x",
+            "1:",
+            ":2",
+            "a:b",
+            "logout:zz",
+            "logout:abcd",
+            "edit:",
+            "recall:1",
+            "draft:1:2",
+            "draft:1:2:3",
+            "draft:1:2:3.4:5",
+        ] {
             assert_eq!(Event::decode(text), None, "{text}");
         }
     }

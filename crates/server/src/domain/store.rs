@@ -17,7 +17,7 @@
 use async_trait::async_trait;
 
 use super::error::Result;
-use super::event::{ChatRef, EventSink, MessageKey, TokenHash};
+use super::event::{ChatRef, EventSink, MessageKey, SocketOrigin, TokenHash};
 use super::ids::Id;
 use super::list_change::{ListClock, ListSink};
 use super::model::*;
@@ -192,6 +192,16 @@ pub trait Store: Send + Sync + 'static {
     async fn settle_request(&self, id: i64, state: RequestState, now_ms: i64) -> Result<bool>;
     /// Deletes a request; true when it existed.
     async fn delete_request(&self, id: i64) -> Result<bool>;
+    /// Replaces `user`'s draft in the chat with `peer` (an empty `input`
+    /// deletes it) and emits [`Event::Draft`] naming `origin`.
+    async fn set_draft(&self, user: Id, peer: Id, input: String, now_ms: i64, origin: SocketOrigin) -> Result<()>;
+    /// Deletes `user`'s draft in the chat with `peer`; true when there was
+    /// one, and then emits [`Event::Draft`] from no socket.
+    async fn clear_draft(&self, user: Id, peer: Id) -> Result<bool>;
+    /// Every draft of `user` (peer, input), in no particular order.
+    async fn drafts(&self, user: Id) -> Result<Vec<(Id, String)>>;
+    /// `user`'s draft in the chat with `peer`, if any.
+    async fn draft(&self, user: Id, peer: Id) -> Result<Option<String>>;
 
     /// Checks that the database answers.
     async fn health(&self) -> Result<()>;

@@ -24,14 +24,19 @@ pub fn router() -> Router<AppState> {
 }
 
 /// `POST /v1/conversation/list`: the caller's list, or an empty answer when
-/// the client's md5 still matches.
+/// the client's md5 still matches; with yhconv's `delta`, only the rows that
+/// differ from the client's `known` ones.
 async fn list_route(
     State(state): State<AppState>,
     auth: Auth<ProtoFormat>,
     ProtoBody(req): ProtoBody<ConversationListRequest>,
 ) -> Result<Response, ApiError<ProtoFormat>> {
-    let list = state.service.conversation_list(auth.user).await?;
     let status = ok_status().unwrap_or_default();
+    if req.delta {
+        let body = state.service.conversation_delta(auth.user, status, &req.md5, &req.known).await?;
+        return Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/x-protobuf"))], body).into_response());
+    }
+    let list = state.service.conversation_list(auth.user).await?;
     let body = if !req.md5.is_empty() && req.md5.eq_ignore_ascii_case(&list.md5) {
         encode_list(status, &[], 0, &list.md5)
     } else {

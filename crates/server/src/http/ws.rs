@@ -1,8 +1,9 @@
 //! `GET /ws`: the push socket.
 //!
-//! Client frames are JSON text (`login`, `heartbeat`); server frames are
-//! binary protobuf (`heartbeat_ack`, `push_message`). Before a good login a
-//! socket gets nothing back. The session logic is generic over the frame
+//! Client frames are JSON text (`login`, `heartbeat`, `inputInfo`); server
+//! frames are binary protobuf (`heartbeat_ack`, `push_message`,
+//! `draft_input`, and `yhconv_list_rows` for a login that asked with
+//! `"listChanges": 1`). Before a good login a socket gets nothing back. The session logic is generic over the frame
 //! stream and sink, so it is tested without a socket too.
 
 use std::time::Duration;
@@ -15,12 +16,13 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::time::Instant;
 use yhconv_proto::endpoints as ep;
 use yhconv_proto::frames::cmd;
-use yhconv_proto::json::{WsClientFrame, WsLoginData};
+use yhconv_proto::json::{InputInfoData, WsClientFrame, WsLoginData};
 use yhconv_proto::CloseReason;
 
 use super::{AppState, RouterExt as _};
 use crate::domain::ids::Id;
-use crate::push::{encode_heartbeat_ack, encode_login_ack, Subscription};
+use crate::push::{encode_draft, encode_heartbeat_ack, encode_login_ack, Subscription};
+use crate::service::drafts::DraftCoalescer;
 use crate::service::user::token_hash;
 use crate::service::Service;
 
@@ -79,8 +81,14 @@ pub struct SessionSettings {
 /// What to do with one client frame.
 enum Action {
     Ignore,
-    /// A good login: the user and the hash of the token it used.
-    Login(Id, [u8; 32], String),
+    /// A good login: the user, the hash of the token it used, the seq, and
+    /// whether it asked for list rows.
+    Login(Id, [u8; 32], String, bool),
+    /// A draft, once logged in.
+    Draft {
+        chat_id: String,
+        input: String,
+    },
     Answer(axum::body::Bytes),
     Bad,
 }
@@ -100,6 +108,8 @@ where
     S: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     let mut subscription: Option<Subscription> = None;
+    let mut user: Option<(Id, bool)> = None;
+    let mut drafts = DraftCoalescer::default();
     let mut bad_frames = 0u32;
     // The timers and the shutdown signal live across turns of the loop (a
     // push is a turn: making them anew each time would cost a timer-wheel
@@ -135,11 +145,25 @@ where
                 match handle_frame(&service, &text, subscription.is_some()).await {
                     Action::Ignore => {}
                     Action::Bad => bad_frames += 1,
-                    Action::Login(user, token_hash, seq) => {
-                        tracing::debug!(%user, "websocket login");
-                        subscription = Some(service.subscribe(user, token_hash));
+                    Action::Login(login_user, token_hash, seq, list_changes) => {
+                        tracing::debug!(user = %login_user, list_changes, "websocket login");
+                        if list_changes {
+                            if let Err(e) = service.live_login(login_user).await {
+                                tracing::error!(error = %e, user = %login_user, "live list: cannot read the list at login");
+                            }
+                        }
+                        subscription = Some(service.subscribe_with(login_user, token_hash, list_changes));
+                        user = Some((login_user, list_changes));
                         if !send(&mut sink, Message::Binary(encode_login_ack(&seq))).await {
                             break None;
+                        }
+                        if !replay_drafts(&service, login_user, &mut sink).await {
+                            break None;
+                        }
+                    }
+                    Action::Draft { chat_id, input } => {
+                        for (chat_id, input) in drafts.offer(chat_id, input, Instant::now()) {
+                            save_draft(&service, user, subscription.as_ref(), &chat_id, &input).await;
                         }
                     }
                     Action::Answer(frame) => {
@@ -165,6 +189,11 @@ where
                     break Some(CloseReason::TooFarBehind);
                 }
             },
+            _ = sleep_until_due(drafts.next_due()) => {
+                for (chat_id, input) in drafts.due(Instant::now()) {
+                    save_draft(&service, user, subscription.as_ref(), &chat_id, &input).await;
+                }
+            }
             _ = &mut idle => break Some(CloseReason::Idle),
             _ = &mut no_login, if subscription.is_none() => break Some(CloseReason::NoLogin),
             _ = &mut stopping => break Some(CloseReason::ShuttingDown),
@@ -175,7 +204,56 @@ where
         let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
     }
     let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
+    // The last draft typed is kept whatever became of the socket.
+    for (chat_id, input) in drafts.flush() {
+        save_draft(&service, user, subscription.as_ref(), &chat_id, &input).await;
+    }
+    drop(subscription);
+    if let Some((user, true)) = user {
+        service.live_logout(user);
+    }
     close
+}
+
+/// Waits until `due`, or forever when nothing is due.
+async fn sleep_until_due(due: Option<Instant>) {
+    match due {
+        Some(due) => tokio::time::sleep_until(due).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Stores a draft typed on this socket (a bad one is only logged: the
+/// protocol has no answer for `inputInfo`).
+async fn save_draft(
+    service: &Service,
+    user: Option<(Id, bool)>,
+    subscription: Option<&Subscription>,
+    chat_id: &str,
+    input: &str,
+) {
+    let (Some((user, _)), Some(subscription)) = (user, subscription) else { return };
+    if let Err(e) = service.save_draft(user, subscription.origin(), chat_id, input).await {
+        tracing::debug!(error = %e, %user, "draft not stored");
+    }
+}
+
+/// Sends a socket that just logged in the user's drafts; false when the
+/// socket broke.
+async fn replay_drafts<K: Sink<Message> + Unpin>(service: &Service, user: Id, sink: &mut K) -> bool {
+    let drafts = match service.drafts(user).await {
+        Ok(drafts) => drafts,
+        Err(e) => {
+            tracing::error!(error = %e, %user, "cannot read drafts to replay");
+            return true;
+        }
+    };
+    for (peer, input) in drafts {
+        if !send(sink, Message::Binary(encode_draft(peer, &input))).await {
+            return false;
+        }
+    }
+    true
 }
 
 /// The next push frame, or pending forever before login.
@@ -215,8 +293,11 @@ async fn send<K: Sink<Message> + Unpin>(sink: &mut K, message: Message) -> bool 
 /// (`fuzz/fuzz_targets/ws_frame.rs`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientFrame {
-    /// `login` with a well-formed `userId` and a token (not yet checked).
-    Login { user_id: Id, token: String, seq: String },
+    /// `login` with a well-formed `userId` and a token (not yet checked),
+    /// and whether it asks for list rows (`"listChanges": 1`).
+    Login { user_id: Id, token: String, seq: String, list_changes: bool },
+    /// `inputInfo`: a draft typed in `chat_id` (as the user sees it).
+    InputInfo { chat_id: String, input: String },
     /// `heartbeat`, answered with this `seq` once logged in.
     Heartbeat { seq: String },
     /// A well-formed frame with any other command: ignored.
@@ -239,9 +320,13 @@ pub fn parse_client_frame(text: &str) -> ClientFrame {
             let Ok(user_id) = Id::parse(&login.user_id, "userId") else {
                 return ClientFrame::Bad;
             };
-            ClientFrame::Login { user_id, token: login.token, seq: frame.seq }
+            ClientFrame::Login { user_id, token: login.token, seq: frame.seq, list_changes: login.list_changes != 0 }
         }
         cmd::HEARTBEAT => ClientFrame::Heartbeat { seq: frame.seq },
+        cmd::INPUT_INFO => match serde_json::from_value::<InputInfoData>(frame.data) {
+            Ok(draft) => ClientFrame::InputInfo { chat_id: draft.chat_id, input: draft.input },
+            Err(_) => ClientFrame::Bad,
+        },
         _ => ClientFrame::Other,
     }
 }
@@ -249,12 +334,13 @@ pub fn parse_client_frame(text: &str) -> ClientFrame {
 async fn handle_frame(service: &Service, text: &str, logged_in: bool) -> Action {
     match parse_client_frame(text) {
         ClientFrame::Bad => Action::Bad,
-        ClientFrame::Login { user_id, token, seq } => match service.authenticate(Some(&token)).await {
-            Ok(user) if user == user_id => Action::Login(user, token_hash(token.trim()), seq),
+        ClientFrame::Login { user_id, token, seq, list_changes } => match service.authenticate(Some(&token)).await {
+            Ok(user) if user == user_id => Action::Login(user, token_hash(token.trim()), seq, list_changes),
             _ => Action::Bad,
         },
         ClientFrame::Heartbeat { seq } if logged_in => Action::Answer(encode_heartbeat_ack(&seq)),
-        ClientFrame::Heartbeat { .. } | ClientFrame::Other => Action::Ignore,
+        ClientFrame::InputInfo { chat_id, input } if logged_in => Action::Draft { chat_id, input },
+        ClientFrame::Heartbeat { .. } | ClientFrame::InputInfo { .. } | ClientFrame::Other => Action::Ignore,
     }
 }
 
@@ -263,7 +349,7 @@ mod tests {
     use super::*;
 
     fn login(user_id: i64, token: &str, seq: &str) -> ClientFrame {
-        ClientFrame::Login { user_id: Id::from_raw(user_id), token: token.into(), seq: seq.into() }
+        ClientFrame::Login { user_id: Id::from_raw(user_id), token: token.into(), seq: seq.into(), list_changes: false }
     }
 
     #[test]
@@ -276,6 +362,29 @@ mod tests {
         // Extra keys are ignored.
         let extra = r#"{"cmd":"login","x":1,"data":{"userId":"7","token":"t","more":[1]}}"#;
         assert_eq!(parse_client_frame(extra), login(7, "t", ""));
+        // yhconv's opt-in for list rows, as a flag or a boolean.
+        for flag in ["1", "true", "\"1\""] {
+            let text = format!(r#"{{"cmd":"login","data":{{"userId":"7","token":"t","listChanges":{flag}}}}}"#);
+            assert_eq!(
+                parse_client_frame(&text),
+                ClientFrame::Login {
+                    user_id: Id::from_raw(7),
+                    token: "t".into(),
+                    seq: String::new(),
+                    list_changes: true
+                },
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn drafts() {
+        let text = r#"{"seq":"1","cmd":"inputInfo","data":{"chatId":"2001","input":"你好","deviceId":"d"}}"#;
+        assert_eq!(parse_client_frame(text), ClientFrame::InputInfo { chat_id: "2001".into(), input: "你好".into() });
+        let empty = r#"{"cmd":"inputInfo","data":{"chatId":"2001"}}"#;
+        assert_eq!(parse_client_frame(empty), ClientFrame::InputInfo { chat_id: "2001".into(), input: String::new() });
+        assert_eq!(parse_client_frame(r#"{"cmd":"inputInfo","data":{}}"#), ClientFrame::Bad);
     }
 
     #[test]

@@ -142,8 +142,13 @@ mod tests {
             let data: Vec<Conversation> = (0..n).map(entry).collect();
             let (entries, md5) = encode_entries(&data);
             let status = Status::ok(7);
-            let expected =
-                ConversationList { status: Some(status.clone()), data: data.clone(), total: n, md5: md5.clone() };
+            let expected = ConversationList {
+                status: Some(status.clone()),
+                data: data.clone(),
+                total: n,
+                md5: md5.clone(),
+                ..Default::default()
+            };
             assert_eq!(encode_list(status, &entries, n, &md5), expected.encode_to_vec(), "{n} entries");
         }
     }

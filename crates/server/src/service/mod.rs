@@ -15,6 +15,10 @@
 //! - [`groups`]: groups, friends, profiles and the address book.
 //! - [`identity`]: importing users, groups, bots and remarks.
 //! - [`list_cache`]: each user's encoded list, kept until it changes.
+//! - [`live`]: list rows pushed to the user's sockets when they change, and
+//!   delta lists.
+//! - [`drafts`]: what users type, kept per chat and pushed to their other
+//!   devices.
 //! - [`token_cache`]: which user a token belongs to.
 //!
 //! The README's Behaviour section, rule by rule, and where each lives:
@@ -33,12 +37,14 @@
 //! - Pins: [`pins`].
 
 pub mod conversation;
+pub mod drafts;
 pub mod edits;
 pub mod groups;
 pub mod history;
 pub mod identity;
 pub mod list_cache;
 pub mod list_wire;
+pub mod live;
 pub mod msg;
 pub mod pins;
 pub mod token_cache;
@@ -73,6 +79,7 @@ pub struct Service {
     /// would not reach it).
     tokens: Option<Arc<TokenCache>>,
     order_locks: Arc<[tokio::sync::Mutex<()>]>,
+    live: Arc<live::LiveLists>,
 }
 
 impl Service {
@@ -82,14 +89,12 @@ impl Service {
     /// store is this process's alone, the users of recently used tokens.
     pub fn new(store: Arc<dyn Store>, hub: Arc<Hub>, list_cache_bytes: u64) -> Self {
         let private = !store.shared();
-        let lists = (list_cache_bytes > 0).then(|| {
-            let cache = Arc::new(ListCache::new(list_cache_bytes, store.shared()));
-            store.watch_lists(Arc::clone(&cache) as Arc<dyn crate::domain::list_change::ListSink>);
-            cache
-        });
+        let lists = (list_cache_bytes > 0).then(|| Arc::new(ListCache::new(list_cache_bytes, store.shared())));
+        // The list cache hears of each change before the live lists do.
+        let live = live::start(&store, &hub, lists.as_ref());
         let tokens = private.then(|| Arc::new(TokenCache::new(TOKEN_CACHE_CAPACITY)));
         let order_locks = (0..ORDER_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect();
-        Self { store, hub, lists, tokens, order_locks }
+        Self { store, hub, lists, tokens, order_locks, live }
     }
 
     /// How the list cache is doing; None when lists are not cached.
@@ -116,6 +121,12 @@ impl Service {
     /// hash is `token_hash` (its logout closes the socket).
     pub fn subscribe(&self, user: Id, token_hash: TokenHash) -> Subscription {
         self.hub.subscribe(user, token_hash)
+    }
+
+    /// [`Service::subscribe`], for a socket that asked for list rows when
+    /// `list_changes` (see [`live`]).
+    pub fn subscribe_with(&self, user: Id, token_hash: TokenHash, list_changes: bool) -> Subscription {
+        self.hub.subscribe_with(user, token_hash, list_changes)
     }
 
     /// The user, group or bot `id` names, if any (for admin tools).

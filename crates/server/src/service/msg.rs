@@ -238,7 +238,11 @@ impl Service {
             read_by_sender: true,
         };
         match self.store.append_message(chat, new).await? {
-            Appended::New { seq } => Ok(Sent { seq, duplicate: false }),
+            Appended::New { seq } => {
+                drop(_order);
+                self.clear_draft_after_send(user, peer.id).await?;
+                Ok(Sent { seq, duplicate: false })
+            }
             Appended::Retry { seq, .. } => Ok(Sent { seq, duplicate: true }),
             Appended::IdTaken => {
                 Err(Error::invalid(format!("msg_id {msg_id:?} is already used by another sender in this chat")))

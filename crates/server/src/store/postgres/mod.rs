@@ -8,6 +8,7 @@
 //! (`last_seq - read_seq`), never incremented, so none can be lost.
 
 mod chats;
+mod drafts;
 mod edits;
 mod feed;
 mod groups;
@@ -26,7 +27,7 @@ use yhconv_proto::ChatType;
 
 use crate::domain::clock::now_ms;
 use crate::domain::error::{Error, Result};
-use crate::domain::event::{ChatRef, Event, EventSink, MessageKey, TokenHash};
+use crate::domain::event::{ChatRef, Event, EventSink, MessageKey, SocketOrigin, TokenHash};
 use crate::domain::ids::Id;
 use crate::domain::list_change::{ListChange, ListClock, ListFact, ListSink};
 use crate::domain::model::*;
@@ -43,6 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0006_edit_recall.sql"),
     include_str!("0007_list_changes.sql"),
     include_str!("0008_groups_friends.sql"),
+    include_str!("0009_drafts.sql"),
 ];
 /// Advisory lock key held while migrating ("yhconv" in ASCII, as a number).
 const MIGRATION_LOCK: i64 = 0x7968_636f_6e76;
@@ -531,6 +533,14 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn set_draft(&self, user: Id, peer: Id, input: String, now_ms: i64, origin: SocketOrigin) -> Result<()> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        drafts::set_draft(&tx, user, peer, &input, now_ms, origin).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn contacts(&self, user: Id) -> Result<Vec<ContactRow>> {
         groups::contacts(&self.pool.get().await?, user).await
     }
@@ -577,6 +587,22 @@ impl Store for PostgresStore {
 
     async fn delete_request(&self, id: i64) -> Result<bool> {
         groups::delete_request(&self.pool.get().await?, id).await
+    }
+
+    async fn clear_draft(&self, user: Id, peer: Id) -> Result<bool> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let deleted = drafts::clear_draft(&tx, user, peer).await?;
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
+    async fn drafts(&self, user: Id) -> Result<Vec<(Id, String)>> {
+        drafts::drafts(&self.pool.get().await?, user).await
+    }
+
+    async fn draft(&self, user: Id, peer: Id) -> Result<Option<String>> {
+        drafts::draft(&self.pool.get().await?, user, peer).await
     }
 
     async fn health(&self) -> Result<()> {

@@ -9,6 +9,7 @@
 
 pub mod backup;
 mod chats;
+mod drafts;
 mod edits;
 pub mod export;
 mod groups;
@@ -26,7 +27,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavio
 use yhconv_proto::ChatType;
 
 use crate::domain::error::{Error, Result};
-use crate::domain::event::{ChatRef, Event, EventSink, MessageKey, TokenHash};
+use crate::domain::event::{ChatRef, Event, EventSink, MessageKey, SocketOrigin, TokenHash};
 use crate::domain::ids::Id;
 use crate::domain::list_change::{ListChange, ListClock, ListFact, ListSink};
 use crate::domain::model::*;
@@ -44,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0006_edit_recall.sql"),
     include_str!("0007_list_changes.sql"),
     include_str!("0008_groups_friends.sql"),
+    include_str!("0009_drafts.sql"),
 ];
 
 /// How hard SQLite syncs a commit to disk.
@@ -589,6 +591,22 @@ impl Store for SqliteStore {
 
     async fn delete_request(&self, id: i64) -> Result<bool> {
         self.write(move |tx, _| groups::delete_request(tx, id)).await
+    }
+
+    async fn set_draft(&self, user: Id, peer: Id, input: String, now_ms: i64, origin: SocketOrigin) -> Result<()> {
+        self.write(move |tx, outbox| drafts::set_draft(tx, outbox, user, peer, &input, now_ms, origin)).await
+    }
+
+    async fn clear_draft(&self, user: Id, peer: Id) -> Result<bool> {
+        self.write(move |tx, outbox| drafts::clear_draft(tx, outbox, user, peer)).await
+    }
+
+    async fn drafts(&self, user: Id) -> Result<Vec<(Id, String)>> {
+        self.read_point(move |conn| drafts::drafts(conn, user)).await
+    }
+
+    async fn draft(&self, user: Id, peer: Id) -> Result<Option<String>> {
+        self.read_point(move |conn| drafts::draft(conn, user, peer)).await
     }
 
     async fn health(&self) -> Result<()> {
