@@ -396,3 +396,40 @@ async fn live_lists_on_several_devices_agree_with_a_fresh_list_after_random_acti
         app.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn joins_kicks_dismissals_renames_and_remarks_reach_every_device() {
+    let apps = instances().await;
+    let (ann_a, mut a) = live_socket(pick(&apps, 0), "phone").await;
+    let (ann_b, mut b) = live_socket(pick(&apps, 1), "desktop").await;
+    let (ben, cat) = (pick(&apps, 1).client(BEN).await, pick(&apps, 0).client(CAT).await);
+    cat.send_text(ANN, ChatType::User, "hi", &[]).await.unwrap();
+    ben.send_text(ANN, ChatType::User, "hello", &[]).await.unwrap();
+    let mut live_a = LiveList::new(ANN);
+    let mut live_b = LiveList::new(ANN);
+    live_a.resync(&ann_a).await.unwrap();
+    live_b.resync(&ann_b).await.unwrap();
+    let club = cat.create_group("Club", "").await.unwrap();
+
+    cat.invite(&club, ANN, ChatType::User).await.unwrap();
+    settle(&mut live_b, &mut b, &ann_b, "joined").await;
+    settle(&mut live_a, &mut a, &ann_a, "joined").await;
+    assert!(live_b.row(&club).is_some(), "the new group is on the other device");
+    cat.remove_member(&club, ANN).await.unwrap();
+    settle(&mut live_b, &mut b, &ann_b, "kicked").await;
+    settle(&mut live_a, &mut a, &ann_a, "kicked").await;
+    assert!(live_b.row(&club).is_none());
+    ben.edit_nickname("Benjamin").await.unwrap();
+    settle(&mut live_a, &mut a, &ann_a, "Ben renamed").await;
+    assert_eq!(live_a.row(BEN).map(|r| r.real_name.as_str()), Some("Benjamin"));
+    ann_a.save_remark(CAT, "Kitty").await.unwrap();
+    settle(&mut live_b, &mut b, &ann_b, "a remark from the other device").await;
+    assert_eq!(live_b.row(CAT).map(|r| r.name.as_str()), Some("Kitty"));
+    pick(&apps, 0).client(ANN).await.dismiss_group(GROUP).await.unwrap();
+    settle(&mut live_b, &mut b, &ann_b, "dismissed").await;
+    settle(&mut live_a, &mut a, &ann_a, "dismissed").await;
+    assert!(live_a.row(GROUP).is_none() && live_b.row(GROUP).is_none());
+    for app in apps {
+        app.shutdown().await;
+    }
+}
