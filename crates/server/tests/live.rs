@@ -396,3 +396,35 @@ async fn live_lists_on_several_devices_agree_with_a_fresh_list_after_random_acti
         app.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn a_change_made_while_the_feeds_are_cut_still_reaches_the_other_instance_s_sockets() {
+    let apps = instances().await;
+    if apps.len() < 2 {
+        eprintln!("skipped: two instances need PostgreSQL (run under scripts/with-postgres.sh)");
+        return;
+    }
+    let ben = apps[1].client(BEN).await;
+    ben.send_text(GROUP, ChatType::Group, "before the cut", &[]).await.unwrap();
+    let (ann_a, mut a) = live_socket(&apps[0], "phone").await;
+    let mut live = LiveList::new(ANN);
+    live.resync(&ann_a).await.unwrap();
+    assert_eq!(live.row(GROUP).unwrap().unread_count, 1);
+
+    // Both instances' feeds go down; the mark-read through B is committed
+    // while (at least) A may not hear of it. A's feed resyncs when it is
+    // back, and the row reaches A's socket all the same.
+    let admin = database_client(&apps[1]).await;
+    assert!(cut_feeds(&admin).await >= 1);
+    apps[1].client(ANN).await.dismiss_notification(GROUP).await.unwrap();
+    let read = until(
+        &mut a,
+        |e| matches!(e, PushEvent::ListRows(r) if r.row.iter().any(|r| r.chat_id == GROUP && r.unread_count == 0)),
+    )
+    .await;
+    live.apply(&read);
+    settle(&mut live, &mut a, &ann_a, "after the feeds came back").await;
+    for app in apps {
+        app.shutdown().await;
+    }
+}
