@@ -321,28 +321,6 @@ async fn a_list_cached_on_one_instance_follows_every_change_made_through_the_oth
     b.shutdown().await;
 }
 
-/// Ends every instance's LISTEN connection to the database `admin` is on
-/// (they reconnect by themselves); returns how many were ended.
-async fn cut_feeds(admin: &tokio_postgres::Client) -> usize {
-    let ended = admin
-        .query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
-            &[],
-        )
-        .await
-        .unwrap();
-    ended.len()
-}
-
-/// A connection of the test's own to the PostgreSQL database `app` serves.
-async fn database_client(app: &TestApp) -> tokio_postgres::Client {
-    let DbUrl::Postgres(url) = &app.db else { unreachable!("two_instances runs on PostgreSQL") };
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(connection);
-    client
-}
-
 /// While B's feed is disconnected (and until it has caught up), B does not
 /// trust its cached lists: changes made through A meanwhile show at once.
 #[tokio::test]

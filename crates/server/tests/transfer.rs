@@ -308,15 +308,15 @@ async fn a_table_or_column_only_one_side_has_stops_the_copy_before_it_writes() {
     let source = small_sqlite_world(dir.path()).await;
 
     let conn = rusqlite::Connection::open(&source).unwrap();
-    conn.execute_batch("CREATE TABLE draft (user_id INTEGER, text TEXT)").unwrap();
+    conn.execute_batch("CREATE TABLE scratch (user_id INTEGER, text TEXT)").unwrap();
     let target = fresh_postgres_db(&admin).await;
     let err = format!("{:#}", migrate(&source, &target).await.unwrap_err());
     assert!(
-        err.contains("the SQLite and PostgreSQL schemas differ") && err.contains("table draft is only in SQLite"),
+        err.contains("the SQLite and PostgreSQL schemas differ") && err.contains("table scratch is only in SQLite"),
         "{err}"
     );
     assert_eq!(pg_rows(&target, "entity").await, 0);
-    conn.execute_batch("DROP TABLE draft").unwrap();
+    conn.execute_batch("DROP TABLE scratch").unwrap();
     drop(conn);
 
     let target = fresh_postgres_db(&admin).await;

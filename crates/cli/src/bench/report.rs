@@ -355,6 +355,24 @@ pub fn checks(report: &Report, big_group: usize, rss_limit_mib: f64) -> Vec<Chec
             ),
         ]);
     }
+    if let Some(l) = &report.live_push {
+        checks.extend([
+            fanout_check(
+                "list-change push: frames per socket of the user per change".into(),
+                "<=",
+                Some(l.frames_per_socket_per_change),
+                "frames",
+                1.0,
+            ),
+            fanout_check(
+                format!("list-change push: frames to other users ({} sockets)", l.bystanders),
+                "<=",
+                Some(l.bystander_frames as f64),
+                "frames",
+                0.0,
+            ),
+        ]);
+    }
     checks
 }
 

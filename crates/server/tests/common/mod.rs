@@ -186,3 +186,25 @@ impl TestApp {
             .unwrap_or_else(|| panic!("no metric {series} in\n{text}"))
     }
 }
+
+/// Ends every instance's LISTEN connection to the database `admin` is on
+/// (they reconnect by themselves); returns how many were ended.
+pub async fn cut_feeds(admin: &tokio_postgres::Client) -> usize {
+    let ended = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap();
+    ended.len()
+}
+
+/// A connection of the test's own to the PostgreSQL database `app` serves.
+pub async fn database_client(app: &TestApp) -> tokio_postgres::Client {
+    let DbUrl::Postgres(url) = &app.db else { unreachable!("only on PostgreSQL") };
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client
+}
