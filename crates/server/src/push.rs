@@ -59,6 +59,57 @@ pub enum ListHint {
     Everyone,
 }
 
+/// The live lists' pending work: the users whose lists may have changed,
+/// each once, and whether every list may have. Senders never wait and it
+/// never grows past one entry per user (hints arriving for a user already
+/// pending merge into one), so it is no unbounded queue.
+#[derive(Default)]
+pub struct ListHints {
+    pending: Mutex<(std::collections::HashSet<Id>, bool)>,
+    ready: tokio::sync::Notify,
+}
+
+impl ListHints {
+    /// Notes a hint; the taker wakes.
+    pub fn send(&self, hint: ListHint) {
+        {
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            match hint {
+                ListHint::User(user) => {
+                    pending.0.insert(user);
+                }
+                ListHint::Everyone => pending.1 = true,
+            }
+        }
+        self.ready.notify_one();
+    }
+
+    /// Waits for hints and takes every one pending: the users, and whether
+    /// every list may have changed.
+    pub async fn take(&self) -> (std::collections::HashSet<Id>, bool) {
+        loop {
+            {
+                let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+                if !pending.0.is_empty() || pending.1 {
+                    return std::mem::take(&mut *pending);
+                }
+            }
+            self.ready.notified().await;
+        }
+    }
+
+    /// Users pending now (for metrics and tests).
+    pub fn len(&self) -> usize {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).0.len()
+    }
+
+    /// Whether nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending.0.is_empty() && !pending.1
+    }
+}
+
 /// Registry of logged-in sockets, fed by the store's events.
 pub struct Hub {
     sockets: RwLock<HashMap<Id, Vec<SocketEntry>>>,
@@ -72,7 +123,7 @@ pub struct Hub {
     /// This instance's random tag (see [`SocketOrigin`]).
     instance: u64,
     /// Where hints for the live lists go, once they run.
-    list_hints: std::sync::OnceLock<mpsc::UnboundedSender<ListHint>>,
+    list_hints: std::sync::OnceLock<Arc<ListHints>>,
 }
 
 /// One logged-in socket's end of the hub. Dropping it unregisters the socket.
@@ -186,7 +237,7 @@ impl Hub {
     }
 
     /// Starts handing [`ListHint`]s to `hints` (once).
-    pub fn send_list_hints(&self, hints: mpsc::UnboundedSender<ListHint>) {
+    pub fn send_list_hints(&self, hints: Arc<ListHints>) {
         let _ = self.list_hints.set(hints);
     }
 
@@ -241,7 +292,7 @@ impl Hub {
         if let Some(hints) = self.list_hints.get() {
             for user in users {
                 if self.wants_list_rows(user) {
-                    let _ = hints.send(ListHint::User(user));
+                    hints.send(ListHint::User(user));
                 }
             }
         }

@@ -23,7 +23,6 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use prost::encoding::{decode_varint, encode_key, encode_varint, WireType};
-use tokio::sync::mpsc;
 use yhconv_proto::frames::cmd;
 use yhconv_proto::live::row_digest;
 use yhconv_proto::pb::{Info, RowDigest, Status};
@@ -34,7 +33,7 @@ use crate::domain::error::Result;
 use crate::domain::ids::Id;
 use crate::domain::list_change::{ListChange, ListFact, ListSink};
 use crate::domain::store::Store;
-use crate::push::{Hub, ListHint, SocketOrigin};
+use crate::push::{Hub, ListHint, ListHints, SocketOrigin};
 
 /// How long the live lists wait after a hint for the hints that come with
 /// it (a write reports its facts once or twice; a group edit names many
@@ -46,20 +45,20 @@ const GATHER: Duration = Duration::from_millis(5);
 #[derive(Default)]
 pub struct LiveLists {
     sent: Mutex<HashMap<Id, HashMap<Id, Bytes>>>,
-    hints: std::sync::OnceLock<mpsc::UnboundedSender<ListHint>>,
+    hints: std::sync::OnceLock<Arc<ListHints>>,
 }
 
 impl LiveLists {
     fn hint(&self, hint: ListHint) {
         if let Some(hints) = self.hints.get() {
-            let _ = hints.send(hint);
+            hints.send(hint);
         }
     }
 }
 
 /// Turns list facts into hints: the users whose own rows changed, or
 /// everyone for identities; never the facts of messages in a chat.
-struct FactHints(mpsc::UnboundedSender<ListHint>);
+struct FactHints(Arc<ListHints>);
 
 impl ListSink for FactHints {
     fn changed(&self, change: &ListChange) {
@@ -73,13 +72,13 @@ impl ListSink for FactHints {
                 // from the hub, which knows their receivers.
                 ListFact::Chat(_) => continue,
             };
-            let _ = self.0.send(hint);
+            self.0.send(hint);
         }
     }
 
     fn resync(&self, _clock: i64) {
         // Changes may have been missed while the feed was down.
-        let _ = self.0.send(ListHint::Everyone);
+        self.0.send(ListHint::Everyone);
     }
 
     fn lost(&self) {}
@@ -106,10 +105,10 @@ impl ListSink for Fanout {
 /// or the hub is gone.
 pub(super) fn start(store: &Arc<dyn Store>, hub: &Arc<Hub>, cache: Option<&Arc<ListCache>>) -> Arc<LiveLists> {
     let live = Arc::new(LiveLists::default());
-    let (hints, rx) = mpsc::unbounded_channel();
-    let _ = live.hints.set(hints.clone());
-    hub.send_list_hints(hints.clone());
-    let facts: Arc<dyn ListSink> = Arc::new(FactHints(hints));
+    let hints = Arc::new(ListHints::default());
+    let _ = live.hints.set(Arc::clone(&hints));
+    hub.send_list_hints(Arc::clone(&hints));
+    let facts: Arc<dyn ListSink> = Arc::new(FactHints(Arc::clone(&hints)));
     let sink: Arc<dyn ListSink> = match cache {
         Some(cache) => Arc::new(Fanout(vec![Arc::clone(cache) as Arc<dyn ListSink>, facts])),
         None => facts,
@@ -121,7 +120,7 @@ pub(super) fn start(store: &Arc<dyn Store>, hub: &Arc<Hub>, cache: Option<&Arc<L
         cache: cache.map(Arc::downgrade),
         live: Arc::downgrade(&live),
     };
-    tokio::spawn(serve(parts, rx));
+    tokio::spawn(serve(parts, hints));
     live
 }
 
@@ -154,20 +153,16 @@ impl Parts {
 
 /// The live lists' task: gathers the hints that arrive together and sends
 /// each named user the rows of their list that changed.
-async fn serve(parts: Parts, mut rx: mpsc::UnboundedReceiver<ListHint>) {
-    while let Some(first) = rx.recv().await {
+async fn serve(parts: Parts, hints: Arc<ListHints>) {
+    loop {
+        // Gathers what comes together: wait for the first hint, then a
+        // moment for the rest.
+        let (mut users, mut everyone) = hints.take().await;
         tokio::time::sleep(GATHER).await;
-        let mut everyone = false;
-        let mut users = HashSet::new();
-        let mut next = Some(first);
-        while let Some(hint) = next {
-            match hint {
-                ListHint::User(user) => {
-                    users.insert(user);
-                }
-                ListHint::Everyone => everyone = true,
-            }
-            next = rx.try_recv().ok();
+        if !hints.is_empty() {
+            let (more, all) = hints.take().await;
+            users.extend(more);
+            everyone |= all;
         }
         let Some(service) = parts.service() else { return };
         if everyone {
