@@ -543,8 +543,12 @@ impl Model {
                 self.last_send = wire.map(|w| (*from, w.clone()));
                 Expect::Ok
             }
-            // Answered success, stored once: nothing changes.
-            Op::Retry => Expect::Ok,
+            // Answered success, stored once: nothing changes. After the
+            // sender left the group, a retry is refused like any send.
+            Op::Retry => match &self.last_send {
+                Some((from, msg)) if msg.chat_type == ChatType::Group.code() && !self.in_group(*from) => Expect::Err,
+                _ => Expect::Ok,
+            },
             Op::Dismiss { who, chat } | Op::Remove { who, chat } => {
                 if *chat == Target::User(*who) || (*chat == Target::Group && !self.in_group(*who)) {
                     return Expect::Either;
