@@ -15,7 +15,9 @@
 //!   feed hands the notifications on as [`ListChange`]s numbered
 //!   `1, 2, 3, …`.
 
-use super::event::ChatRef;
+use std::sync::Arc;
+
+use super::event::{ChatRef, TokenHash};
 use super::ids::Id;
 
 /// One thing a write changed that some users' lists show.
@@ -36,6 +38,10 @@ pub enum ListFact {
     /// Identities changed (names, avatars, remarks, memberships): any list
     /// may show it.
     Identities,
+    /// A token was revoked (a logout). No list shows it, but it travels with
+    /// the list changes so that every instance that keeps tokens in memory
+    /// forgets it in commit order with them (`service::token_cache`).
+    Revoked(TokenHash),
 }
 
 /// The facts of one committed transaction.
@@ -62,6 +68,21 @@ pub trait ListSink: Send + Sync + 'static {
     fn lost(&self);
 }
 
+/// Hands every list change to each of several sinks, in the order given.
+pub struct ListSinks(pub Vec<Arc<dyn ListSink>>);
+
+impl ListSink for ListSinks {
+    fn changed(&self, change: &ListChange) {
+        self.0.iter().for_each(|sink| sink.changed(change));
+    }
+    fn resync(&self, clock: i64) {
+        self.0.iter().for_each(|sink| sink.resync(clock));
+    }
+    fn lost(&self) {
+        self.0.iter().for_each(|sink| sink.lost());
+    }
+}
+
 /// Where a request stands against the list changes, read in one lookup
 /// (see [`crate::domain::store::Store::list_clock`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +98,8 @@ pub struct ListClock {
 const LIST_PREFIX: &str = "list:";
 
 impl ListFact {
-    /// The fact as text: `cCHAT`, `vUSER.PEER`, `uUSER`, `pPEER` or `i`.
+    /// The fact as text: `cCHAT`, `vUSER.PEER`, `uUSER`, `pPEER`, `i` or
+    /// `tHASH` (hex).
     pub fn encode(&self) -> String {
         match self {
             Self::Chat(chat) => format!("c{}", chat.0),
@@ -85,6 +107,7 @@ impl ListFact {
             Self::Conversations(user) => format!("u{}", user.get()),
             Self::Peer(peer) => format!("p{}", peer.get()),
             Self::Identities => "i".to_owned(),
+            Self::Revoked(hash) => format!("t{}", hex::encode(hash)),
         }
     }
 
@@ -100,6 +123,11 @@ impl ListFact {
             ("u", rest) => Some(Self::Conversations(Id::from_raw(id(rest)?))),
             ("p", rest) => Some(Self::Peer(Id::from_raw(id(rest)?))),
             ("i", "") => Some(Self::Identities),
+            ("t", rest) => {
+                let mut hash = [0u8; 32];
+                hex::decode_to_slice(rest, &mut hash).ok()?;
+                Some(Self::Revoked(hash))
+            }
             _ => None,
         }
     }
@@ -146,9 +174,10 @@ mod tests {
             ListFact::Conversations(Id::from_raw(3)),
             ListFact::Peer(Id::from_raw(5)),
             ListFact::Identities,
+            ListFact::Revoked([0xab; 32]),
         ];
         let payload = format!("list:17:{}", ListChange::encode_facts(&facts));
-        assert_eq!(payload, "list:17:c42,v7.9,u3,p5,i");
+        assert_eq!(payload, format!("list:17:c42,v7.9,u3,p5,i,t{}", "ab".repeat(32)));
         assert_eq!(ListChange::decode(&payload), Some(ListChange { clock: Some(17), facts }));
         assert!(ListChange::is_list_payload(&payload));
         assert!(!ListChange::is_list_payload("3:9"));
@@ -156,7 +185,18 @@ mod tests {
 
     #[test]
     fn garbage_is_none() {
-        for text in ["", "list:", "list:x:c1", "list:1:q1", "list:1:c", "list:1:v1", "3:9", "list:1:i2"] {
+        for text in [
+            "",
+            "list:",
+            "list:x:c1",
+            "list:1:q1",
+            "list:1:c",
+            "list:1:v1",
+            "3:9",
+            "list:1:i2",
+            "list:1:tab",
+            "list:1:t",
+        ] {
             assert_eq!(ListChange::decode(text), None, "{text}");
         }
     }

@@ -47,7 +47,7 @@ pub trait Store: Send + Sync + 'static {
     /// The user a token belongs to.
     async fn token_user(&self, hash: TokenHash) -> Result<Option<Id>>;
     /// Revokes a token; true when it existed, and then emits
-    /// [`Event::LoggedOut`].
+    /// [`Event::LoggedOut`] and reports `ListFact::Revoked`.
     async fn delete_token(&self, hash: TokenHash) -> Result<bool>;
 
     /// The entity `peer` names and, if `user` has a conversation with it,
@@ -220,7 +220,7 @@ pub trait Store: Send + Sync + 'static {
     /// True when other server instances may write the same database: no
     /// answer may be kept in memory unless every instance can check it is
     /// still current (the list cache does, with the list clock and the
-    /// feed; tokens are not kept). False when this process makes every
+    /// feed, and so does the token cache). False when this process makes every
     /// change to conversations and revokes every token (other processes
     /// only import identities, which move [`Store::identity_epoch`], and
     /// issue new tokens).

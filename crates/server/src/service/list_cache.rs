@@ -287,6 +287,7 @@ impl ListCache {
                 ListFact::Identities => {
                     self.everyone.fetch_max(generation, Ordering::SeqCst);
                 }
+                ListFact::Revoked(_) => {}
             }
         }
     }

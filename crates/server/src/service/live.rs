@@ -71,6 +71,7 @@ impl ListSink for FactHints {
                 // New messages are pushed as such; edits and recalls come
                 // from the hub, which knows their receivers.
                 ListFact::Chat(_) => continue,
+                ListFact::Revoked(_) => continue,
             };
             self.0.send(hint);
         }
@@ -84,36 +85,20 @@ impl ListSink for FactHints {
     fn lost(&self) {}
 }
 
-/// Hands every list change to each of several sinks, in order.
-struct Fanout(Vec<Arc<dyn ListSink>>);
-
-impl ListSink for Fanout {
-    fn changed(&self, change: &ListChange) {
-        self.0.iter().for_each(|sink| sink.changed(change));
-    }
-    fn resync(&self, clock: i64) {
-        self.0.iter().for_each(|sink| sink.resync(clock));
-    }
-    fn lost(&self) {
-        self.0.iter().for_each(|sink| sink.lost());
-    }
-}
-
-/// Starts the live lists of a service being built: the store's list
-/// changes go to `cache` (if lists are cached) and then to the live lists,
-/// and the hub's hints too; the task that serves them runs until the store
-/// or the hub is gone.
-pub(super) fn start(store: &Arc<dyn Store>, hub: &Arc<Hub>, cache: Option<&Arc<ListCache>>) -> Arc<LiveLists> {
+/// Starts the live lists of a service being built; the hub's hints reach
+/// them, and the store's list changes must reach the sink returned (after
+/// `cache`, which the live lists read). The task that serves them runs
+/// until the store or the hub is gone.
+pub(super) fn start(
+    store: &Arc<dyn Store>,
+    hub: &Arc<Hub>,
+    cache: Option<&Arc<ListCache>>,
+) -> (Arc<LiveLists>, Arc<dyn ListSink>) {
     let live = Arc::new(LiveLists::default());
     let hints = Arc::new(ListHints::default());
     let _ = live.hints.set(Arc::clone(&hints));
     hub.send_list_hints(Arc::clone(&hints));
     let facts: Arc<dyn ListSink> = Arc::new(FactHints(Arc::clone(&hints)));
-    let sink: Arc<dyn ListSink> = match cache {
-        Some(cache) => Arc::new(Fanout(vec![Arc::clone(cache) as Arc<dyn ListSink>, facts])),
-        None => facts,
-    };
-    store.watch_lists(sink);
     let parts = Parts {
         store: Arc::downgrade(store),
         hub: Arc::downgrade(hub),
@@ -121,7 +106,7 @@ pub(super) fn start(store: &Arc<dyn Store>, hub: &Arc<Hub>, cache: Option<&Arc<L
         live: Arc::downgrade(&live),
     };
     tokio::spawn(serve(parts, hints));
-    live
+    (live, facts)
 }
 
 /// What the live lists' task reads lists with, held weakly so that the task

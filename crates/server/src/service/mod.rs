@@ -57,6 +57,7 @@ use yhconv_proto::ChatType;
 use crate::domain::error::{Error, Result};
 use crate::domain::event::TokenHash;
 use crate::domain::ids::Id;
+use crate::domain::list_change::{ListSink, ListSinks};
 use crate::domain::model::Entity;
 use crate::domain::store::Store;
 use crate::push::{Hub, Subscription};
@@ -75,8 +76,8 @@ pub struct Service {
     hub: Arc<Hub>,
     /// None when lists are not cached (a budget of 0).
     lists: Option<Arc<ListCache>>,
-    /// None when the store is shared with other instances (their logouts
-    /// would not reach it).
+    /// None only in the live lists' own service, which authenticates
+    /// nobody.
     tokens: Option<Arc<TokenCache>>,
     order_locks: Arc<[tokio::sync::Mutex<()>]>,
     live: Arc<live::LiveLists>,
@@ -85,14 +86,20 @@ pub struct Service {
 impl Service {
     /// A service over `store`, whose events reach `hub`'s sockets. It keeps
     /// up to `list_cache_bytes` of encoded lists in memory, which the
-    /// store's list changes keep current (see [`list_cache`]), and, when the
-    /// store is this process's alone, the users of recently used tokens.
+    /// store's list changes keep current (see [`list_cache`]), and the
+    /// users of recently used tokens (see [`token_cache`]).
     pub fn new(store: Arc<dyn Store>, hub: Arc<Hub>, list_cache_bytes: u64) -> Self {
-        let private = !store.shared();
-        let lists = (list_cache_bytes > 0).then(|| Arc::new(ListCache::new(list_cache_bytes, store.shared())));
-        // The list cache hears of each change before the live lists do.
-        let live = live::start(&store, &hub, lists.as_ref());
-        let tokens = private.then(|| Arc::new(TokenCache::new(TOKEN_CACHE_CAPACITY)));
+        let shared = store.shared();
+        let lists = (list_cache_bytes > 0).then(|| Arc::new(ListCache::new(list_cache_bytes, shared)));
+        let tokens = Arc::new(TokenCache::new(TOKEN_CACHE_CAPACITY, shared));
+        let (live, live_sink) = live::start(&store, &hub, lists.as_ref());
+        // Revocations first; the list cache hears of each change before the
+        // live lists, which read it.
+        let mut sinks: Vec<Arc<dyn ListSink>> = vec![Arc::clone(&tokens) as Arc<dyn ListSink>];
+        sinks.extend(lists.iter().map(|lists| Arc::clone(lists) as Arc<dyn ListSink>));
+        sinks.push(live_sink);
+        store.watch_lists(Arc::new(ListSinks(sinks)));
+        let tokens = Some(tokens);
         let order_locks = (0..ORDER_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect();
         Self { store, hub, lists, tokens, order_locks, live }
     }

@@ -303,6 +303,8 @@ impl Store for PostgresStore {
         let stmt = tx.prepare_cached("DELETE FROM token WHERE hash = $1").await?;
         let deleted = tx.execute(&stmt, &[&&hash[..]]).await? > 0;
         if deleted {
+            // The token caches forget it before the hubs close its sockets.
+            announce_lists(&tx, &[ListFact::Revoked(hash)]).await?;
             notify(&tx, &Event::LoggedOut(hash)).await?;
         }
         tx.commit().await?;

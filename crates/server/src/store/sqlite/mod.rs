@@ -382,6 +382,7 @@ impl Store for SqliteStore {
             let deleted = tx.prepare_cached("DELETE FROM token WHERE hash = ?1")?.execute([&hash[..]])? > 0;
             if deleted {
                 outbox.push(Event::LoggedOut(hash));
+                outbox.list(ListFact::Revoked(hash));
             }
             Ok(deleted)
         })
