@@ -78,6 +78,9 @@ fn text(sender: Id, msg_id: &str, preview: &str, mentions: Vec<MentionTarget>) -
         mentions,
         sent_ms: 1_000 + msg_id.len() as i64,
         read_by_sender: true,
+        // A chat with oneself, where no draft ever is (the drafts test
+        // names a real one).
+        sender_peer: sender,
     }
 }
 
@@ -397,13 +400,28 @@ async fn drafts_and_the_draft_event() {
         store.set_draft(ANN, GROUP, String::new(), 40, origin).await.unwrap();
         assert_eq!(next_event(&mut events).await, Event::Draft { user: ANN, peer: GROUP, origin }, "{engine}");
         assert_eq!(store.draft(ANN, GROUP).await.unwrap(), None, "{engine}");
-        // clear_draft: true and announced (from no socket) once, then false and silent.
-        assert!(store.clear_draft(ANN, BEN).await.unwrap(), "{engine}");
+        // A message from Ann to Ben deletes her draft there in its
+        // transaction, announced (from no socket) after the message; the next
+        // one finds none and announces only itself. A retry changes nothing.
+        let direct = store.open_conversation(ANN, &entity(BEN, ChatType::User, "Ben")).await.unwrap();
+        let to_ben = |msg_id| NewMessage { sender_peer: BEN, ..text(ANN, msg_id, "hi", vec![]) };
+        store.append_message(direct, to_ben("s1")).await.unwrap();
+        assert_eq!(next_event(&mut events).await, Event::Message(MessageKey { chat: direct, seq: 1 }), "{engine}");
         let cleared = Event::Draft { user: ANN, peer: BEN, origin: SocketOrigin::NONE };
         assert_eq!(next_event(&mut events).await, cleared, "{engine}");
-        assert!(!store.clear_draft(ANN, BEN).await.unwrap(), "{engine}");
-        assert!(tokio::time::timeout(Duration::from_millis(300), events.recv()).await.is_err(), "{engine}: no event");
         assert!(store.drafts(ANN).await.unwrap().is_empty(), "{engine}");
+        store.set_draft(ANN, BEN, "kept".into(), 50, origin).await.unwrap();
+        next_event(&mut events).await;
+        assert_eq!(
+            store.append_message(direct, to_ben("s1")).await.unwrap(),
+            Appended::Retry { seq: 1, sent_ms: 1_002 }
+        );
+        assert_eq!(store.draft(ANN, BEN).await.unwrap().as_deref(), Some("kept"), "{engine}: a retry keeps it");
+        store.set_draft(ANN, BEN, String::new(), 60, origin).await.unwrap();
+        next_event(&mut events).await;
+        store.append_message(direct, to_ben("s2")).await.unwrap();
+        assert_eq!(next_event(&mut events).await, Event::Message(MessageKey { chat: direct, seq: 2 }), "{engine}");
+        assert!(tokio::time::timeout(Duration::from_millis(300), events.recv()).await.is_err(), "{engine}: no event");
     }
 }
 

@@ -124,6 +124,9 @@ pub struct ReadPosition {
     pub read_seq: i64,
     /// The chat's last message.
     pub last_seq: i64,
+    /// When the user's gag in this group ends (ms; 0 when not gagged, and
+    /// in chats with users and bots).
+    pub gag_until_ms: i64,
 }
 
 /// A stored mention, with the mentioner's display name.
@@ -158,6 +161,10 @@ pub struct NewMessage {
     pub sent_ms: i64,
     /// Advance the sender's read position to this message.
     pub read_by_sender: bool,
+    /// The chat as the sender sees it (the group, or the other user or
+    /// bot): the sender's draft there is deleted with the message, emitting
+    /// [`crate::domain::event::Event::Draft`] when there was one.
+    pub sender_peer: Id,
 }
 
 /// What storing a message did.

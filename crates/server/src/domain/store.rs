@@ -195,9 +195,6 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces `user`'s draft in the chat with `peer` (an empty `input`
     /// deletes it) and emits [`Event::Draft`] naming `origin`.
     async fn set_draft(&self, user: Id, peer: Id, input: String, now_ms: i64, origin: SocketOrigin) -> Result<()>;
-    /// Deletes `user`'s draft in the chat with `peer`; true when there was
-    /// one, and then emits [`Event::Draft`] from no socket.
-    async fn clear_draft(&self, user: Id, peer: Id) -> Result<bool>;
     /// Every draft of `user` (peer, input), in no particular order.
     async fn drafts(&self, user: Id) -> Result<Vec<(Id, String)>>;
     /// `user`'s draft in the chat with `peer`, if any.

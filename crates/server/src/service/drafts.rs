@@ -47,15 +47,6 @@ impl Service {
     pub async fn drafts(&self, user: Id) -> Result<Vec<(Id, String)>> {
         self.store.drafts(user).await
     }
-
-    /// After `user` sent in the chat with `peer`: their draft there is gone
-    /// (every device of theirs is told). A point read when there is none.
-    pub(super) async fn clear_draft_after_send(&self, user: Id, peer: Id) -> Result<()> {
-        if self.store.draft(user, peer).await?.is_some() {
-            self.store.clear_draft(user, peer).await?;
-        }
-        Ok(())
-    }
 }
 
 /// One socket's drafts on their way to the store (see the module doc).

@@ -41,6 +41,8 @@ pub mod texts {
     pub const NOT_IN_GROUP: &str = "该用户不在这个群聊，请重试";
     pub const NO_SUCH_USER: &str = "该用户不存在";
     pub const NO_SUCH_GROUP: &str = "群聊不存在";
+    /// A send from a member whose gag has not ended (yhconv's own text).
+    pub const GAGGED: &str = "you are gagged in this group";
     pub const NO_SUCH_BOT: &str = "机器人不存在";
     pub const USER_NOT_FOUND: &str = "用户不存在";
 }
@@ -398,14 +400,6 @@ impl Service {
             });
         }
         Ok(())
-    }
-
-    /// Refuses a send from a gagged member.
-    pub(super) async fn check_not_gagged(&self, group: Id, user: Id) -> Result<()> {
-        match self.store.membership(group, user).await? {
-            Some(m) if is_gagged(m.gag_until_ms, now_ms()) => Err(Error::invalid("you are gagged in this group")),
-            _ => Ok(()),
-        }
     }
 
     // ---- friends --------------------------------------------------------

@@ -209,8 +209,8 @@ impl Service {
             None if peer.kind == ChatType::Group => return Err(Error::NotMember(peer.id.to_string())),
             None => self.store.open_conversation(user, &peer).await?,
         };
-        if peer.kind == ChatType::Group {
-            self.check_not_gagged(peer.id, user).await?;
+        if position.is_some_and(|p| super::groups::is_gagged(p.gag_until_ms, now_ms())) {
+            return Err(Error::invalid(super::groups::texts::GAGGED));
         }
         let sender = self
             .store
@@ -236,13 +236,10 @@ impl Service {
             sent_ms: now_ms(),
             // The sender's own message never counts as unread for them.
             read_by_sender: true,
+            sender_peer: peer.id,
         };
         match self.store.append_message(chat, new).await? {
-            Appended::New { seq } => {
-                drop(_order);
-                self.clear_draft_after_send(user, peer.id).await?;
-                Ok(Sent { seq, duplicate: false })
-            }
+            Appended::New { seq } => Ok(Sent { seq, duplicate: false }),
             Appended::Retry { seq, .. } => Ok(Sent { seq, duplicate: true }),
             Appended::IdTaken => {
                 Err(Error::invalid(format!("msg_id {msg_id:?} is already used by another sender in this chat")))

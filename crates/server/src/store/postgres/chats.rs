@@ -1,15 +1,19 @@
 //! Conversations and messages: the hot half of the PostgreSQL store.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use deadpool_postgres::{GenericClient, Transaction};
+use futures_util::future::{try_join3, try_join_all};
 use tokio_postgres::Row;
 use yhconv_proto::ChatType;
 
 use super::identities::chat_row;
-use super::{announce_lists, entity_from, entity_select, notify, ENTITY, SENDER};
+use super::{announce_lists, entity_from, entity_select, ANNOUNCE_LISTS, ENTITY, PUSH_CHANNEL, SENDER};
 use crate::domain::error::{Error, Result};
-use crate::domain::event::{ChatRef, Event, MessageKey};
+use crate::domain::event::{ChatRef, Event, MessageKey, SocketOrigin};
 use crate::domain::ids::Id;
-use crate::domain::list_change::ListFact;
+use crate::domain::list_change::{ListChange, ListFact};
 use crate::domain::model::{
     AddressedMessage, Appended, ConversationRow, Entity, MentionRow, MentionTarget, NewMessage, ReadPosition,
     SeqWindow, StoredMessage, ViewChange,
@@ -150,7 +154,8 @@ pub(super) async fn read_position<C: GenericClient>(
     peer: Id,
 ) -> Result<Option<(Entity, Option<ReadPosition>)>> {
     let sql = format!(
-        "SELECT {}, m.chat_id AS chat_id, m.read_seq AS read_seq, c.last_seq AS last_seq \
+        "SELECT {}, m.chat_id AS chat_id, m.read_seq AS read_seq, m.gag_until_ms AS gag_until_ms, \
+         c.last_seq AS last_seq \
          FROM entity e \
          LEFT JOIN member m ON m.user_id = $1 AND m.peer_id = e.id AND e.dismissed_ms = 0 \
          LEFT JOIN chat c ON c.id = m.chat_id \
@@ -161,8 +166,15 @@ pub(super) async fn read_position<C: GenericClient>(
     let Some(row) = client.query_opt(&stmt, &[&user.get(), &peer.get()]).await? else {
         return Ok(None);
     };
-    let position = match (row.try_get("chat_id")?, row.try_get("read_seq")?, row.try_get("last_seq")?) {
-        (Some(chat), Some(read_seq), Some(last_seq)) => Some(ReadPosition { chat: ChatRef(chat), read_seq, last_seq }),
+    let position = match (
+        row.try_get("chat_id")?,
+        row.try_get("read_seq")?,
+        row.try_get("last_seq")?,
+        row.try_get("gag_until_ms")?,
+    ) {
+        (Some(chat), Some(read_seq), Some(last_seq), Some(gag_until_ms)) => {
+            Some(ReadPosition { chat: ChatRef(chat), read_seq, last_seq, gag_until_ms })
+        }
         _ => None,
     };
     Ok(Some((entity_from(&row, &ENTITY)?, position)))
@@ -214,67 +226,105 @@ pub(super) async fn change_view<C: GenericClient>(
     Ok(member_chat(client, user, peer).await?.map(|_| false))
 }
 
-/// Stores one message: O(1 + mentions) rows touched, whatever the chat size.
-///
-/// The chat row is locked first, so concurrent sends into one chat (from any
-/// instance) take sequence numbers one after another, and a retry of the
-/// same `msg_id` waits for the first and then finds it.
+/// Stores one message: O(1 + mentions) rows touched, whatever the chat
+/// size, in two round trips inside the caller's transaction. The chat's row
+/// is bumped first (which locks it until the commit, so concurrent sends
+/// into one chat, from any instance, take sequence numbers one after
+/// another) with the looks for a retry behind it in the
+/// same pipeline (one session runs its statements in order, so they see
+/// every earlier send of the chat committed), then every other write and
+/// the notifications in one pipeline; the caller commits. A retry or a
+/// taken id has bumped the row too: the caller rolls back.
 pub(super) async fn append_message(tx: &Transaction<'_>, chat: ChatRef, msg: NewMessage) -> Result<Appended> {
-    let lock = tx.prepare_cached("SELECT last_seq FROM chat WHERE id = $1 FOR UPDATE").await?;
-    tx.query_one(&lock, &[&chat.0]).await?;
-    let earlier = tx.prepare_cached("SELECT seq, sent_ms FROM message WHERE sender_id = $1 AND msg_id = $2").await?;
-    if let Some(row) = tx.query_opt(&earlier, &[&msg.sender.get(), &msg.msg_id]).await? {
-        return Ok(Appended::Retry { seq: row.try_get("seq")?, sent_ms: row.try_get("sent_ms")? });
-    }
-    let taken = tx.prepare_cached("SELECT 1 FROM message WHERE chat_id = $1 AND msg_id = $2").await?;
-    if tx.query_opt(&taken, &[&chat.0, &msg.msg_id]).await?.is_some() {
-        return Ok(Appended::IdTaken);
-    }
     let bump = tx
         .prepare_cached(
             "UPDATE chat SET last_seq = last_seq + 1, last_preview = $2, last_sender_id = $3, last_message_ms = $4 \
              WHERE id = $1 RETURNING last_seq",
         )
         .await?;
-    let seq: i64 =
-        tx.query_one(&bump, &[&chat.0, &msg.preview, &msg.sender.get(), &msg.sent_ms]).await?.try_get("last_seq")?;
+    let earlier = tx.prepare_cached("SELECT seq, sent_ms FROM message WHERE sender_id = $1 AND msg_id = $2").await?;
+    let taken = tx.prepare_cached("SELECT 1 FROM message WHERE chat_id = $1 AND msg_id = $2").await?;
+    let sender = msg.sender.get();
+    let (bumped, earlier, taken) = try_join3(
+        tx.query_one(&bump, &[&chat.0, &msg.preview, &sender, &msg.sent_ms]),
+        tx.query_opt(&earlier, &[&sender, &msg.msg_id]),
+        tx.query_opt(&taken, &[&chat.0, &msg.msg_id]),
+    )
+    .await?;
+    if let Some(row) = earlier {
+        return Ok(Appended::Retry { seq: row.try_get("seq")?, sent_ms: row.try_get("sent_ms")? });
+    }
+    if taken.is_some() {
+        return Ok(Appended::IdTaken);
+    }
+    let seq: i64 = bumped.try_get("last_seq")?;
+
     let insert = tx
         .prepare_cached(
             "INSERT INTO message (chat_id, seq, msg_id, sender_id, content_type, content, quote_msg_id, sent_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .await?;
+    let mark_read = tx
+        .prepare_cached("UPDATE member SET read_seq = GREATEST(read_seq, $3) WHERE chat_id = $1 AND user_id = $2")
+        .await?;
+    let mention = tx
+        .prepare_cached(
+            "INSERT INTO mention (chat_id, target_id, seq, mentioner_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .await?;
+    let notify = tx.prepare_cached("SELECT pg_notify($1, $2)").await?;
+    // The draft's notification goes out only when there was a draft.
+    let clear_draft = tx
+        .prepare_cached(
+            "WITH gone AS (DELETE FROM draft WHERE user_id = $1 AND peer_id = $2 RETURNING 1) \
+             SELECT pg_notify($3, $4) FROM gone",
+        )
+        .await?;
+    let announce = tx.prepare_cached(ANNOUNCE_LISTS).await?;
     let content_type = msg.content_type.code() as i64;
-    tx.execute(
-        &insert,
-        &[&chat.0, &seq, &msg.msg_id, &msg.sender.get(), &content_type, &msg.content, &msg.quote_msg_id, &msg.sent_ms],
-    )
-    .await?;
+    let targets: Vec<i64> = msg
+        .mentions
+        .iter()
+        .map(|target| match target {
+            MentionTarget::All => 0,
+            MentionTarget::User(id) => id.get(),
+        })
+        .collect();
+    let message_event = Event::Message(MessageKey { chat, seq }).encode();
+    let peer = msg.sender_peer.get();
+    let draft_event = Event::Draft { user: msg.sender, peer: msg.sender_peer, origin: SocketOrigin::NONE }.encode();
+    let facts = ListChange::encode_facts(&[ListFact::Chat(chat)]);
+    let prefix = ListChange::payload_prefix();
+
+    let mut writes: Vec<Pipelined<'_>> = Vec::with_capacity(5 + targets.len());
+    let row: [Param<'_>; 8] =
+        [&chat.0, &seq, &msg.msg_id, &sender, &content_type, &msg.content, &msg.quote_msg_id, &msg.sent_ms];
+    writes.push(Box::pin(tx.execute_raw(&insert, row)));
     if msg.read_by_sender {
-        let mark_read = tx
-            .prepare_cached("UPDATE member SET read_seq = GREATEST(read_seq, $3) WHERE chat_id = $1 AND user_id = $2")
-            .await?;
-        tx.execute(&mark_read, &[&chat.0, &msg.sender.get(), &seq]).await?;
+        let read: [Param<'_>; 3] = [&chat.0, &sender, &seq];
+        writes.push(Box::pin(tx.execute_raw(&mark_read, read)));
     }
-    if !msg.mentions.is_empty() {
-        let mention = tx
-            .prepare_cached(
-                "INSERT INTO mention (chat_id, target_id, seq, mentioner_id) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .await?;
-        for target in &msg.mentions {
-            let target_id = match target {
-                MentionTarget::All => 0,
-                MentionTarget::User(id) => id.get(),
-            };
-            tx.execute(&mention, &[&chat.0, &target_id, &seq, &msg.sender.get()]).await?;
-        }
+    for target in &targets {
+        let row: [Param<'_>; 4] = [&chat.0, target, &seq, &sender];
+        writes.push(Box::pin(tx.execute_raw(&mention, row)));
     }
-    notify(tx, &Event::Message(MessageKey { chat, seq })).await?;
-    announce_lists(tx, &[ListFact::Chat(chat)]).await?;
+    let message: [Param<'_>; 2] = [&PUSH_CHANNEL, &message_event];
+    writes.push(Box::pin(tx.execute_raw(&notify, message)));
+    let draft: [Param<'_>; 4] = [&sender, &peer, &PUSH_CHANNEL, &draft_event];
+    writes.push(Box::pin(tx.execute_raw(&clear_draft, draft)));
+    let lists: [Param<'_>; 3] = [&PUSH_CHANNEL, &prefix, &facts];
+    writes.push(Box::pin(tx.execute_raw(&announce, lists)));
+    try_join_all(writes).await?;
     Ok(Appended::New { seq })
 }
+
+/// A statement parameter.
+type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
+
+/// One statement of a pipeline: its future, boxed so that several kinds sit
+/// in one list.
+type Pipelined<'a> = Pin<Box<dyn Future<Output = std::result::Result<u64, tokio_postgres::Error>> + Send + 'a>>;
 
 /// The columns of a stored message, with its sender prefixed `s_`.
 fn message_select() -> String {

@@ -31,16 +31,6 @@ pub(super) async fn set_draft(
     notify(tx, &Event::Draft { user, peer, origin }).await
 }
 
-/// Deletes the draft; true (and announced) when there was one.
-pub(super) async fn clear_draft(tx: &Transaction<'_>, user: Id, peer: Id) -> Result<bool> {
-    let stmt = tx.prepare_cached("DELETE FROM draft WHERE user_id = $1 AND peer_id = $2").await?;
-    let deleted = tx.execute(&stmt, &[&user.get(), &peer.get()]).await? > 0;
-    if deleted {
-        notify(tx, &Event::Draft { user, peer, origin: SocketOrigin::NONE }).await?;
-    }
-    Ok(deleted)
-}
-
 /// Every draft of `user`.
 pub(super) async fn drafts<C: GenericClient>(client: &C, user: Id) -> Result<Vec<(Id, String)>> {
     let stmt = client.prepare_cached("SELECT peer_id, input FROM draft WHERE user_id = $1").await?;

@@ -185,16 +185,17 @@ pub(super) fn entity_from(row: &Row, columns: &EntityColumns) -> Result<Entity> 
 /// (see [`crate::domain::list_change`]). Call it last before the commit, so
 /// that the lock is held briefly. Must run inside a transaction.
 pub(super) async fn announce_lists<C: GenericClient>(client: &C, facts: &[ListFact]) -> Result<()> {
-    let stmt = client
-        .prepare_cached(
-            "WITH moved AS (UPDATE list_clock SET value = value + 1 WHERE id = 1 RETURNING value) \
-             SELECT pg_notify($1::text, $2::text || moved.value::text || ':' || $3::text) FROM moved",
-        )
-        .await?;
+    let stmt = client.prepare_cached(ANNOUNCE_LISTS).await?;
     let facts = ListChange::encode_facts(facts);
     client.execute(&stmt, &[&PUSH_CHANNEL, &ListChange::payload_prefix(), &facts]).await?;
     Ok(())
 }
+
+/// [`announce_lists`]'s statement: `$1` the channel, `$2` the payload
+/// prefix, `$3` the encoded facts.
+pub(super) const ANNOUNCE_LISTS: &str =
+    "WITH moved AS (UPDATE list_clock SET value = value + 1 WHERE id = 1 RETURNING value) \
+     SELECT pg_notify($1::text, $2::text || moved.value::text || ':' || $3::text) FROM moved";
 
 /// Announces `event` to every instance when `tx` commits.
 pub(super) async fn notify(tx: &Transaction<'_>, event: &Event) -> Result<()> {
@@ -349,7 +350,11 @@ impl Store for PostgresStore {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let appended = chats::append_message(&tx, chat, msg).await?;
-        tx.commit().await?;
+        match appended {
+            Appended::New { .. } => tx.commit().await?,
+            // Its chat row was bumped before the retry was found.
+            Appended::Retry { .. } | Appended::IdTaken => tx.rollback().await?,
+        }
         Ok(appended)
     }
 
@@ -589,14 +594,6 @@ impl Store for PostgresStore {
 
     async fn delete_request(&self, id: i64) -> Result<bool> {
         groups::delete_request(&self.pool.get().await?, id).await
-    }
-
-    async fn clear_draft(&self, user: Id, peer: Id) -> Result<bool> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        let deleted = drafts::clear_draft(&tx, user, peer).await?;
-        tx.commit().await?;
-        Ok(deleted)
     }
 
     async fn drafts(&self, user: Id) -> Result<Vec<(Id, String)>> {

@@ -206,7 +206,8 @@ pub(super) fn open_conversation(tx: &Transaction<'_>, outbox: &mut Outbox, user:
 /// with it if there is one.
 pub(super) fn read_position(conn: &Connection, user: Id, peer: Id) -> Result<Option<(Entity, Option<ReadPosition>)>> {
     let sql = format!(
-        "SELECT {}, m.chat_id AS chat_id, m.read_seq AS read_seq, c.last_seq AS last_seq \
+        "SELECT {}, m.chat_id AS chat_id, m.read_seq AS read_seq, m.gag_until_ms AS gag_until_ms, \
+         c.last_seq AS last_seq \
          FROM entity e \
          LEFT JOIN member m ON m.user_id = ?1 AND m.peer_id = e.id AND e.dismissed_ms = 0 \
          LEFT JOIN chat c ON c.id = m.chat_id \
@@ -216,9 +217,9 @@ pub(super) fn read_position(conn: &Connection, user: Id, peer: Id) -> Result<Opt
     Ok(conn
         .prepare_cached(&sql)?
         .query_row([user.get(), peer.get()], |r| {
-            let position = match (r.get("chat_id")?, r.get("read_seq")?, r.get("last_seq")?) {
-                (Some(chat), Some(read_seq), Some(last_seq)) => {
-                    Some(ReadPosition { chat: ChatRef(chat), read_seq, last_seq })
+            let position = match (r.get("chat_id")?, r.get("read_seq")?, r.get("last_seq")?, r.get("gag_until_ms")?) {
+                (Some(chat), Some(read_seq), Some(last_seq), Some(gag_until_ms)) => {
+                    Some(ReadPosition { chat: ChatRef(chat), read_seq, last_seq, gag_until_ms })
                 }
                 _ => None,
             };
@@ -323,6 +324,7 @@ pub(super) fn append_message(
     }
     outbox.push(Event::Message(MessageKey { chat, seq }));
     outbox.list(ListFact::Chat(chat));
+    super::drafts::clear_draft(tx, outbox, msg.sender, msg.sender_peer)?;
     Ok(Appended::New { seq })
 }
 

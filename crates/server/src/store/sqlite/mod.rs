@@ -598,10 +598,6 @@ impl Store for SqliteStore {
         self.write(move |tx, outbox| drafts::set_draft(tx, outbox, user, peer, &input, now_ms, origin)).await
     }
 
-    async fn clear_draft(&self, user: Id, peer: Id) -> Result<bool> {
-        self.write(move |tx, outbox| drafts::clear_draft(tx, outbox, user, peer)).await
-    }
-
     async fn drafts(&self, user: Id) -> Result<Vec<(Id, String)>> {
         self.read_point(move |conn| drafts::drafts(conn, user)).await
     }
