@@ -112,7 +112,7 @@ impl Service {
             let views = self.read_list(user).await?;
             return Ok(Arc::new(encode_views(views, user)));
         };
-        let (at, trusted) = cache.stamp(self.store.list_clock().await?).await;
+        let (at, trusted) = cache.stamp(self.clock.read().await?).await;
         let kept = match cache.lookup(user, at, trusted) {
             Lookup::Fresh(list) => return Ok(list),
             Lookup::Changed { kept, peers } => {

@@ -125,8 +125,10 @@ impl Parts {
             Some(cache) => Some(cache.upgrade()?),
             None => None,
         };
+        let store = self.store.upgrade()?;
         Some(Service {
-            store: self.store.upgrade()?,
+            clock: Arc::new(super::clock_reads::ClockReads::new(Arc::clone(&store))),
+            store,
             hub: self.hub.upgrade()?,
             lists: cache,
             tokens: None,

@@ -20,6 +20,8 @@
 //! - [`drafts`]: what users type, kept per chat and pushed to their other
 //!   devices.
 //! - [`token_cache`]: which user a token belongs to.
+//! - [`clock_reads`]: one read of the list clock for the list requests
+//!   waiting at once.
 //!
 //! The README's Behaviour section, rule by rule, and where each lives:
 //! - Who is listed: [`conversation::is_listed`]; joiners start read:
@@ -36,6 +38,7 @@
 //!   (the sender's own message is read), [`Service::history`].
 //! - Pins: [`pins`].
 
+pub mod clock_reads;
 pub mod conversation;
 pub mod drafts;
 pub mod edits;
@@ -81,6 +84,7 @@ pub struct Service {
     tokens: Option<Arc<TokenCache>>,
     order_locks: Arc<[tokio::sync::Mutex<()>]>,
     live: Arc<live::LiveLists>,
+    clock: Arc<clock_reads::ClockReads>,
 }
 
 impl Service {
@@ -101,7 +105,8 @@ impl Service {
         store.watch_lists(Arc::new(ListSinks(sinks)));
         let tokens = Some(tokens);
         let order_locks = (0..ORDER_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect();
-        Self { store, hub, lists, tokens, order_locks, live }
+        let clock = Arc::new(clock_reads::ClockReads::new(Arc::clone(&store)));
+        Self { store, hub, lists, tokens, order_locks, live, clock }
     }
 
     /// How the list cache is doing; None when lists are not cached.

@@ -1,0 +1,139 @@
+//! One read of the list clock for every list request waiting at once.
+//!
+//! A list request may trust its cached list only against a clock read that
+//! began after the request did ([`crate::domain::store::Store::list_clock`]:
+//! every change committed before the request began is then counted). Such a
+//! read can serve every request that was already waiting when it began, so
+//! requests that arrive while a read is under way wait for the next one,
+//! which starts as soon as the current one ends and serves them all. Under
+//! load this turns one database round trip per list into one per burst
+//! (with PostgreSQL the round trip, not the cache, was what a list hit cost
+//! the database); an idle server reads once per request, as before.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::oneshot;
+
+use crate::domain::error::{Error, Result};
+use crate::domain::list_change::ListClock;
+use crate::domain::store::Store;
+
+/// The requests waiting for a clock read, and whether one is under way.
+pub struct ClockReads {
+    store: Arc<dyn Store>,
+    waiting: Mutex<Waiting>,
+}
+
+#[derive(Default)]
+struct Waiting {
+    /// A reader task is running.
+    reading: bool,
+    /// Requests that arrived since the reader's last read began.
+    next: Vec<oneshot::Sender<Result<ListClock>>>,
+}
+
+impl ClockReads {
+    /// Reads of `store`'s list clock.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store, waiting: Mutex::default() }
+    }
+
+    /// The list clock, read after this call began.
+    pub async fn read(self: &Arc<Self>) -> Result<ListClock> {
+        let (answer, answered) = oneshot::channel();
+        let start = {
+            let mut waiting = self.lock();
+            waiting.next.push(answer);
+            !std::mem::replace(&mut waiting.reading, true)
+        };
+        if start {
+            tokio::spawn(Arc::clone(self).serve());
+        }
+        answered.await.map_err(|_| Error::Internal(anyhow::anyhow!("the list clock's reader stopped")))?
+    }
+
+    /// Reads the clock for the requests waiting, again and again, until
+    /// none is.
+    async fn serve(self: Arc<Self>) {
+        let mut reader = Reader { reads: &self, done: false };
+        loop {
+            let waiters = {
+                let mut waiting = self.lock();
+                if waiting.next.is_empty() {
+                    // Under the lock: a request that comes next starts a
+                    // new reader.
+                    waiting.reading = false;
+                    reader.done = true;
+                    return;
+                }
+                std::mem::take(&mut waiting.next)
+            };
+            let clock = self.store.list_clock().await;
+            for waiter in waiters {
+                let _ = waiter.send(match &clock {
+                    Ok(clock) => Ok(*clock),
+                    Err(e) => Err(shared_error(e)),
+                });
+            }
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Waiting> {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A reader task that ends without saying so (a panic): the requests
+/// waiting get an error instead of waiting for ever, and the next request
+/// starts a new reader.
+struct Reader<'a> {
+    reads: &'a ClockReads,
+    done: bool,
+}
+
+impl Drop for Reader<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let mut waiting = self.reads.lock();
+            waiting.reading = false;
+            waiting.next.clear();
+        }
+    }
+}
+
+/// A store error as each waiting request gets it.
+fn shared_error(e: &Error) -> Error {
+    match e {
+        Error::Unavailable(why) => Error::Unavailable(why.clone()),
+        other => Error::Internal(anyhow::anyhow!("reading the list clock: {other:#}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::{SqliteStore, SqliteSync};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_requests_share_reads_and_each_gets_one_begun_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&dir.path().join("c.db"), 2, SqliteSync::Normal).unwrap());
+        let reads = Arc::new(ClockReads::new(Arc::clone(&store)));
+        let first = reads.read().await.unwrap();
+        let tasks: Vec<_> = (0..200)
+            .map(|_| {
+                let reads = Arc::clone(&reads);
+                tokio::spawn(async move { reads.read().await })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.unwrap().unwrap(), first);
+        }
+        // An identity change moves the epoch: a read that begins after it
+        // sees it.
+        store.apply_identities(crate::domain::model::IdentityBatch::default()).await.unwrap();
+        assert_ne!(reads.read().await.unwrap(), first);
+        assert!(!reads.lock().reading || reads.lock().next.is_empty());
+    }
+}
