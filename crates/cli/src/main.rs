@@ -18,6 +18,11 @@ mod serve;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
+/// Per-thread heaps: the push path allocates a frame per receiver on every
+/// worker thread (see the dependency's note in Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A Yunhu-compatible conversation server, and tools around it.
 #[derive(Parser, Debug)]
 #[command(name = "yhconv", version, about)]

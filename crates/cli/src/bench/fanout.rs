@@ -12,13 +12,14 @@
 //!    in the group and times its push: the server's CPU time per frame
 //!    delivered, and how long the unrelated chat waited.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde::Serialize;
-use tokio::sync::Semaphore;
+use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use yhconv_client::{ChatType, Client};
@@ -71,6 +72,46 @@ pub struct FanoutResult {
     pub probes: usize,
 }
 
+/// Frames arrived on every socket so far, and a wake-up for the one waiting
+/// for a total: a receiver pays one atomic add per frame (a semaphore's
+/// permits took a lock per frame, in the receivers' hot path).
+#[derive(Default)]
+struct Arrivals {
+    frames: AtomicU64,
+    /// The total the waiter waits for.
+    wanted: AtomicU64,
+    reached: Notify,
+}
+
+impl Arrivals {
+    fn arrived(&self) {
+        let frames = self.frames.fetch_add(1, Ordering::SeqCst) + 1;
+        if frames == self.wanted.load(Ordering::SeqCst) {
+            self.reached.notify_waiters();
+        }
+    }
+
+    /// Waits until `total` frames have arrived, at most `within`.
+    async fn wait_for(&self, total: u64, within: Duration) -> anyhow::Result<()> {
+        self.wanted.store(total, Ordering::SeqCst);
+        let reached = async {
+            loop {
+                let woken = self.reached.notified();
+                tokio::pin!(woken);
+                woken.as_mut().enable();
+                if self.frames.load(Ordering::SeqCst) >= total {
+                    return;
+                }
+                woken.await;
+            }
+        };
+        match tokio::time::timeout(within, reached).await {
+            Ok(()) => Ok(()),
+            Err(_) => bail!("{total} frames were not all delivered within {within:?}"),
+        }
+    }
+}
+
 /// Opens a push socket and logs in; returns once `login_ack` arrived.
 async fn open_socket(
     ws_url: &str,
@@ -117,7 +158,7 @@ pub async fn run(base_url: &str, pid: u32, cast: Cast, duration: Duration) -> an
 
     // Every socket logs in; each then counts frames into `arrived` and notes
     // when each came.
-    let arrived = Arc::new(Semaphore::new(0));
+    let arrived = Arc::new(Arrivals::default());
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let opened: Vec<_> = futures_util::stream::iter(cast.receivers.iter().cloned())
         .map(|(user, token)| {
@@ -140,7 +181,7 @@ pub async fn run(base_url: &str, pid: u32, cast: Cast, duration: Duration) -> an
                             if times.len() < LATENCY_MESSAGES {
                                 times.push(Instant::now());
                             }
-                            arrived.add_permits(1);
+                            arrived.arrived();
                         }
                         Some(Ok(_)) => {}
                         Some(Err(_)) | None => break,
@@ -156,18 +197,12 @@ pub async fn run(base_url: &str, pid: u32, cast: Cast, duration: Duration) -> an
     let rss_per_socket_kib = server::memory(pid)?.rss_kib.saturating_sub(rss_before) as f64 / sockets.max(1) as f64;
 
     let sender = Client::new(base_url)?.with_token(&cast.sender_token).with_timeout(Duration::from_secs(60));
-    let wait_for_all = |frames: usize| {
-        let arrived = Arc::clone(&arrived);
-        async move {
-            let permits = u32::try_from(frames).context("too many frames to wait for")?;
-            match tokio::time::timeout(DRAIN_TIMEOUT, arrived.acquire_many(permits)).await {
-                Ok(Ok(permit)) => {
-                    permit.forget();
-                    Ok(())
-                }
-                _ => bail!("{frames} frames were not all delivered within {DRAIN_TIMEOUT:?}"),
-            }
-        }
+    // Every frame expected so far, cumulative.
+    let mut expected = 0u64;
+    let mut wait_for_all = |frames: usize| {
+        expected += frames as u64;
+        let (arrived, total) = (Arc::clone(&arrived), expected);
+        async move { arrived.wait_for(total, DRAIN_TIMEOUT).await }
     };
 
     // 2. One message at a time.
