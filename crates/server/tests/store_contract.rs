@@ -747,9 +747,12 @@ async fn groups_from_creation_to_dismissal() {
         assert!(store.pins(BEN).await.unwrap().is_empty(), "{engine}: its pins are hidden");
         assert!(store.members_among(club, vec![ANN, BEN, CAT]).await.unwrap().is_empty(), "{engine}");
         assert_eq!(store.roster(club).await.unwrap().headcount, 0, "{engine}");
+        assert_eq!(store.unpurged_dismissals(10).await.unwrap(), [club], "{engine}");
         assert_eq!(store.purge_dismissed(club, 2).await.unwrap(), 2, "{engine}: a batch");
+        assert_eq!(store.unpurged_dismissals(10).await.unwrap(), [club], "{engine}: one row left");
         assert_eq!(store.purge_dismissed(club, 2).await.unwrap(), 1, "{engine}");
         assert_eq!(store.purge_dismissed(club, 2).await.unwrap(), 0, "{engine}: nothing left");
+        assert!(store.unpurged_dismissals(10).await.unwrap().is_empty(), "{engine}");
         assert_eq!(store.purge_dismissed(GROUP, 2).await.unwrap(), 0, "{engine}: only dismissed groups");
     }
 }
@@ -812,5 +815,32 @@ async fn profiles_contacts_and_requests() {
         assert!(store.contacts(CAT).await.unwrap().iter().all(|c| c.peer.id != BOT), "{engine}");
         assert!(store.delete_request(first).await.unwrap(), "{engine}");
         assert_eq!(store.request(first).await.unwrap(), None, "{engine}");
+    }
+}
+
+/// unpurged_dismissals, as the service's start-up sweep uses it: a
+/// dismissal whose purge never ran (the server stopped first) is finished
+/// by the next service started on the store.
+#[tokio::test]
+async fn the_next_start_finishes_a_purge_cut_short() {
+    for (engine, store, _events, _dir) in engines().await {
+        let group = NewGroup {
+            owner: CAT,
+            name: "Left".into(),
+            introduction: String::new(),
+            avatar_url: String::new(),
+            created_ms: 7_000,
+        };
+        let left = store.create_group(group).await.unwrap();
+        store.join_group(left, vec![ANN, BEN], 7_001).await.unwrap();
+        assert!(store.dismiss_group(left, 7_002).await.unwrap(), "{engine}");
+        assert_eq!(store.unpurged_dismissals(10).await.unwrap(), [left], "{engine}");
+        let hub = yhconv_server::push::Hub::start(Arc::clone(&store), 16);
+        let _service = yhconv_server::service::Service::new(Arc::clone(&store), hub, 0);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !store.unpurged_dismissals(10).await.unwrap().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "{engine}: the sweep did not purge it");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }

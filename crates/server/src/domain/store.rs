@@ -135,6 +135,9 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes up to `batch` member rows and pins of a dismissed group;
     /// returns how many went (0: none left).
     async fn purge_dismissed(&self, group: Id, batch: u32) -> Result<u64>;
+    /// Dismissed groups that still have member rows (a purge that a
+    /// restart cut short), at most `limit`.
+    async fn unpurged_dismissals(&self, limit: u32) -> Result<Vec<Id>>;
     /// What the profile screens show of a user, group or bot.
     async fn entity_facts(&self, id: Id) -> Result<Option<EntityFacts>>;
     /// A group's member count and admins.

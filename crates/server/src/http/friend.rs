@@ -120,10 +120,9 @@ async fn request_list_route(
     auth: Auth<ProtoFormat>,
     body: RawBody,
 ) -> Result<Response, ApiError<ProtoFormat>> {
-    let rows = state.service.requests(auth.user).await?;
-    let user = auth.user;
-    let pending = rows.iter().filter(|r| r.state == RequestState::Pending && r.to.id == user).count() as i32;
-    let requests: Vec<FriendRequest> = rows.into_iter().map(request_wire).collect();
+    let found = state.service.requests(auth.user).await?;
+    let pending = i32::try_from(found.pending).unwrap_or(i32::MAX);
+    let requests: Vec<FriendRequest> = found.rows.into_iter().map(request_wire).collect();
     let total = requests.len() as i32;
     if body.is_json() {
         let _: RequestPageBody = body.json()?;

@@ -19,6 +19,7 @@ use super::{now_ms, Service};
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::Id;
 use crate::domain::model::*;
+use crate::domain::store::Store;
 
 /// Longest name of a user or group, and longest remark, in characters.
 pub const MAX_NAME_CHARS: usize = 50;
@@ -112,6 +113,46 @@ pub fn permission_level(role: Role) -> i32 {
         Role::Owner => 100,
         Role::Admin => 2,
         Role::Member => 0,
+    }
+}
+
+/// The friend requests a user sent or received (newest first), and how many
+/// they received that wait for their answer.
+#[derive(Debug, Clone)]
+pub struct FriendRequests {
+    pub rows: Vec<FriendRequestRow>,
+    pub pending: usize,
+}
+
+/// Deletes a dismissed group's member rows and pins, [`PURGE_BATCH`] at a
+/// time, yielding between batches; a failure is logged and the rest is
+/// left to the next start's sweep ([`sweep_dismissals`]).
+async fn purge(store: &dyn Store, group: Id) {
+    loop {
+        match store.purge_dismissed(group, PURGE_BATCH).await {
+            Ok(0) => return,
+            Ok(_) => tokio::task::yield_now().await,
+            Err(e) => {
+                tracing::warn!(%group, error = %e, "purging a dismissed group's members stopped");
+                return;
+            }
+        }
+    }
+}
+
+/// At start: finishes the purges of dismissed groups that a restart cut
+/// short (their rows are invisible to every read meanwhile).
+pub(super) async fn sweep_dismissals(store: std::sync::Arc<dyn Store>) {
+    match store.unpurged_dismissals(PURGE_BATCH).await {
+        Ok(groups) => {
+            if !groups.is_empty() {
+                tracing::info!(groups = groups.len(), "finishing the purge of dismissed groups");
+            }
+            for group in groups {
+                purge(store.as_ref(), group).await;
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot look for dismissed groups left to purge"),
     }
 }
 
@@ -386,18 +427,7 @@ impl Service {
         let id = group.entity.id;
         if self.store.dismiss_group(id, now_ms()).await? {
             let store = std::sync::Arc::clone(&self.store);
-            tokio::spawn(async move {
-                loop {
-                    match store.purge_dismissed(id, PURGE_BATCH).await {
-                        Ok(0) => break,
-                        Ok(_) => tokio::task::yield_now().await,
-                        Err(e) => {
-                            tracing::warn!(group = %id, error = %e, "purging a dismissed group's members stopped");
-                            break;
-                        }
-                    }
-                }
-            });
+            tokio::spawn(async move { purge(store.as_ref(), id).await });
         }
         Ok(())
     }
@@ -441,8 +471,10 @@ impl Service {
     }
 
     /// `friend/request-list`: the requests the caller sent or received.
-    pub async fn requests(&self, user: Id) -> Result<Vec<FriendRequestRow>> {
-        self.store.requests(user, MAX_REQUESTS).await
+    pub async fn requests(&self, user: Id) -> Result<FriendRequests> {
+        let rows = self.store.requests(user, MAX_REQUESTS).await?;
+        let pending = rows.iter().filter(|r| r.state == RequestState::Pending && r.to.id == user).count();
+        Ok(FriendRequests { rows, pending })
     }
 
     /// A request the caller received, by id or by its sender.

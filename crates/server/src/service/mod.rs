@@ -105,6 +105,7 @@ impl Service {
         store.watch_lists(Arc::new(ListSinks(sinks)));
         let tokens = Some(tokens);
         let order_locks = (0..ORDER_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect();
+        tokio::spawn(groups::sweep_dismissals(Arc::clone(&store)));
         let clock = Arc::new(clock_reads::ClockReads::new(Arc::clone(&store)));
         Self { store, hub, lists, tokens, order_locks, live, clock }
     }

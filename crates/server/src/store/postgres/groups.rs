@@ -86,11 +86,13 @@ pub(super) async fn purge_dismissed(tx: &Transaction<'_>, group: Id, batch: u32)
     if !dismissed {
         return Ok(0);
     }
+    // Through the group's chat row: member rows are indexed by chat.
     let stmt = tx
         .prepare_cached(
-            "WITH gone AS ( \
-                 DELETE FROM member WHERE (user_id, peer_id) IN \
-                     (SELECT user_id, peer_id FROM member WHERE peer_id = $1 LIMIT $2) \
+            "WITH chat_row AS (SELECT id FROM chat WHERE kind = 2 AND a = $1 AND b = 0), \
+             gone AS ( \
+                 DELETE FROM member WHERE chat_id = (SELECT id FROM chat_row) AND user_id IN \
+                     (SELECT user_id FROM member WHERE chat_id = (SELECT id FROM chat_row) LIMIT $2) \
                  RETURNING user_id), \
              pins AS (DELETE FROM pin WHERE peer_id = $1 AND user_id IN (SELECT user_id FROM gone)) \
              SELECT count(*) AS n FROM gone",
@@ -108,6 +110,18 @@ fn facts_from(r: &Row) -> Result<EntityFacts> {
         owner: r.try_get::<_, Option<i64>>("owner_id")?.map(Id::from_raw),
         dismissed: r.try_get::<_, i64>("dismissed_ms")? > 0,
     })
+}
+
+pub(super) async fn unpurged_dismissals<C: GenericClient>(client: &C, limit: u32) -> Result<Vec<Id>> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT e.id AS id FROM entity e WHERE e.kind = 2 AND e.dismissed_ms > 0 AND EXISTS \
+                 (SELECT 1 FROM chat c JOIN member m ON m.chat_id = c.id WHERE c.kind = 2 AND c.a = e.id AND c.b = 0) \
+             ORDER BY e.id LIMIT $1",
+        )
+        .await?;
+    let rows = client.query(&stmt, &[&i64::from(limit)]).await?;
+    rows.iter().map(|r| Ok(Id::from_raw(r.try_get("id")?))).collect()
 }
 
 pub(super) async fn entity_facts<C: GenericClient>(client: &C, id: Id) -> Result<Option<EntityFacts>> {

@@ -478,6 +478,10 @@ impl Store for PostgresStore {
         Ok(purged)
     }
 
+    async fn unpurged_dismissals(&self, limit: u32) -> Result<Vec<Id>> {
+        groups::unpurged_dismissals(&self.pool.get().await?, limit).await
+    }
+
     async fn entity_facts(&self, id: Id) -> Result<Option<EntityFacts>> {
         groups::entity_facts(&self.pool.get().await?, id).await
     }

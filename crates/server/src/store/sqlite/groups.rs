@@ -99,6 +99,16 @@ pub(super) fn purge_dismissed(tx: &Transaction<'_>, group: Id, batch: u32) -> Re
     Ok(users.len() as u64)
 }
 
+pub(super) fn unpurged_dismissals(conn: &Connection, limit: u32) -> Result<Vec<Id>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.id AS id FROM entity e WHERE e.kind = 2 AND e.dismissed_ms > 0 AND EXISTS \
+             (SELECT 1 FROM chat c JOIN member m ON m.chat_id = c.id WHERE c.kind = 2 AND c.a = e.id AND c.b = 0) \
+         ORDER BY e.id LIMIT ?1",
+    )?;
+    let ids = stmt.query_map([limit], |r| r.get("id").map(Id::from_raw))?;
+    Ok(ids.collect::<rusqlite::Result<_>>()?)
+}
+
 pub(super) fn entity_facts(conn: &Connection, id: Id) -> Result<Option<EntityFacts>> {
     let sql = format!(
         "SELECT {}, introduction, created_ms, owner_id, dismissed_ms FROM entity WHERE id = ?1",

@@ -504,6 +504,10 @@ impl Store for SqliteStore {
         self.write(move |tx, _| groups::purge_dismissed(tx, group, batch)).await
     }
 
+    async fn unpurged_dismissals(&self, limit: u32) -> Result<Vec<Id>> {
+        self.read_point(move |conn| groups::unpurged_dismissals(conn, limit)).await
+    }
+
     async fn entity_facts(&self, id: Id) -> Result<Option<EntityFacts>> {
         self.read_point(move |conn| groups::entity_facts(conn, id)).await
     }
