@@ -1,7 +1,7 @@
 //! [`LiveList`]: a user's conversation list held in memory and kept equal
 //! to the server's from the push socket.
 //!
-//! How it stays exact (against yhconv; see PROTOCOL.md, "Live lists"):
+//! How it stays exact (against yhconv; see the README, "Protocol additions"):
 //! - It opens its socket with [`Client::connect_live_push`], so yhconv sends
 //!   `yhconv_list_rows` frames: the new row, as `conversation/list` has it,
 //!   whenever a row changes for any reason but a new message (read, mute,
