@@ -844,3 +844,27 @@ async fn the_next_start_finishes_a_purge_cut_short() {
         }
     }
 }
+
+/// list_clock through the service's shared reads (`service::clock_reads`):
+/// many requests at once each get a clock read after they began.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_clock_reads_answer_every_request_with_a_read_begun_after_it() {
+    use yhconv_server::service::clock_reads::ClockReads;
+    for (engine, store, _events, _dir) in engines().await {
+        let reads = Arc::new(ClockReads::new(Arc::clone(&store)));
+        let first = reads.read().await.unwrap();
+        let tasks: Vec<_> = (0..200)
+            .map(|_| {
+                let reads = Arc::clone(&reads);
+                tokio::spawn(async move { reads.read().await })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.unwrap().unwrap(), first, "{engine}");
+        }
+        // A change of identities moves the clock: a read that begins after
+        // it has committed sees it.
+        store.apply_identities(IdentityBatch::default()).await.unwrap();
+        assert_ne!(reads.read().await.unwrap(), first, "{engine}");
+    }
+}

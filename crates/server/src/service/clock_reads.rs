@@ -108,32 +108,3 @@ fn shared_error(e: &Error) -> Error {
         other => Error::Internal(anyhow::anyhow!("reading the list clock: {other:#}")),
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::sqlite::{SqliteStore, SqliteSync};
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn many_requests_share_reads_and_each_gets_one_begun_after_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> =
-            Arc::new(SqliteStore::open(&dir.path().join("c.db"), 2, SqliteSync::Normal).unwrap());
-        let reads = Arc::new(ClockReads::new(Arc::clone(&store)));
-        let first = reads.read().await.unwrap();
-        let tasks: Vec<_> = (0..200)
-            .map(|_| {
-                let reads = Arc::clone(&reads);
-                tokio::spawn(async move { reads.read().await })
-            })
-            .collect();
-        for task in tasks {
-            assert_eq!(task.await.unwrap().unwrap(), first);
-        }
-        // An identity change moves the epoch: a read that begins after it
-        // sees it.
-        store.apply_identities(crate::domain::model::IdentityBatch::default()).await.unwrap();
-        assert_ne!(reads.read().await.unwrap(), first);
-        assert!(!reads.lock().reading || reads.lock().next.is_empty());
-    }
-}
