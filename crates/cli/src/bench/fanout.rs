@@ -1,7 +1,9 @@
 //! The fan-out scenario: push sockets online, messages into the big group.
 //!
-//! `--sockets` members of the big group log in, one socket each, with a
-//! receiver that only counts frames and notes when each arrived (frames of
+//! `--sockets` members of the big group log in, one socket each (spread
+//! over the instances when there are several, so most frames cross from
+//! the sender's instance through the database's feed), with a receiver
+//! that only counts frames and notes when each arrived (frames of
 //! one chat arrive in order, so the i-th frame is the i-th message). Then:
 //! 1. memory: the server's RSS before and after the sockets logged in, per
 //!    socket;
@@ -54,6 +56,8 @@ pub struct Cast {
 #[derive(Debug, Clone, Serialize)]
 pub struct FanoutResult {
     pub sockets: usize,
+    /// Servers the sockets were spread over.
+    pub instances: usize,
     /// Server RSS growth per logged-in idle socket, KiB.
     pub rss_per_socket_kib: f64,
     /// One message at a time: when it reached the median and the last socket, ms.
@@ -146,23 +150,29 @@ fn sorted(mut values: Vec<f64>) -> Vec<f64> {
     values
 }
 
-/// Runs the scenario against the server at `base_url` (process `pid`).
-pub async fn run(base_url: &str, pid: u32, cast: Cast, duration: Duration) -> anyhow::Result<FanoutResult> {
+/// Runs the scenario against the servers at `base_urls` (processes `pids`,
+/// in the same order): sockets spread over them in turn, messages and the
+/// probe sent through the first; memory and CPU are the servers' sums.
+pub async fn run(base_urls: &[String], pids: &[u32], cast: Cast, duration: Duration) -> anyhow::Result<FanoutResult> {
+    let base_url = base_urls.first().context("no server to run the fan-out against")?.as_str();
     let open_files = yhconv_server::app::raise_open_files_limit();
     let sockets = cast.receivers.len();
     if sockets as u64 + 256 > open_files {
         bail!("{sockets} sockets need more open files than this process may have ({open_files})");
     }
-    let ws_url = format!("{}/ws", base_url.replacen("http", "ws", 1));
-    let rss_before = server::memory(pid)?.rss_kib;
+    let ws_urls: Vec<String> = base_urls.iter().map(|url| format!("{}/ws", url.replacen("http", "ws", 1))).collect();
+    let ws_url = ws_urls[0].clone();
+    let rss = || -> anyhow::Result<u64> { pids.iter().map(|&pid| Ok(server::memory(pid)?.rss_kib)).sum() };
+    let cpu_ticks = || pids.iter().map(|&pid| server::cpu_ticks(Some(pid))).sum::<u64>();
+    let rss_before = rss()?;
 
     // Every socket logs in; each then counts frames into `arrived` and notes
     // when each came.
     let arrived = Arc::new(Arrivals::default());
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let opened: Vec<_> = futures_util::stream::iter(cast.receivers.iter().cloned())
-        .map(|(user, token)| {
-            let ws_url = ws_url.clone();
+    let opened: Vec<_> = futures_util::stream::iter(cast.receivers.iter().cloned().enumerate())
+        .map(|(n, (user, token))| {
+            let ws_url = ws_urls[n % ws_urls.len()].clone();
             async move { open_socket(&ws_url, user, &token).await }
         })
         .buffer_unordered(CONNECT_CONCURRENCY)
@@ -194,7 +204,7 @@ pub async fn run(base_url: &str, pid: u32, cast: Cast, duration: Duration) -> an
     }
     // Let the server settle what the logins allocated before reading its memory.
     tokio::task::yield_now().await;
-    let rss_per_socket_kib = server::memory(pid)?.rss_kib.saturating_sub(rss_before) as f64 / sockets.max(1) as f64;
+    let rss_per_socket_kib = rss()?.saturating_sub(rss_before) as f64 / sockets.max(1) as f64;
 
     let sender = Client::new(base_url)?.with_token(&cast.sender_token).with_timeout(Duration::from_secs(60));
     // Every frame expected so far, cumulative.
@@ -214,7 +224,7 @@ pub async fn run(base_url: &str, pid: u32, cast: Cast, duration: Duration) -> an
     }
 
     // 3. Saturation, with the probe.
-    let ticks_before = server::cpu_ticks(Some(pid));
+    let ticks_before = cpu_ticks();
     let started = Instant::now();
     let deadline = started + duration;
     let mut senders = Vec::new();
@@ -255,7 +265,7 @@ pub async fn run(base_url: &str, pid: u32, cast: Cast, duration: Duration) -> an
     }
     wait_for_all(sockets * saturation_messages).await?;
     let saturation_secs = started.elapsed().as_secs_f64();
-    let ticks = server::cpu_ticks(Some(pid)).saturating_sub(ticks_before);
+    let ticks = cpu_ticks().saturating_sub(ticks_before);
     let frames_delivered = (sockets * saturation_messages) as u64;
 
     stop.send(true).ok();
@@ -276,6 +286,7 @@ pub async fn run(base_url: &str, pid: u32, cast: Cast, duration: Duration) -> an
     let (median_socket, last_socket, probe_ms) = (sorted(median_socket), sorted(last_socket), sorted(probe_ms));
     Ok(FanoutResult {
         sockets,
+        instances: base_urls.len(),
         rss_per_socket_kib,
         median_socket_p50_ms: percentile(&median_socket, 0.5),
         last_socket_p50_ms: percentile(&last_socket, 0.5),

@@ -304,12 +304,18 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             memory_after,
         });
     }
-    let fanout = match (cast, servers.first_mut()) {
-        (Some(cast), Some(running)) => {
-            say!(quiet, "running fan-out: {} push sockets online ...", cast.receivers.len());
-            let measured = fanout::run(&base_urls[0], running.pid(), cast, load.duration).await?;
-            if !running.is_running() {
-                bail!("the server died during the fan-out scenario");
+    let fanout = match cast {
+        Some(cast) if !servers.is_empty() => {
+            say!(
+                quiet,
+                "running fan-out: {} push sockets online over {} instance(s) ...",
+                cast.receivers.len(),
+                servers.len()
+            );
+            let pids: Vec<u32> = servers.iter().map(|s| s.pid()).collect();
+            let measured = fanout::run(&base_urls, &pids, cast, load.duration).await?;
+            if !servers.iter_mut().all(|s| s.is_running()) {
+                bail!("a server died during the fan-out scenario");
             }
             say!(
                 quiet,
