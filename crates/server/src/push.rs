@@ -817,6 +817,8 @@ mod tests {
                 recall_ms: 1_700_000_001_000,
             },
             recaller_name: Some("Ann".into()),
+            peer_dismissed: false,
+            identity_epoch: 0,
         }
     }
 
