@@ -179,6 +179,8 @@ fn push_frames(c: &mut Criterion) {
                 recall_ms: 0,
             },
             recaller_name: None,
+            peer_dismissed: false,
+            identity_epoch: 0,
         };
         let receiver = Id::from_raw(1_004_321);
         let chat = Id::from_raw(3_000_002);

@@ -21,6 +21,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod http;
+pub mod online;
 pub mod preview;
 pub mod push;
 pub mod service;

@@ -34,8 +34,10 @@ use yhconv_proto::{ChatType, MSG_INPUT_TYPE_URL, PUSH_MESSAGE_TYPE_URL};
 pub use crate::domain::event::SocketOrigin;
 use crate::domain::event::{ChatRef, Event, MessageKey, TokenHash, EVENT_QUEUE};
 use crate::domain::ids::Id;
+use crate::domain::list_change::ListSink;
 use crate::domain::model::AddressedMessage;
 use crate::domain::store::Store;
+use crate::online::{GroupReceivers, IndexSizes, OnlineGroups};
 use crate::preview::recall_notice;
 
 struct SocketEntry {
@@ -124,6 +126,8 @@ pub struct Hub {
     instance: u64,
     /// Where hints for the live lists go, once they run.
     list_hints: std::sync::OnceLock<Arc<ListHints>>,
+    /// The groups of the users online here (a group message's receivers).
+    online_groups: Arc<OnlineGroups>,
 }
 
 /// One logged-in socket's end of the hub. Dropping it unregisters the socket.
@@ -175,6 +179,7 @@ impl Hub {
             room: tokio::sync::Notify::new(),
             instance: rand::random::<u64>().max(1),
             list_hints: std::sync::OnceLock::new(),
+            online_groups: OnlineGroups::start(Arc::clone(&store)),
         });
         tokio::spawn(fan_out(Arc::downgrade(&hub), store, rx));
         hub
@@ -201,7 +206,14 @@ impl Hub {
             logged_out: Arc::clone(&logged_out),
             list_changes,
         };
-        self.sockets.write().unwrap_or_else(|p| p.into_inner()).entry(user).or_default().push(entry);
+        {
+            let mut sockets = self.sockets.write().unwrap_or_else(|p| p.into_inner());
+            let list = sockets.entry(user).or_default();
+            if list.is_empty() {
+                self.online_groups.user_online(user);
+            }
+            list.push(entry);
+        }
         Subscription { hub: Arc::clone(self), user, id, frames, lagged, logged_out }
     }
 
@@ -209,7 +221,7 @@ impl Hub {
     /// each gets the frames already queued, then closes saying why.
     fn log_out(&self, token_hash: &TokenHash) {
         let mut sockets = self.sockets.write().unwrap_or_else(|p| p.into_inner());
-        sockets.retain(|_, list| {
+        sockets.retain(|user, list| {
             list.retain(|socket| {
                 let revoked = socket.token_hash == *token_hash;
                 if revoked {
@@ -217,6 +229,9 @@ impl Hub {
                 }
                 !revoked
             });
+            if list.is_empty() {
+                self.online_groups.user_offline(*user);
+            }
             !list.is_empty()
         });
     }
@@ -227,6 +242,7 @@ impl Hub {
             list.retain(|s| s.id != id);
             if list.is_empty() {
                 sockets.remove(&user);
+                self.online_groups.user_offline(user);
             }
         }
     }
@@ -234,6 +250,18 @@ impl Hub {
     /// Number of logged-in sockets.
     pub fn socket_count(&self) -> usize {
         self.sockets.read().unwrap_or_else(|p| p.into_inner()).values().map(Vec::len).sum()
+    }
+
+    /// The sink through which the store's list changes must reach the
+    /// index of online users' groups (once; see [`crate::online`]), for a
+    /// store other instances write too when `shared`.
+    pub fn online_groups_sink(&self, shared: bool) -> Arc<dyn ListSink> {
+        self.online_groups.sink(shared)
+    }
+
+    /// How big the index of online users' groups is.
+    pub fn online_groups_sizes(&self) -> IndexSizes {
+        self.online_groups.sizes()
     }
 
     /// Starts handing [`ListHint`]s to `hints` (once).
@@ -296,11 +324,6 @@ impl Hub {
                 }
             }
         }
-    }
-
-    /// Users with at least one logged-in socket.
-    fn online_users(&self) -> Vec<Id> {
-        self.sockets.read().unwrap_or_else(|p| p.into_inner()).keys().copied().collect()
     }
 
     /// Delivers each message of `batch`, in order, to every socket of each
@@ -637,17 +660,25 @@ async fn load(hub: &Hub, store: &dyn Store, key: MessageKey, kind: PushKind) -> 
     if kind != PushKind::Recalled && stored.message.recall_ms > 0 {
         return None;
     }
+    hub.online_groups.saw_identity_epoch(stored.identity_epoch);
     let (sender, peer) = (stored.message.sender.id, stored.peer.id);
     let receivers: Vec<(Id, Id)> = match stored.peer.kind {
         ChatType::User => vec![(sender, peer), (peer, sender)],
         ChatType::Bot => vec![(sender, peer)],
-        ChatType::Group => match store.members_among(peer, hub.online_users()).await {
-            Ok(members) => members.into_iter().map(|m| (m, peer)).collect(),
-            Err(e) => {
-                tracing::error!(error = %e, group = %peer, "push: cannot read group members");
-                return None;
+        ChatType::Group if stored.peer_dismissed => return None,
+        ChatType::Group => {
+            let GroupReceivers { mut members, stale } = hub.online_groups.receivers(peer);
+            if !stale.is_empty() {
+                match store.members_among(peer, stale).await {
+                    Ok(more) => members.extend(more),
+                    Err(e) => {
+                        tracing::error!(error = %e, group = %peer, "push: cannot read group members");
+                        return None;
+                    }
+                }
             }
-        },
+            members.into_iter().map(|m| (m, peer)).collect()
+        }
     };
     let content = match kind {
         PushKind::Recalled => MsgContent {
@@ -817,6 +848,8 @@ mod tests {
                 recall_ms: 1_700_000_001_000,
             },
             recaller_name: Some("Ann".into()),
+            peer_dismissed: false,
+            identity_epoch: 0,
         }
     }
 

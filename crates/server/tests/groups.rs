@@ -444,3 +444,96 @@ async fn the_bodies_real_clients_send_are_accepted() {
     assert_eq!(members(&ann, &group).await[1], (BEN.to_owned(), 2));
     app.shutdown().await;
 }
+
+/// Waits until the push hub has loaded the groups of every online user
+/// (so the next pushes are found through its index, not looked up).
+async fn index_loaded(app: &TestApp) {
+    for _ in 0..500 {
+        if app.metric("yhconv_push_online_users_stale").await == 0.0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the push hub never loaded its online users' groups");
+}
+
+/// A group message reaches the group's online members as of its send:
+/// joins, leaves, kicks and a new group count at once, whether the hub has
+/// loaded the users' groups again or not yet.
+#[tokio::test]
+async fn group_pushes_follow_joins_leaves_and_kicks_at_once() {
+    let app = TestApp::spawn().await;
+    let (ann, ben, cat) = (app.client(ANN).await, app.client(BEN).await, app.client(CAT).await);
+    let mut ben_socket = ben.connect_push(BEN, "linux", "ben-phone").await.unwrap();
+    let mut cat_socket = cat.connect_push(CAT, "linux", "cat-phone").await.unwrap();
+    index_loaded(&app).await;
+    assert_eq!(app.metric("yhconv_push_online_users_indexed").await, 2.0);
+    let quiet = Duration::from_millis(300);
+    let wait = Duration::from_secs(10);
+    for loaded in [false, true] {
+        // A join: the very next message reaches the new member.
+        ann.invite(GROUP, CAT, ChatType::User).await.unwrap();
+        if loaded {
+            index_loaded(&app).await;
+        }
+        ann.send_text(GROUP, ChatType::Group, "welcome", &[]).await.unwrap();
+        assert_eq!(next_message(&mut cat_socket, wait).await.as_deref(), Some("welcome"), "loaded: {loaded}");
+        assert_eq!(next_message(&mut ben_socket, wait).await.as_deref(), Some("welcome"));
+        // A leave: the next one does not.
+        cat.delete_friend(GROUP, ChatType::Group).await.unwrap();
+        if loaded {
+            index_loaded(&app).await;
+        }
+        ann.send_text(GROUP, ChatType::Group, "after the leave", &[]).await.unwrap();
+        assert_eq!(next_message(&mut ben_socket, wait).await.as_deref(), Some("after the leave"));
+        assert_eq!(next_message(&mut cat_socket, quiet).await, None, "loaded: {loaded}: no push after a leave");
+    }
+    // A kick, and a group created after the sockets logged in.
+    ann.remove_member(GROUP, BEN).await.unwrap();
+    ann.send_text(GROUP, ChatType::Group, "after the kick", &[]).await.unwrap();
+    assert_eq!(next_message(&mut ben_socket, quiet).await, None, "no push after a kick");
+    let club = ben.create_group("Club", "").await.unwrap();
+    ben.send_text(&club, ChatType::Group, "first", &[]).await.unwrap();
+    assert_eq!(next_message(&mut ben_socket, wait).await.as_deref(), Some("first"), "the owner of a new group");
+    ben.invite(&club, CAT, ChatType::User).await.unwrap();
+    ben.send_text(&club, ChatType::Group, "second", &[]).await.unwrap();
+    assert_eq!(next_message(&mut cat_socket, wait).await.as_deref(), Some("second"));
+    assert_eq!(next_message(&mut ben_socket, wait).await.as_deref(), Some("second"), "the sender's own socket");
+    // A dismissal: the group's members are nobody's any more, and the hub
+    // forgets nobody else.
+    index_loaded(&app).await;
+    ben.dismiss_group(&club).await.unwrap();
+    ann.invite(GROUP, CAT, ChatType::User).await.unwrap();
+    ann.send_text(GROUP, ChatType::Group, "after the dismissal", &[]).await.unwrap();
+    assert_eq!(next_message(&mut cat_socket, wait).await.as_deref(), Some("after the dismissal"));
+    assert_eq!(next_message(&mut ben_socket, quiet).await, None);
+    // The last socket goes: the user leaves the index.
+    drop(ben_socket);
+    for _ in 0..500 {
+        if app.metric("yhconv_push_online_users_indexed").await == 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(app.metric("yhconv_push_online_users_indexed").await, 1.0);
+    app.shutdown().await;
+}
+
+/// A user who logs in while they are being added to a group gets every
+/// message sent into it after the addition was answered.
+#[tokio::test]
+async fn a_login_during_a_join_misses_no_message_after_it() {
+    let app = TestApp::spawn().await;
+    let (ann, cat) = (app.client(ANN).await, app.client(CAT).await);
+    for round in 0..8 {
+        let group = ann.create_group(&format!("Round {round}"), "").await.unwrap();
+        let device = format!("cat-{round}");
+        let (socket, joined) =
+            tokio::join!(cat.connect_push(CAT, "linux", &device), ann.invite(&group, CAT, ChatType::User));
+        let mut socket = socket.unwrap();
+        joined.unwrap();
+        ann.send_text(&group, ChatType::Group, "hello", &[]).await.unwrap();
+        assert_eq!(next_message(&mut socket, Duration::from_secs(10)).await.as_deref(), Some("hello"), "round {round}");
+    }
+    app.shutdown().await;
+}

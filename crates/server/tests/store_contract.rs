@@ -318,6 +318,9 @@ async fn messages_mentions_and_the_message_event() {
         // pushed_message: the chat as the sender addressed it.
         let pushed = store.pushed_message(MessageKey { chat: group, seq: 2 }).await.unwrap().unwrap();
         assert_eq!((pushed.peer.id, pushed.message.msg_id.as_str()), (GROUP, "g2"), "{engine}");
+        // ... with whether the group is dismissed and the identity epoch.
+        let epoch = store.identity_epoch().await.unwrap();
+        assert_eq!((pushed.peer_dismissed, pushed.identity_epoch), (false, epoch), "{engine}");
         let direct = store.open_conversation(BEN, &entity(ANN, ChatType::User, "Ann")).await.unwrap();
         store.append_message(direct, text(BEN, "d1", "hey", vec![])).await.unwrap();
         let pushed = store.pushed_message(MessageKey { chat: direct, seq: 1 }).await.unwrap().unwrap();
@@ -549,6 +552,8 @@ async fn leave_group() {
         assert_eq!(pins, [ANN], "{engine}");
         assert!(!store.leave_group(BEN, GROUP).await.unwrap(), "{engine}: not a member any more");
         assert!(store.members_among(GROUP, vec![ANN, BEN]).await.unwrap() == [ANN], "{engine}");
+        assert!(store.groups_of(BEN).await.unwrap().is_empty(), "{engine}: left");
+        assert_eq!(store.groups_of(ANN).await.unwrap(), [GROUP], "{engine}");
     }
 }
 
@@ -716,7 +721,18 @@ async fn groups_from_creation_to_dismissal() {
         assert_eq!((cat_row.sort_ms, cat_row.last_seq), (7_000, 0), "{engine}: at the top, empty");
         let chat = cat_row.chat;
         store.append_message(chat, text(CAT, "c1", "Cat: hi", vec![])).await.unwrap();
+        // groups_of: the groups a user is in, whatever else they talk to.
+        store.open_conversation(ANN, &entity(BOT, ChatType::Bot, "Helper")).await.unwrap();
+        store.open_conversation(ANN, &entity(CAT, ChatType::User, "Cat")).await.unwrap();
+        let sorted = |mut groups: Vec<Id>| {
+            groups.sort();
+            groups
+        };
+        assert_eq!(store.groups_of(CAT).await.unwrap(), [club], "{engine}: a new group's owner");
+        assert_eq!(store.groups_of(ANN).await.unwrap(), [GROUP], "{engine}: not the user or the bot");
         assert_eq!(store.join_group(club, vec![ANN, BEN, CAT], 8_000).await.unwrap(), [ANN, BEN], "{engine}");
+        assert_eq!(sorted(store.groups_of(ANN).await.unwrap()), sorted(vec![GROUP, club]), "{engine}: joined");
+        assert!(store.groups_of(id(4242)).await.unwrap().is_empty(), "{engine}: nobody");
         let ann_row = row(store, ANN, club).await;
         assert_eq!((ann_row.read_seq, ann_row.sort_ms), (1, 8_000), "{engine}: joined read, at the top");
         let owner = store.membership(club, CAT).await.unwrap().unwrap();
@@ -746,6 +762,10 @@ async fn groups_from_creation_to_dismissal() {
         }
         assert!(store.pins(BEN).await.unwrap().is_empty(), "{engine}: its pins are hidden");
         assert!(store.members_among(club, vec![ANN, BEN, CAT]).await.unwrap().is_empty(), "{engine}");
+        assert_eq!(store.groups_of(ANN).await.unwrap(), [GROUP], "{engine}: a dismissed group is nobody's");
+        assert!(store.groups_of(CAT).await.unwrap().is_empty(), "{engine}");
+        let said = store.pushed_message(MessageKey { chat, seq: 1 }).await.unwrap().unwrap();
+        assert!(said.peer_dismissed, "{engine}: a push of a dismissed group's message knows it");
         assert_eq!(store.roster(club).await.unwrap().headcount, 0, "{engine}");
         assert_eq!(store.unpurged_dismissals(10).await.unwrap(), [club], "{engine}");
         assert_eq!(store.purge_dismissed(club, 2).await.unwrap(), 2, "{engine}: a batch");

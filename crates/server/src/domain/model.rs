@@ -270,6 +270,12 @@ pub struct AddressedMessage {
     pub message: StoredMessage,
     /// Who recalled it, when it was recalled.
     pub recaller_name: Option<String>,
+    /// The peer is a dismissed group (nobody is to get the push).
+    pub peer_dismissed: bool,
+    /// The identity epoch when the message was read (see
+    /// [`crate::domain::store::Store::identity_epoch`]): a push that sees
+    /// it move knows memberships may have changed behind its back.
+    pub identity_epoch: i64,
 }
 
 /// A change to one user's view of one conversation, as storage carries it

@@ -171,6 +171,7 @@ impl std::fmt::Debug for PushCollector {
 impl Collector for PushCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let stats = self.0.push_stats();
+        let index = self.0.online_groups_sizes();
         let read = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
         let counters = [
             ("push_frames_delivered", "Push frames put in sockets' queues", read(&stats.frames_delivered)),
@@ -193,6 +194,16 @@ impl Collector for PushCollector {
                 read(&stats.events_pending),
             ),
             ("push_frames_pending", "Push frames of loaded messages not yet delivered", read(&stats.frames_pending)),
+            (
+                "push_online_users_indexed",
+                "Online users whose groups the push hub indexes (loaded or not yet)",
+                index.users as u64,
+            ),
+            (
+                "push_online_users_stale",
+                "Online users whose groups the push hub has not loaded yet (looked up per group message)",
+                index.stale as u64,
+            ),
         ];
         encode_figures(&mut encoder, &counters, &gauges)
     }

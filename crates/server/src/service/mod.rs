@@ -102,6 +102,9 @@ impl Service {
         let mut sinks: Vec<Arc<dyn ListSink>> = vec![Arc::clone(&tokens) as Arc<dyn ListSink>];
         sinks.extend(lists.iter().map(|lists| Arc::clone(lists) as Arc<dyn ListSink>));
         sinks.push(live_sink);
+        // The hub's index of online users' groups: a group message loaded
+        // after a commit must find that commit's memberships in it.
+        sinks.push(hub.online_groups_sink(shared));
         store.watch_lists(Arc::new(ListSinks(sinks)));
         let tokens = Some(tokens);
         let order_locks = (0..ORDER_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect();
@@ -128,6 +131,12 @@ impl Service {
     /// What this instance's push hub has done and has waiting.
     pub fn push_stats(&self) -> &crate::push::PushStats {
         self.hub.stats()
+    }
+
+    /// How many online users the push hub's group index holds, and how
+    /// many of them are not loaded yet.
+    pub fn online_groups_sizes(&self) -> crate::online::IndexSizes {
+        self.hub.online_groups_sizes()
     }
 
     /// Registers a push socket of `user`, logged in with the token whose

@@ -378,7 +378,8 @@ pub(super) async fn message_seq<C: GenericClient>(client: &C, chat: ChatRef, msg
 /// One stored message and the chat as its sender addressed it.
 pub(super) async fn pushed_message<C: GenericClient>(client: &C, key: MessageKey) -> Result<Option<AddressedMessage>> {
     let sql = format!(
-        "SELECT {}, {}, x.name AS recaller_name FROM message m \
+        "SELECT {}, {}, x.name AS recaller_name, e.dismissed_ms > 0 AS peer_dismissed, \
+         (SELECT value FROM meta WHERE key = 'identity_epoch') AS identity_epoch FROM message m \
          JOIN entity s ON s.id = m.sender_id \
          JOIN chat c ON c.id = m.chat_id \
          LEFT JOIN entity x ON x.id = m.recalled_by \
@@ -393,6 +394,8 @@ pub(super) async fn pushed_message<C: GenericClient>(client: &C, key: MessageKey
             peer: entity_from(&r, &ENTITY)?,
             message: message_from(&r)?,
             recaller_name: r.try_get("recaller_name")?,
+            peer_dismissed: r.try_get("peer_dismissed")?,
+            identity_epoch: r.try_get("identity_epoch")?,
         })),
         None => Ok(None),
     }

@@ -375,7 +375,8 @@ pub(super) fn message_seq(conn: &Connection, chat: ChatRef, msg_id: &str) -> Res
 /// One stored message and the chat as its sender addressed it.
 pub(super) fn pushed_message(conn: &Connection, key: MessageKey) -> Result<Option<AddressedMessage>> {
     let sql = format!(
-        "SELECT {}, {}, x.name AS recaller_name FROM message m \
+        "SELECT {}, {}, x.name AS recaller_name, e.dismissed_ms > 0 AS peer_dismissed, \
+         (SELECT value FROM meta WHERE key = 'identity_epoch') AS identity_epoch FROM message m \
          JOIN entity s ON s.id = m.sender_id \
          JOIN chat c ON c.id = m.chat_id \
          LEFT JOIN entity x ON x.id = m.recalled_by \
@@ -391,9 +392,23 @@ pub(super) fn pushed_message(conn: &Connection, key: MessageKey) -> Result<Optio
                 peer: entity_from(r, &ENTITY)?,
                 message: message_from(r)?,
                 recaller_name: r.get("recaller_name")?,
+                peer_dismissed: r.get("peer_dismissed")?,
+                identity_epoch: r.get("identity_epoch")?,
             })
         })
         .optional()?)
+}
+
+/// The groups `user` is a member of, dismissed ones left out: one range of
+/// the member table's key (the user's rows).
+pub(super) fn groups_of(conn: &Connection, user: Id) -> Result<Vec<Id>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT m.peer_id AS group_id FROM member m JOIN chat c ON c.id = m.chat_id \
+         JOIN entity e ON e.id = m.peer_id \
+         WHERE m.user_id = ?1 AND c.kind = 2 AND c.b = 0 AND e.dismissed_ms = 0",
+    )?;
+    let groups = stmt.query_map([user.get()], |r| r.get::<_, i64>("group_id"))?;
+    groups.map(|group| Ok(Id::from_raw(group?))).collect()
 }
 
 /// Those of `candidates` who are members of `group`: a key lookup each when

@@ -457,6 +457,10 @@ impl Store for SqliteStore {
         self.read(move |conn| chats::members_among(conn, group, &candidates)).await
     }
 
+    async fn groups_of(&self, user: Id) -> Result<Vec<Id>> {
+        self.read(move |conn| chats::groups_of(conn, user)).await
+    }
+
     async fn pins(&self, user: Id) -> Result<Vec<PinRow>> {
         self.read(move |conn| pins::pins(conn, user)).await
     }
