@@ -1,5 +1,5 @@
-//! The server's layers depend one way: domain, then the storage engines,
-//! then the rules and the push hub, then HTTP and WebSocket, then the
+//! The server's layers depend one way: domain, then the storage engines
+//! and the online users' group index, then the rules and the push hub, then HTTP and WebSocket, then the
 //! wiring. This test reads every source file and fails on an import that
 //! points up (or sideways where it must not), naming the file and the line.
 
@@ -11,13 +11,14 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("domain", &[]),
     ("preview", &[]),
     ("store", &["domain"]),
-    ("push", &["domain", "preview"]),
-    ("service", &["domain", "push", "preview"]),
+    ("online", &["domain"]),
+    ("push", &["domain", "preview", "online"]),
+    ("service", &["domain", "push", "preview", "online"]),
     ("config", &["domain", "store"]),
     ("http", &["domain", "service", "push", "config"]),
     ("demo", &["domain", "service"]),
     ("app", &["domain", "store", "push", "service", "http", "config"]),
-    ("lib", &["domain", "store", "push", "service", "http", "config", "app", "demo", "preview"]),
+    ("lib", &["domain", "store", "online", "push", "service", "http", "config", "app", "demo", "preview"]),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
