@@ -457,6 +457,17 @@ async fn index_loaded(app: &TestApp) {
     panic!("the push hub never loaded its online users' groups");
 }
 
+/// Waits until the push hub indexes `users` online users.
+async fn indexed(app: &TestApp, users: usize) {
+    for _ in 0..500 {
+        if app.metric("yhconv_push_online_users_indexed").await == users as f64 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(app.metric("yhconv_push_online_users_indexed").await, users as f64);
+}
+
 /// A group message reaches the group's online members as of its send:
 /// joins, leaves, kicks and a new group count at once, whether the hub has
 /// loaded the users' groups again or not yet.
@@ -466,8 +477,8 @@ async fn group_pushes_follow_joins_leaves_and_kicks_at_once() {
     let (ann, ben, cat) = (app.client(ANN).await, app.client(BEN).await, app.client(CAT).await);
     let mut ben_socket = ben.connect_push(BEN, "linux", "ben-phone").await.unwrap();
     let mut cat_socket = cat.connect_push(CAT, "linux", "cat-phone").await.unwrap();
+    indexed(&app, 2).await;
     index_loaded(&app).await;
-    assert_eq!(app.metric("yhconv_push_online_users_indexed").await, 2.0);
     let quiet = Duration::from_millis(300);
     let wait = Duration::from_secs(10);
     for loaded in [false, true] {
@@ -509,13 +520,7 @@ async fn group_pushes_follow_joins_leaves_and_kicks_at_once() {
     assert_eq!(next_message(&mut ben_socket, quiet).await, None);
     // The last socket goes: the user leaves the index.
     drop(ben_socket);
-    for _ in 0..500 {
-        if app.metric("yhconv_push_online_users_indexed").await == 1.0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(app.metric("yhconv_push_online_users_indexed").await, 1.0);
+    indexed(&app, 1).await;
     app.shutdown().await;
 }
 

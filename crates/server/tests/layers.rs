@@ -1,7 +1,6 @@
-//! The server's layers depend one way: domain, then the storage engines,
-//! then the index of online users' groups, then the rules and the push
-//! hub, then HTTP and WebSocket, then the
-//! wiring. This test reads every source file and fails on an import that
+//! The server's layers depend one way: domain, then the storage engines
+//! and the online users' group index, then the rules and the push hub,
+//! then HTTP and WebSocket, then the wiring. This test reads every source file and fails on an import that
 //! points up (or sideways where it must not), naming the file and the line.
 
 use std::path::{Path, PathBuf};
@@ -14,7 +13,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("store", &["domain"]),
     ("online", &["domain"]),
     ("push", &["domain", "preview", "online"]),
-    ("service", &["domain", "push", "online", "preview"]),
+    ("service", &["domain", "push", "preview", "online"]),
     ("config", &["domain", "store"]),
     ("http", &["domain", "service", "push", "config"]),
     ("demo", &["domain", "service"]),

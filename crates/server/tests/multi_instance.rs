@@ -394,3 +394,66 @@ async fn logged_in_socket(client: &Client) -> yhconv_client::PushSocket {
     assert!(matches!(ack, Some(PushEvent::HeartbeatAck { .. })));
     socket
 }
+
+/// The next message text a socket gets within `wait`, if any.
+async fn next_text(socket: &mut yhconv_client::PushSocket, wait: Duration) -> Option<String> {
+    loop {
+        match tokio::time::timeout(wait, socket.next_event()).await {
+            Ok(Ok(Some(PushEvent::Message(m)))) => return Some(m.content.map(|c| c.text).unwrap_or_default()),
+            Ok(Ok(Some(_))) => continue,
+            _ => return None,
+        }
+    }
+}
+
+/// Waits until instance `app` has loaded the groups of its online users.
+async fn index_loaded(app: &TestApp) {
+    for _ in 0..500 {
+        if app.metric("yhconv_push_online_users_stale").await == 0.0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("instance never loaded its online users' groups");
+}
+
+/// Memberships changed through instance A reach B's push hub before the
+/// next message: a kick through A stops Cat's pushes on B at once, a join
+/// through A brings them back at once, whether B's index has loaded Cat's
+/// groups again or not.
+#[tokio::test]
+async fn group_pushes_on_one_instance_follow_memberships_changed_through_the_other() {
+    let Some((a, b)) = two_instances().await else { return };
+    let ann = a.client(ANN).await;
+    let mut ben_on_b = b.client(BEN).await.connect_push(BEN, "linux", "ben-on-b").await.unwrap();
+    let mut cat_on_b = b.client(CAT).await.connect_push(CAT, "linux", "cat-on-b").await.unwrap();
+    index_loaded(&b).await;
+    let (wait, quiet) = (Duration::from_secs(10), Duration::from_millis(300));
+    ann.send_text(GROUP, ChatType::Group, "all here", &[]).await.unwrap();
+    assert_eq!(next_text(&mut cat_on_b, wait).await.as_deref(), Some("all here"));
+    assert_eq!(next_text(&mut ben_on_b, wait).await.as_deref(), Some("all here"));
+    for loaded in [false, true] {
+        ann.remove_member(GROUP, CAT).await.unwrap();
+        if loaded {
+            index_loaded(&b).await;
+        }
+        ann.send_text(GROUP, ChatType::Group, "after the kick", &[]).await.unwrap();
+        // Ben's copy comes from the same turn of B's hub as Cat's would.
+        assert_eq!(next_text(&mut ben_on_b, wait).await.as_deref(), Some("after the kick"));
+        assert_eq!(next_text(&mut cat_on_b, quiet).await, None, "loaded: {loaded}: no push after a kick");
+        ann.invite(GROUP, CAT, ChatType::User).await.unwrap();
+        if loaded {
+            index_loaded(&b).await;
+        }
+        ann.send_text(GROUP, ChatType::Group, "back again", &[]).await.unwrap();
+        assert_eq!(next_text(&mut cat_on_b, wait).await.as_deref(), Some("back again"), "loaded: {loaded}");
+        assert_eq!(next_text(&mut ben_on_b, wait).await.as_deref(), Some("back again"));
+    }
+    // A leave through A, Cat's own.
+    a.client(CAT).await.delete_friend(GROUP, ChatType::Group).await.unwrap();
+    ann.send_text(GROUP, ChatType::Group, "after the leave", &[]).await.unwrap();
+    assert_eq!(next_text(&mut ben_on_b, wait).await.as_deref(), Some("after the leave"));
+    assert_eq!(next_text(&mut cat_on_b, quiet).await, None, "no push after a leave");
+    a.shutdown().await;
+    b.shutdown().await;
+}
