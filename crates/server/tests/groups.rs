@@ -542,3 +542,30 @@ async fn a_login_during_a_join_misses_no_message_after_it() {
     }
     app.shutdown().await;
 }
+
+/// Another process (here: another service on the same database, as
+/// `yhconv admin` opens it) adds a member: no list fact reaches this
+/// server, but the identity epoch moves, and the very next message reaches
+/// the new member's socket, even with their groups loaded before.
+#[tokio::test]
+async fn a_member_added_by_another_process_gets_the_next_message() {
+    let app = TestApp::spawn().await;
+    let (ann, cat) = (app.client(ANN).await, app.client(CAT).await);
+    let mut cat_socket = cat.connect_push(CAT, "linux", "cat-phone").await.unwrap();
+    indexed(&app, 1).await;
+    index_loaded(&app).await;
+    let other = yhconv_server::app::open_service(&yhconv_server::Config {
+        db: app.db.clone(),
+        list_cache_mib: 0,
+        ..yhconv_server::Config::default()
+    })
+    .await
+    .unwrap();
+    let mut world = yhconv_server::World::default();
+    world.groups = common::world().groups;
+    world.groups[0].members.push(CAT.into());
+    other.import_world(world).await.unwrap();
+    ann.send_text(GROUP, ChatType::Group, "hello Cat", &[]).await.unwrap();
+    assert_eq!(next_message(&mut cat_socket, Duration::from_secs(10)).await.as_deref(), Some("hello Cat"));
+    app.shutdown().await;
+}
