@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use prost::Message;
-use yhconv_client::{Client, PushEvent};
+use yhconv_client::Client;
 use yhconv_proto::ChatType;
 
 /// A raw JSON POST as a client writes it; the answer's JSON.
@@ -41,17 +41,6 @@ async fn members(client: &Client, group: &str) -> Vec<(String, i32)> {
     members.into_iter().map(|m| (m.user_info.unwrap().user_id, m.permission_level)).collect()
 }
 
-/// The next message a socket receives within `wait`, if any.
-async fn next_message(socket: &mut yhconv_client::PushSocket, wait: Duration) -> Option<String> {
-    loop {
-        match tokio::time::timeout(wait, socket.next_event()).await {
-            Ok(Ok(Some(PushEvent::Message(m)))) => return Some(m.content.map(|c| c.text).unwrap_or_default()),
-            Ok(Ok(Some(_))) => continue,
-            _ => return None,
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_group_is_created_joined_chatted_in_and_left_by_a_kick() {
     let app = TestApp::spawn().await;
@@ -75,7 +64,7 @@ async fn a_group_is_created_joined_chatted_in_and_left_by_a_kick() {
     let mut cat_socket = cat.connect_push(CAT, "linux", "cat-phone").await.unwrap();
     ann.send_text(&group, ChatType::Group, "chapter one", &[]).await.unwrap();
     assert_eq!(entry(&cat, &group).await.unread_count, 1);
-    assert_eq!(next_message(&mut cat_socket, Duration::from_secs(10)).await.as_deref(), Some("chapter one"));
+    assert_eq!(next_text(&mut cat_socket, Duration::from_secs(10)).await.as_deref(), Some("chapter one"));
 
     let cat_md5 = cat.conversation_list(None).await.unwrap().md5;
     ann.remove_member(&group, CAT).await.unwrap();
@@ -86,7 +75,7 @@ async fn a_group_is_created_joined_chatted_in_and_left_by_a_kick() {
     assert_eq!(api_error(cat.list_messages(&group, ChatType::Group, 10, None).await), not_member);
     assert_eq!(api_error(cat.group_members(&group, 1, 10, "").await), not_member);
     ann.send_text(&group, ChatType::Group, "chapter two", &[]).await.unwrap();
-    assert_eq!(next_message(&mut cat_socket, Duration::from_millis(500)).await, None, "no pushes after a kick");
+    assert_eq!(next_text(&mut cat_socket, Duration::from_millis(500)).await, None, "no pushes after a kick");
     let ben_row = entry(&ben, &group).await;
     assert_eq!((ben_row.unread_count, ben_row.chat_content.as_str()), (2, "Ann: chapter two"));
     assert_eq!(members(&ben, &group).await, [(ANN.to_owned(), 100), (BEN.to_owned(), 0)]);
@@ -445,18 +434,6 @@ async fn the_bodies_real_clients_send_are_accepted() {
     app.shutdown().await;
 }
 
-/// Waits until the push hub has loaded the groups of every online user
-/// (so the next pushes are found through its index, not looked up).
-async fn index_loaded(app: &TestApp) {
-    for _ in 0..500 {
-        if app.metric("yhconv_push_online_users_stale").await == 0.0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the push hub never loaded its online users' groups");
-}
-
 /// Waits until the push hub indexes `users` online users.
 async fn indexed(app: &TestApp, users: usize) {
     for _ in 0..500 {
@@ -478,46 +455,46 @@ async fn group_pushes_follow_joins_leaves_and_kicks_at_once() {
     let mut ben_socket = ben.connect_push(BEN, "linux", "ben-phone").await.unwrap();
     let mut cat_socket = cat.connect_push(CAT, "linux", "cat-phone").await.unwrap();
     indexed(&app, 2).await;
-    index_loaded(&app).await;
+    app.online_index_loaded().await;
     let quiet = Duration::from_millis(300);
     let wait = Duration::from_secs(10);
     for loaded in [false, true] {
         // A join: the very next message reaches the new member.
         ann.invite(GROUP, CAT, ChatType::User).await.unwrap();
         if loaded {
-            index_loaded(&app).await;
+            app.online_index_loaded().await;
         }
         ann.send_text(GROUP, ChatType::Group, "welcome", &[]).await.unwrap();
-        assert_eq!(next_message(&mut cat_socket, wait).await.as_deref(), Some("welcome"), "loaded: {loaded}");
-        assert_eq!(next_message(&mut ben_socket, wait).await.as_deref(), Some("welcome"));
+        assert_eq!(next_text(&mut cat_socket, wait).await.as_deref(), Some("welcome"), "loaded: {loaded}");
+        assert_eq!(next_text(&mut ben_socket, wait).await.as_deref(), Some("welcome"));
         // A leave: the next one does not.
         cat.delete_friend(GROUP, ChatType::Group).await.unwrap();
         if loaded {
-            index_loaded(&app).await;
+            app.online_index_loaded().await;
         }
         ann.send_text(GROUP, ChatType::Group, "after the leave", &[]).await.unwrap();
-        assert_eq!(next_message(&mut ben_socket, wait).await.as_deref(), Some("after the leave"));
-        assert_eq!(next_message(&mut cat_socket, quiet).await, None, "loaded: {loaded}: no push after a leave");
+        assert_eq!(next_text(&mut ben_socket, wait).await.as_deref(), Some("after the leave"));
+        assert_eq!(next_text(&mut cat_socket, quiet).await, None, "loaded: {loaded}: no push after a leave");
     }
     // A kick, and a group created after the sockets logged in.
     ann.remove_member(GROUP, BEN).await.unwrap();
     ann.send_text(GROUP, ChatType::Group, "after the kick", &[]).await.unwrap();
-    assert_eq!(next_message(&mut ben_socket, quiet).await, None, "no push after a kick");
+    assert_eq!(next_text(&mut ben_socket, quiet).await, None, "no push after a kick");
     let club = ben.create_group("Club", "").await.unwrap();
     ben.send_text(&club, ChatType::Group, "first", &[]).await.unwrap();
-    assert_eq!(next_message(&mut ben_socket, wait).await.as_deref(), Some("first"), "the owner of a new group");
+    assert_eq!(next_text(&mut ben_socket, wait).await.as_deref(), Some("first"), "the owner of a new group");
     ben.invite(&club, CAT, ChatType::User).await.unwrap();
     ben.send_text(&club, ChatType::Group, "second", &[]).await.unwrap();
-    assert_eq!(next_message(&mut cat_socket, wait).await.as_deref(), Some("second"));
-    assert_eq!(next_message(&mut ben_socket, wait).await.as_deref(), Some("second"), "the sender's own socket");
+    assert_eq!(next_text(&mut cat_socket, wait).await.as_deref(), Some("second"));
+    assert_eq!(next_text(&mut ben_socket, wait).await.as_deref(), Some("second"), "the sender's own socket");
     // A dismissal: the group's members are nobody's any more, and the hub
     // forgets nobody else.
-    index_loaded(&app).await;
+    app.online_index_loaded().await;
     ben.dismiss_group(&club).await.unwrap();
     ann.invite(GROUP, CAT, ChatType::User).await.unwrap();
     ann.send_text(GROUP, ChatType::Group, "after the dismissal", &[]).await.unwrap();
-    assert_eq!(next_message(&mut cat_socket, wait).await.as_deref(), Some("after the dismissal"));
-    assert_eq!(next_message(&mut ben_socket, quiet).await, None);
+    assert_eq!(next_text(&mut cat_socket, wait).await.as_deref(), Some("after the dismissal"));
+    assert_eq!(next_text(&mut ben_socket, quiet).await, None);
     // The last socket goes: the user leaves the index.
     drop(ben_socket);
     indexed(&app, 1).await;
@@ -538,7 +515,7 @@ async fn a_login_during_a_join_misses_no_message_after_it() {
         let mut socket = socket.unwrap();
         joined.unwrap();
         ann.send_text(&group, ChatType::Group, "hello", &[]).await.unwrap();
-        assert_eq!(next_message(&mut socket, Duration::from_secs(10)).await.as_deref(), Some("hello"), "round {round}");
+        assert_eq!(next_text(&mut socket, Duration::from_secs(10)).await.as_deref(), Some("hello"), "round {round}");
     }
     app.shutdown().await;
 }
@@ -553,7 +530,7 @@ async fn a_member_added_by_another_process_gets_the_next_message() {
     let (ann, cat) = (app.client(ANN).await, app.client(CAT).await);
     let mut cat_socket = cat.connect_push(CAT, "linux", "cat-phone").await.unwrap();
     indexed(&app, 1).await;
-    index_loaded(&app).await;
+    app.online_index_loaded().await;
     let other = yhconv_server::app::open_service(&yhconv_server::Config {
         db: app.db.clone(),
         list_cache_mib: 0,
@@ -566,6 +543,6 @@ async fn a_member_added_by_another_process_gets_the_next_message() {
     world.groups[0].members.push(CAT.into());
     other.import_world(world).await.unwrap();
     ann.send_text(GROUP, ChatType::Group, "hello Cat", &[]).await.unwrap();
-    assert_eq!(next_message(&mut cat_socket, Duration::from_secs(10)).await.as_deref(), Some("hello Cat"));
+    assert_eq!(next_text(&mut cat_socket, Duration::from_secs(10)).await.as_deref(), Some("hello Cat"));
     app.shutdown().await;
 }

@@ -395,28 +395,6 @@ async fn logged_in_socket(client: &Client) -> yhconv_client::PushSocket {
     socket
 }
 
-/// The next message text a socket gets within `wait`, if any.
-async fn next_text(socket: &mut yhconv_client::PushSocket, wait: Duration) -> Option<String> {
-    loop {
-        match tokio::time::timeout(wait, socket.next_event()).await {
-            Ok(Ok(Some(PushEvent::Message(m)))) => return Some(m.content.map(|c| c.text).unwrap_or_default()),
-            Ok(Ok(Some(_))) => continue,
-            _ => return None,
-        }
-    }
-}
-
-/// Waits until instance `app` has loaded the groups of its online users.
-async fn index_loaded(app: &TestApp) {
-    for _ in 0..500 {
-        if app.metric("yhconv_push_online_users_stale").await == 0.0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("instance never loaded its online users' groups");
-}
-
 /// Memberships changed through instance A reach B's push hub before the
 /// next message: a kick through A stops Cat's pushes on B at once, a join
 /// through A brings them back at once, whether B's index has loaded Cat's
@@ -427,7 +405,7 @@ async fn group_pushes_on_one_instance_follow_memberships_changed_through_the_oth
     let ann = a.client(ANN).await;
     let mut ben_on_b = b.client(BEN).await.connect_push(BEN, "linux", "ben-on-b").await.unwrap();
     let mut cat_on_b = b.client(CAT).await.connect_push(CAT, "linux", "cat-on-b").await.unwrap();
-    index_loaded(&b).await;
+    b.online_index_loaded().await;
     let (wait, quiet) = (Duration::from_secs(10), Duration::from_millis(300));
     ann.send_text(GROUP, ChatType::Group, "all here", &[]).await.unwrap();
     assert_eq!(next_text(&mut cat_on_b, wait).await.as_deref(), Some("all here"));
@@ -435,7 +413,7 @@ async fn group_pushes_on_one_instance_follow_memberships_changed_through_the_oth
     for loaded in [false, true] {
         ann.remove_member(GROUP, CAT).await.unwrap();
         if loaded {
-            index_loaded(&b).await;
+            b.online_index_loaded().await;
         }
         ann.send_text(GROUP, ChatType::Group, "after the kick", &[]).await.unwrap();
         // Ben's copy comes from the same turn of B's hub as Cat's would.
@@ -443,7 +421,7 @@ async fn group_pushes_on_one_instance_follow_memberships_changed_through_the_oth
         assert_eq!(next_text(&mut cat_on_b, quiet).await, None, "loaded: {loaded}: no push after a kick");
         ann.invite(GROUP, CAT, ChatType::User).await.unwrap();
         if loaded {
-            index_loaded(&b).await;
+            b.online_index_loaded().await;
         }
         ann.send_text(GROUP, ChatType::Group, "back again", &[]).await.unwrap();
         assert_eq!(next_text(&mut cat_on_b, wait).await.as_deref(), Some("back again"), "loaded: {loaded}");

@@ -185,6 +185,18 @@ impl TestApp {
             .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
             .unwrap_or_else(|| panic!("no metric {series} in\n{text}"))
     }
+
+    /// Waits until the push hub has loaded the groups of every online user
+    /// (so the next pushes are found through its index, not looked up).
+    pub async fn online_index_loaded(&self) {
+        for _ in 0..500 {
+            if self.metric("yhconv_push_online_users_stale").await == 0.0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the push hub never loaded its online users' groups");
+    }
 }
 
 /// Ends every instance's LISTEN connection to the database `admin` is on
@@ -207,4 +219,17 @@ pub async fn database_client(app: &TestApp) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
     client
+}
+
+/// The next message text `socket` gets within `wait`, if any.
+pub async fn next_text(socket: &mut yhconv_client::PushSocket, wait: Duration) -> Option<String> {
+    loop {
+        match tokio::time::timeout(wait, socket.next_event()).await {
+            Ok(Ok(Some(yhconv_client::PushEvent::Message(m)))) => {
+                return Some(m.content.map(|c| c.text).unwrap_or_default())
+            }
+            Ok(Ok(Some(_))) => continue,
+            _ => return None,
+        }
+    }
 }
