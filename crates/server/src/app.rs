@@ -77,6 +77,10 @@ pub fn connection_limits(config: &Config, open_files: u64) -> ConnectionLimits {
     }
 }
 
+/// How long start-up waits for the push feed to listen before it serves
+/// anyway (it reconnects and catches up by itself).
+const FEED_READY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Opens the store a config names (waiting for PostgreSQL if it is not up yet).
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     match &config.db {
@@ -132,6 +136,11 @@ impl Application {
             DbUrl::Postgres(_) => None,
         };
         let service = open_service(&config).await?;
+        // Requests are taken only once pushes of what they commit reach this
+        // instance's sockets (PostgreSQL: the feed's LISTEN took effect).
+        if !service.wait_for_feed(FEED_READY_WAIT).await {
+            tracing::warn!(wait = ?FEED_READY_WAIT, "serving before the push feed listens: pushes of messages sent meanwhile reach no socket here");
+        }
         let open_files = raise_open_files_limit();
         let limits = connection_limits(&config, open_files);
         tracing::info!(

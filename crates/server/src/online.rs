@@ -49,6 +49,9 @@ const RETRY_DELAY: Duration = Duration::from_millis(500);
 /// The online users' groups, and each group's loaded online users.
 pub struct OnlineGroups {
     index: Mutex<Index>,
+    /// Whether list changes reach the index, for those who wait for it
+    /// (see [`OnlineGroups::wait_listening`]).
+    listening: tokio::sync::watch::Sender<bool>,
     /// Woken when users are queued or the feed listens again.
     queued: Arc<tokio::sync::Notify>,
 }
@@ -145,7 +148,11 @@ impl Index {
 
 impl Default for OnlineGroups {
     fn default() -> Self {
-        Self { index: Mutex::default(), queued: Arc::new(tokio::sync::Notify::new()) }
+        Self {
+            index: Mutex::default(),
+            listening: tokio::sync::watch::Sender::new(false),
+            queued: Arc::new(tokio::sync::Notify::new()),
+        }
     }
 }
 
@@ -169,6 +176,7 @@ impl OnlineGroups {
     pub fn sink(self: &Arc<Self>, shared: bool) -> Arc<dyn ListSink> {
         if !shared {
             self.lock().listening = true;
+            self.listening.send_replace(true);
             self.queued.notify_one();
         }
         Arc::new(IndexSink(Arc::downgrade(self)))
@@ -270,7 +278,17 @@ impl OnlineGroups {
         index.listening = listening;
         index.mark_all_stale();
         drop(index);
+        self.listening.send_replace(listening);
         self.queued.notify_one();
+    }
+
+    /// Waits until the store's list changes reach the index (for a shared
+    /// store: its feed is listening, so every later commit's events reach
+    /// this instance), at most `within`; false if they do not yet.
+    pub async fn wait_listening(&self, within: Duration) -> bool {
+        let mut listening = self.listening.subscribe();
+        let listened = tokio::time::timeout(within, listening.wait_for(|&on| on)).await.is_ok_and(|r| r.is_ok());
+        listened
     }
 }
 

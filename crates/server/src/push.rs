@@ -247,6 +247,13 @@ impl Hub {
         }
     }
 
+    /// Waits until the store's feed delivers to this hub (at once for a
+    /// store this process alone writes), at most `within`; false if not
+    /// yet. A message committed before then reaches no socket here.
+    pub async fn wait_for_feed(&self, within: std::time::Duration) -> bool {
+        self.online_groups.wait_listening(within).await
+    }
+
     /// Number of logged-in sockets.
     pub fn socket_count(&self) -> usize {
         self.sockets.read().unwrap_or_else(|p| p.into_inner()).values().map(Vec::len).sum()

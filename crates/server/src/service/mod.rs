@@ -123,6 +123,12 @@ impl Service {
         self.store.health().await
     }
 
+    /// Waits until the store's feed delivers this instance's pushes, at
+    /// most `within` (see [`Hub::wait_for_feed`]); false if not yet.
+    pub async fn wait_for_feed(&self, within: std::time::Duration) -> bool {
+        self.hub.wait_for_feed(within).await
+    }
+
     /// Number of logged-in push sockets on this instance.
     pub fn socket_count(&self) -> usize {
         self.hub.socket_count()
