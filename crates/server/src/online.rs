@@ -49,8 +49,9 @@ const RETRY_DELAY: Duration = Duration::from_millis(500);
 /// The online users' groups, and each group's loaded online users.
 pub struct OnlineGroups {
     index: Mutex<Index>,
-    /// Whether list changes reach the index, for those who wait for it
-    /// (see [`OnlineGroups::wait_listening`]).
+    /// Whether list changes reach the index (see the module doc); changed
+    /// only under the index's lock, and watched by
+    /// [`OnlineGroups::wait_listening`].
     listening: tokio::sync::watch::Sender<bool>,
     /// Woken when users are queued or the feed listens again.
     queued: Arc<tokio::sync::Notify>,
@@ -66,8 +67,6 @@ struct Ticket {
 
 #[derive(Default)]
 struct Index {
-    /// Whether list changes reach the index (see the module doc).
-    listening: bool,
     /// Bumped when everyone is marked stale.
     generation: u64,
     /// The last version given to a user marked stale: versions are never
@@ -175,7 +174,7 @@ impl OnlineGroups {
     /// it loads from now on; for a shared one, from the feed's first resync.
     pub fn sink(self: &Arc<Self>, shared: bool) -> Arc<dyn ListSink> {
         if !shared {
-            self.lock().listening = true;
+            let _index = self.lock();
             self.listening.send_replace(true);
             self.queued.notify_one();
         }
@@ -235,7 +234,7 @@ impl OnlineGroups {
     /// while the index is not listening.
     fn take_queued(&self) -> Vec<(Id, Ticket)> {
         let mut index = self.lock();
-        if !index.listening {
+        if !self.is_listening() {
             return Vec::new();
         }
         let users: Vec<Id> = index.queued.iter().copied().take(LOAD_BATCH).collect();
@@ -253,7 +252,7 @@ impl OnlineGroups {
     /// again already) or went offline.
     fn install(&self, user: Id, ticket: Ticket, groups: Vec<Id>) {
         let mut index = self.lock();
-        if !index.listening || index.ticket(user) != Some(ticket) || !index.stale.contains(&user) {
+        if !self.is_listening() || index.ticket(user) != Some(ticket) || !index.stale.contains(&user) {
             return;
         }
         for &group in &groups {
@@ -275,11 +274,14 @@ impl OnlineGroups {
 
     fn set_listening(&self, listening: bool) {
         let mut index = self.lock();
-        index.listening = listening;
+        self.listening.send_replace(listening);
         index.mark_all_stale();
         drop(index);
-        self.listening.send_replace(listening);
         self.queued.notify_one();
+    }
+
+    fn is_listening(&self) -> bool {
+        *self.listening.borrow()
     }
 
     /// Waits until the store's list changes reach the index (for a shared
@@ -304,7 +306,7 @@ async fn load_groups(index: Weak<OnlineGroups>, store: Arc<dyn Store>) {
         let Some(online) = index.upgrade() else { return };
         let has_work = {
             let index = online.lock();
-            index.listening && !index.queued.is_empty()
+            online.is_listening() && !index.queued.is_empty()
         };
         if !has_work {
             drop(online);
@@ -388,7 +390,7 @@ mod tests {
 
     fn listening() -> OnlineGroups {
         let online = OnlineGroups::default();
-        online.lock().listening = true;
+        online.listening.send_replace(true);
         online
     }
 
