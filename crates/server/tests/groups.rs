@@ -61,7 +61,7 @@ async fn a_group_is_created_joined_chatted_in_and_left_by_a_kick() {
         assert_eq!((row.unread_count, row.name.as_str()), (0, "Book club"), "joined read, at once");
         assert_eq!(ids(&list(member).await)[0], group, "at the top");
     }
-    let mut cat_socket = cat.connect_push(CAT, "linux", "cat-phone").await.unwrap();
+    let mut cat_socket = acked_push(&cat, CAT, "cat-phone").await;
     ann.send_text(&group, ChatType::Group, "chapter one", &[]).await.unwrap();
     assert_eq!(entry(&cat, &group).await.unread_count, 1);
     assert_eq!(next_text(&mut cat_socket, Duration::from_secs(10)).await.as_deref(), Some("chapter one"));
@@ -510,9 +510,8 @@ async fn a_login_during_a_join_misses_no_message_after_it() {
     for round in 0..8 {
         let group = ann.create_group(&format!("Round {round}"), "").await.unwrap();
         let device = format!("cat-{round}");
-        let (socket, joined) =
-            tokio::join!(cat.connect_push(CAT, "linux", &device), ann.invite(&group, CAT, ChatType::User));
-        let mut socket = socket.unwrap();
+        let (mut socket, joined) =
+            tokio::join!(acked_push(&cat, CAT, &device), ann.invite(&group, CAT, ChatType::User));
         joined.unwrap();
         ann.send_text(&group, ChatType::Group, "hello", &[]).await.unwrap();
         assert_eq!(next_text(&mut socket, Duration::from_secs(10)).await.as_deref(), Some("hello"), "round {round}");

@@ -403,8 +403,8 @@ async fn logged_in_socket(client: &Client) -> yhconv_client::PushSocket {
 async fn group_pushes_on_one_instance_follow_memberships_changed_through_the_other() {
     let Some((a, b)) = two_instances().await else { return };
     let ann = a.client(ANN).await;
-    let mut ben_on_b = b.client(BEN).await.connect_push(BEN, "linux", "ben-on-b").await.unwrap();
-    let mut cat_on_b = b.client(CAT).await.connect_push(CAT, "linux", "cat-on-b").await.unwrap();
+    let mut ben_on_b = acked_push(&b.client(BEN).await, BEN, "ben-on-b").await;
+    let mut cat_on_b = acked_push(&b.client(CAT).await, CAT, "cat-on-b").await;
     b.online_index_loaded().await;
     let (wait, quiet) = (Duration::from_secs(10), Duration::from_millis(300));
     ann.send_text(GROUP, ChatType::Group, "all here", &[]).await.unwrap();

@@ -233,3 +233,10 @@ pub async fn next_text(socket: &mut yhconv_client::PushSocket, wait: Duration) -
         }
     }
 }
+
+/// A push socket of `user` through `client`, returned once the server
+/// acknowledged its login (so it is registered for every later push).
+pub async fn acked_push(client: &Client, user: &str, device: &str) -> yhconv_client::PushSocket {
+    let options = yhconv_client::PushOptions { list_changes: false, wait_for_ack: true };
+    client.connect_push_with(user, "linux", device, options).await.expect("push socket logged in")
+}
