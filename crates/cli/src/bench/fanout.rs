@@ -64,10 +64,16 @@ pub struct FanoutResult {
     pub median_socket_p50_ms: f64,
     pub last_socket_p50_ms: f64,
     pub last_socket_p99_ms: f64,
+    /// One message at a time: CPU per frame of the servers and of this
+    /// process (the receivers, on the same cores), µs.
+    pub latency_server_cpu_us_per_frame: f64,
+    pub latency_load_gen_cpu_us_per_frame: f64,
     /// Saturation: messages sent, frames delivered, server CPU per frame.
     pub saturation_messages: usize,
     pub frames_delivered: u64,
     pub server_cpu_us_per_frame: f64,
+    /// Saturation: this process's CPU per frame (receivers, senders, probe), µs.
+    pub load_gen_cpu_us_per_frame: f64,
     /// From the senders' start to every frame delivered, seconds.
     pub saturation_secs: f64,
     /// The unrelated direct chat's push during saturation, ms.
@@ -116,15 +122,14 @@ impl Arrivals {
     }
 }
 
+/// A logged-in push socket.
+type PushSocket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
 /// Opens a push socket and logs in; returns once `login_ack` arrived.
-async fn open_socket(
-    ws_url: &str,
-    user: i64,
-    token: &str,
-) -> anyhow::Result<tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>> {
+async fn open_socket(ws_url: &str, user: i64, token: &str) -> anyhow::Result<PushSocket> {
     // A receiver that costs little: small buffers, frames written at once.
     let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(ws_url, Some(config), false)
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(ws_url, Some(config), true)
         .await
         .with_context(|| format!("connecting {ws_url}"))?;
     let login = serde_json::json!({
@@ -135,6 +140,80 @@ async fn open_socket(
     match tokio::time::timeout(Duration::from_secs(30), ws.next()).await {
         Ok(Some(Ok(Message::Binary(_)))) => Ok(ws),
         other => bail!("socket of {user} did not log in: {other:?}"),
+    }
+}
+
+/// Waits for the next binary frame on `socket`.
+async fn next_binary(socket: &mut PushSocket) -> anyhow::Result<()> {
+    loop {
+        match socket.next().await {
+            Some(Ok(Message::Binary(_))) => return Ok(()),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => bail!("the socket broke: {e}"),
+            None => bail!("the socket closed"),
+        }
+    }
+}
+
+/// The unrelated direct chat, timed on a thread and runtime of its own:
+/// on the load generator's runtime its socket waited behind the thousands
+/// of receivers woken with it, and the probe measured that queue rather
+/// than the server's.
+struct Probe {
+    /// Hands the probe the deadline it runs until.
+    start: std::sync::mpsc::Sender<Instant>,
+    thread: std::thread::JoinHandle<anyhow::Result<Vec<f64>>>,
+}
+
+impl Probe {
+    /// Logs the probe's receiver in and waits until its socket is ready.
+    async fn start(
+        base_url: &str,
+        ws_url: &str,
+        sender_token: &str,
+        (receiver, receiver_token): (i64, String),
+    ) -> anyhow::Result<Self> {
+        let sender = Client::new(base_url)?.with_token(sender_token).with_timeout(Duration::from_secs(60));
+        let ws_url = ws_url.to_owned();
+        let (ready_tx, ready) = tokio::sync::oneshot::channel();
+        let (start, deadline) = std::sync::mpsc::channel::<Instant>();
+        let thread = std::thread::Builder::new().name("bench-probe".into()).spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async move {
+                let mut socket = open_socket(&ws_url, receiver, &receiver_token).await;
+                let failed = socket.as_ref().err().map(|e| format!("{e:#}"));
+                let _ = ready_tx.send(failed);
+                let Ok(deadline) = deadline.recv() else { return Ok(Vec::new()) };
+                let socket = socket.as_mut().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+                let mut probe_ms = Vec::new();
+                let mut tick = tokio::time::interval(PROBE_EVERY);
+                while Instant::now() < deadline {
+                    tick.tick().await;
+                    let before = Instant::now();
+                    sender.send_text(&receiver.to_string(), ChatType::User, "probe", &[]).await?;
+                    match tokio::time::timeout(DRAIN_TIMEOUT, next_binary(socket)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => bail!("the probe's socket: {e:#}"),
+                        Err(_) => bail!("the probe's push did not come within {DRAIN_TIMEOUT:?}"),
+                    }
+                    probe_ms.push(before.elapsed().as_secs_f64() * 1e3);
+                }
+                Ok(probe_ms)
+            })
+        })?;
+        if let Some(failed) = ready.await.context("the probe's thread ended")? {
+            bail!("the probe's socket: {failed}");
+        }
+        Ok(Self { start, thread })
+    }
+
+    /// Probes until `deadline`: how long each push took, ms.
+    async fn run(self, deadline: Instant) -> anyhow::Result<Vec<f64>> {
+        self.start.send(deadline).context("the probe's thread ended")?;
+        let thread = self.thread;
+        tokio::task::spawn_blocking(move || thread.join())
+            .await?
+            .map_err(|_| anyhow::anyhow!("the probe's thread panicked"))?
     }
 }
 
@@ -169,7 +248,6 @@ pub async fn run(base_urls: &[String], pids: &[u32], cast: Cast, duration: Durat
     // Every socket logs in; each then counts frames into `arrived` and notes
     // when each came.
     let arrived = Arc::new(Arrivals::default());
-    let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let opened: Vec<_> = futures_util::stream::iter(cast.receivers.iter().cloned().enumerate())
         .map(|(n, (user, token))| {
             let ws_url = ws_urls[n % ws_urls.len()].clone();
@@ -179,27 +257,27 @@ pub async fn run(base_urls: &[String], pids: &[u32], cast: Cast, duration: Durat
         .collect()
         .await;
     let mut receivers = Vec::with_capacity(sockets);
-    for ws in opened {
-        let mut ws = ws?;
-        let (arrived, mut stop_rx) = (Arc::clone(&arrived), stop_rx.clone());
+    let mut latency_times = Vec::with_capacity(sockets);
+    for socket in opened {
+        let mut socket = socket?;
+        let arrived = Arc::clone(&arrived);
+        let (times_tx, times_rx) = tokio::sync::oneshot::channel();
+        latency_times.push(times_rx);
         receivers.push(tokio::spawn(async move {
-            let mut times = Vec::new();
-            loop {
-                tokio::select! {
-                    frame = ws.next() => match frame {
-                        Some(Ok(Message::Binary(_))) => {
-                            if times.len() < LATENCY_MESSAGES {
-                                times.push(Instant::now());
-                            }
-                            arrived.arrived();
+            // When each of the first messages came; handed over once all have.
+            let mut times = Vec::with_capacity(LATENCY_MESSAGES);
+            let mut times_tx = Some(times_tx);
+            while next_binary(&mut socket).await.is_ok() {
+                if times.len() < LATENCY_MESSAGES {
+                    times.push(Instant::now());
+                    if times.len() == LATENCY_MESSAGES {
+                        if let Some(tx) = times_tx.take() {
+                            let _ = tx.send(std::mem::take(&mut times));
                         }
-                        Some(Ok(_)) => {}
-                        Some(Err(_)) | None => break,
-                    },
-                    _ = stop_rx.changed() => break,
+                    }
                 }
+                arrived.arrived();
             }
-            times
         }));
     }
     // Let the server settle what the logins allocated before reading its memory.
@@ -216,6 +294,7 @@ pub async fn run(base_urls: &[String], pids: &[u32], cast: Cast, duration: Durat
     };
 
     // 2. One message at a time.
+    let (server_before, load_gen_before) = (cpu_ticks(), server::cpu_ticks(Some(std::process::id())));
     let mut sent_at = Vec::new();
     for i in 0..LATENCY_MESSAGES {
         sent_at.push(Instant::now());
@@ -223,8 +302,15 @@ pub async fn run(base_urls: &[String], pids: &[u32], cast: Cast, duration: Durat
         wait_for_all(sockets).await?;
     }
 
+    let latency_frames = (sockets * LATENCY_MESSAGES).max(1) as f64;
+    let per_frame = |ticks: u64, frames: f64| ticks as f64 / server::TICKS_PER_SEC * 1e6 / frames;
+    let latency_server_cpu_us_per_frame = per_frame(cpu_ticks().saturating_sub(server_before), latency_frames);
+    let latency_load_gen_cpu_us_per_frame =
+        per_frame(server::cpu_ticks(Some(std::process::id())).saturating_sub(load_gen_before), latency_frames);
+
     // 3. Saturation, with the probe.
-    let ticks_before = cpu_ticks();
+    let probe = Probe::start(base_url, &ws_url, &cast.probe_sender_token, cast.probe_receiver.clone()).await?;
+    let (ticks_before, load_gen_before) = (cpu_ticks(), server::cpu_ticks(Some(std::process::id())));
     let started = Instant::now();
     let deadline = started + duration;
     let mut senders = Vec::new();
@@ -240,25 +326,7 @@ pub async fn run(base_urls: &[String], pids: &[u32], cast: Cast, duration: Durat
             anyhow::Ok(sent)
         }));
     }
-    let probe_sender =
-        Client::new(base_url)?.with_token(&cast.probe_sender_token).with_timeout(Duration::from_secs(60));
-    let (probe_user, probe_token) = &cast.probe_receiver;
-    let mut probe_socket = open_socket(&ws_url, *probe_user, probe_token).await?;
-    let mut probe_ms = Vec::new();
-    let mut tick = tokio::time::interval(PROBE_EVERY);
-    while Instant::now() < deadline {
-        tick.tick().await;
-        let before = Instant::now();
-        probe_sender.send_text(&probe_user.to_string(), ChatType::User, "probe", &[]).await?;
-        loop {
-            match tokio::time::timeout(DRAIN_TIMEOUT, probe_socket.next()).await {
-                Ok(Some(Ok(Message::Binary(_)))) => break,
-                Ok(Some(Ok(_))) => continue,
-                other => bail!("the probe's socket ended: {other:?}"),
-            }
-        }
-        probe_ms.push(before.elapsed().as_secs_f64() * 1e3);
-    }
+    let probe_ms = probe.run(deadline).await?;
     let mut saturation_messages = 0;
     for task in senders {
         saturation_messages += task.await??;
@@ -266,17 +334,20 @@ pub async fn run(base_urls: &[String], pids: &[u32], cast: Cast, duration: Durat
     wait_for_all(sockets * saturation_messages).await?;
     let saturation_secs = started.elapsed().as_secs_f64();
     let ticks = cpu_ticks().saturating_sub(ticks_before);
+    let load_gen_ticks = server::cpu_ticks(Some(std::process::id())).saturating_sub(load_gen_before);
     let frames_delivered = (sockets * saturation_messages) as u64;
 
-    stop.send(true).ok();
     let mut median_socket = Vec::new();
     let mut last_socket = Vec::new();
     let mut per_message: Vec<Vec<f64>> = (0..LATENCY_MESSAGES).map(|_| Vec::with_capacity(sockets)).collect();
-    for receiver in receivers {
-        let times = receiver.await?;
-        for (i, at) in times.iter().take(LATENCY_MESSAGES).enumerate() {
+    for times in latency_times {
+        let times = times.await.context("a receiver ended before the latency messages came")?;
+        for (i, at) in times.iter().enumerate() {
             per_message[i].push(at.duration_since(sent_at[i]).as_secs_f64() * 1e3);
         }
+    }
+    for receiver in receivers {
+        receiver.abort();
     }
     for latencies in per_message {
         let latencies = sorted(latencies);
@@ -293,7 +364,10 @@ pub async fn run(base_urls: &[String], pids: &[u32], cast: Cast, duration: Durat
         last_socket_p99_ms: percentile(&last_socket, 0.99),
         saturation_messages,
         frames_delivered,
-        server_cpu_us_per_frame: ticks as f64 / server::TICKS_PER_SEC * 1e6 / frames_delivered.max(1) as f64,
+        latency_server_cpu_us_per_frame,
+        latency_load_gen_cpu_us_per_frame,
+        server_cpu_us_per_frame: per_frame(ticks, frames_delivered.max(1) as f64),
+        load_gen_cpu_us_per_frame: per_frame(load_gen_ticks, frames_delivered.max(1) as f64),
         saturation_secs,
         probe_p50_ms: percentile(&probe_ms, 0.5),
         probe_p99_ms: percentile(&probe_ms, 0.99),

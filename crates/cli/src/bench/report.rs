@@ -188,19 +188,23 @@ impl Report {
         if let Some(f) = &self.fanout {
             out.push_str(&format!(
                 "\nfan-out: {} push sockets in one group on {} instance(s), {:.1} KiB of server memory each while idle\n\
-                 \x20 one message at a time: median socket p50 {:.1} ms, last socket p50 {:.1} ms, p99 {:.1} ms\n\
-                 \x20 saturated ({} messages, {} frames in {:.1} s): {:.2} µs of server CPU per frame; \
-                 a direct chat's push meanwhile p50 {:.1} ms, p99 {:.1} ms ({} probes)\n",
+                 \x20 one message at a time: median socket p50 {:.1} ms, last socket p50 {:.1} ms, p99 {:.1} ms; \
+                 CPU per frame: server {:.2} µs, receivers {:.2} µs\n\
+                 \x20 saturated ({} messages, {} frames in {:.1} s): {:.2} µs of server CPU per frame \
+                 (load generator {:.2} µs); a direct chat's push meanwhile p50 {:.1} ms, p99 {:.1} ms ({} probes)\n",
                 f.sockets,
                 f.instances,
                 f.rss_per_socket_kib,
                 f.median_socket_p50_ms,
                 f.last_socket_p50_ms,
                 f.last_socket_p99_ms,
+                f.latency_server_cpu_us_per_frame,
+                f.latency_load_gen_cpu_us_per_frame,
                 f.saturation_messages,
                 f.frames_delivered,
                 f.saturation_secs,
                 f.server_cpu_us_per_frame,
+                f.load_gen_cpu_us_per_frame,
                 f.probe_p50_ms,
                 f.probe_p99_ms,
                 f.probes
