@@ -253,6 +253,11 @@ async fn drafts_reach_the_other_devices_only_replay_at_login_and_clear_on_send()
     a.send_draft("not-an-id", "x", "phone").await.unwrap();
     a.send_draft(ANN, "myself", "phone").await.unwrap();
     assert!(drain(&mut b).await.iter().all(|e| !matches!(e, PushEvent::Draft(_))));
+
+    // A draft many times longer than a socket's read buffer (1 KiB) arrives whole.
+    let long = "长".repeat(3000);
+    a.send_draft(GROUP, &long, "phone").await.unwrap();
+    until(&mut b, |e| matches!(e, PushEvent::Draft(d) if d.chat_id == GROUP && d.input == long)).await;
     for app in apps {
         app.shutdown().await;
     }
