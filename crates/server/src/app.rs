@@ -15,7 +15,7 @@ use crate::domain::store::Store;
 use crate::http::conn::{ConnectionLimits, Tally};
 use crate::http::limit::RateLimits;
 use crate::http::metrics::Metrics;
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, AppStateFields};
 use crate::push::Hub;
 use crate::service::Service;
 use crate::store::postgres::PostgresStore;
@@ -155,7 +155,7 @@ impl Application {
         let metrics = Metrics::new(&service);
         let (in_flight, drained) = tokio::sync::mpsc::channel(1);
         let connections = Arc::new(Tally::default());
-        let state = AppState {
+        let state = AppState::new(AppStateFields {
             service,
             config: Arc::new(config),
             shutdown: shutdown_rx,
@@ -163,7 +163,7 @@ impl Application {
             metrics,
             in_flight,
             connections,
-        };
+        });
         Ok(Self { listener, _sqlite_lock: sqlite_lock, state, shutdown, drained, limits })
     }
 
