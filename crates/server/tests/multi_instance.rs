@@ -317,6 +317,19 @@ async fn a_list_cached_on_one_instance_follows_every_change_made_through_the_oth
     assert!(list(&ben_b).await.iter().all(|c| c.chat_id != GROUP));
     let stats = b.service.list_cache_stats().expect("B caches lists");
     assert!(stats.hits + stats.patches > 0, "B answered from its cache: {stats:?}");
+    // The clock came through the feeds' own connections (the list barrier),
+    // not the pool: their last query is the barrier's.
+    let barriers: i64 = database_client(&b)
+        .await
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND application_name = 'yhconv feed' AND query = '-- yhconv: list barrier'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(barriers >= 1, "no feed connection answered a list barrier");
     a.shutdown().await;
     b.shutdown().await;
 }

@@ -87,7 +87,8 @@ impl ListSink for ListSinks {
 /// (see [`crate::domain::store::Store::list_clock`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListClock {
-    /// The identity epoch (which `yhconv admin` in another process moves).
+    /// The identity epoch (which `yhconv admin` in another process moves);
+    /// 0 for a shared store, where identity changes move the list clock.
     pub identity_epoch: i64,
     /// A shared store's list clock: every list change numbered up to it is
     /// committed. `None` for a store this process alone writes.
@@ -151,6 +152,12 @@ impl ListChange {
         Some(Self { clock: Some(clock.parse().ok()?), facts })
     }
 
+    /// The clock of a payload `list:CLOCK:FACTS`, read without parsing the
+    /// facts; `None` for anything else.
+    pub fn clock_of(payload: &str) -> Option<i64> {
+        payload.strip_prefix(LIST_PREFIX)?.split_once(':')?.0.parse().ok()
+    }
+
     /// Whether a payload is a list change's (and not a push event's).
     pub fn is_list_payload(payload: &str) -> bool {
         payload.starts_with(LIST_PREFIX)
@@ -179,6 +186,8 @@ mod tests {
         let payload = format!("list:17:{}", ListChange::encode_facts(&facts));
         assert_eq!(payload, format!("list:17:c42,v7.9,u3,p5,i,t{}", "ab".repeat(32)));
         assert_eq!(ListChange::decode(&payload), Some(ListChange { clock: Some(17), facts }));
+        assert_eq!(ListChange::clock_of(&payload), Some(17));
+        assert_eq!(ListChange::clock_of("list:18:"), Some(18));
         assert!(ListChange::is_list_payload(&payload));
         assert!(!ListChange::is_list_payload("3:9"));
     }
@@ -198,6 +207,9 @@ mod tests {
             "list:1:t",
         ] {
             assert_eq!(ListChange::decode(text), None, "{text}");
+        }
+        for text in ["", "list:", "list:x:c1", "list:7", "3:9"] {
+            assert_eq!(ListChange::clock_of(text), None, "{text}");
         }
     }
 }

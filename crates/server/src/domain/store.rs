@@ -38,8 +38,10 @@ pub trait Store: Send + Sync + 'static {
     /// A number that changes whenever identities (names, avatars, remarks,
     /// memberships) change, by any process using the database.
     async fn identity_epoch(&self) -> Result<i64>;
-    /// The identity epoch and, for a shared store, the list clock, in one
-    /// point read: what a list request checks its cached list against.
+    /// What a list request checks its cached list against, read after the
+    /// call began: for a store this process alone writes, the identity
+    /// epoch; for a shared store, the list clock (identity changes are list
+    /// changes there, numbered by the clock; the epoch is left at 0).
     async fn list_clock(&self) -> Result<ListClock>;
 
     /// Stores a token.

@@ -27,8 +27,9 @@
 //!   and a request that begins after the commit never trusts what it moved.
 //! - A shared store (PostgreSQL): the database's list clock, which every
 //!   list-changing transaction moves in commit order; every instance's feed
-//!   hands the numbered changes on. A request reads the clock (the same
-//!   point read as the identity epoch) and trusts the cache only once the
+//!   hands the numbered changes on. A request reads the clock (with an
+//!   empty query on the feed's own connection while it listens; see the
+//!   PostgreSQL feed's `Barrier`) and trusts the cache only once the
 //!   feed has handed on every change up to it, waiting up to [`FEED_WAIT`]
 //!   for it; while the feed is disconnected, or after that wait, it reads
 //!   the list from the database. So on both engines an answer reflects

@@ -205,7 +205,7 @@ pub async fn cut_feeds(admin: &tokio_postgres::Client) -> usize {
     let ended = admin
         .query(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+             WHERE datname = current_database() AND application_name = 'yhconv feed' AND pid <> pg_backend_pid()",
             &[],
         )
         .await

@@ -9,6 +9,10 @@
 //! on); when the connection drops, it tells the cache, which then trusts
 //! nothing it holds until the next resync.
 //!
+//! While it listens, the connection is also a barrier for list requests
+//! ([`Barrier`]): an empty query answered on it tells a request which list
+//! changes it must see, with no table read.
+//!
 //! When the connection drops it reconnects with backoff and, once listening
 //! again, catches up: messages sent since shortly before the drop are looked
 //! up by send time and handed on too, skipping those already delivered. An
@@ -16,13 +20,14 @@
 //! with the list, as after any disconnect of their own).
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::Pool;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::{AsyncMessage, Client, NoTls};
 
 use super::{ListWatch, PUSH_CHANNEL};
 use crate::domain::clock::wall_clock_ms;
@@ -40,6 +45,68 @@ const CATCH_UP_LIMIT: Duration = Duration::from_secs(300);
 const CATCH_UP_MAX_MESSAGES: i64 = 10_000;
 /// How long a delivered message is remembered, to skip it in a catch-up.
 const REMEMBER: Duration = Duration::from_secs(60);
+
+/// How long a list request waits for the barrier's answer before it reads
+/// the clock through a pooled connection instead (the feed is behind the
+/// hub, or its connection is failing).
+const BARRIER_WAIT: Duration = Duration::from_millis(100);
+/// The barrier's query: nothing, said so in `pg_stat_activity`.
+const BARRIER_QUERY: &str = "-- yhconv: list barrier";
+
+/// The listening connection as a barrier for list requests.
+///
+/// PostgreSQL signals every listening session when a transaction with
+/// notifications commits, before the committing client hears of the
+/// commit, and a signalled session sends its notifications before it reads
+/// its next query. So a query sent on the listening connection is answered
+/// after the notifications of every transaction committed before it was
+/// sent, and the connection's driver notes each list clock it receives
+/// before it reads further. Once the answer is in, every list change
+/// committed before the query is numbered at most [`Barrier::received`]'s
+/// value, and the feed has it: a request learns which changes it must see
+/// for the price of an empty query, with no table read and no pooled
+/// connection.
+#[derive(Default)]
+pub(super) struct Barrier {
+    /// The listening connection, while it listens (after the resync).
+    client: Mutex<Option<Arc<Client>>>,
+    /// The highest list clock received on a listening connection, or read
+    /// at a resync.
+    received: AtomicI64,
+}
+
+impl Barrier {
+    /// The list clock as of an answer on the listening connection (see
+    /// [`Barrier`]); `None` while the feed does not listen, or when the
+    /// answer fails or takes longer than [`BARRIER_WAIT`].
+    pub(super) async fn pass(&self) -> Option<i64> {
+        let client = self.client.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
+        match tokio::time::timeout(BARRIER_WAIT, client.batch_execute(BARRIER_QUERY)).await {
+            Ok(Ok(())) => Some(self.received.load(Ordering::SeqCst)),
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "list barrier failed: reading the clock instead");
+                None
+            }
+            Err(_) => {
+                tracing::debug!(wait = ?BARRIER_WAIT, "list barrier slow: reading the clock instead");
+                None
+            }
+        }
+    }
+
+    /// Notes a list clock received or read.
+    fn received(&self, clock: i64) {
+        self.received.fetch_max(clock, Ordering::SeqCst);
+    }
+
+    fn open(&self, client: Arc<Client>) {
+        *self.client.lock().unwrap_or_else(|p| p.into_inner()) = Some(client);
+    }
+
+    fn close(&self) {
+        self.client.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+}
 
 /// Messages delivered lately, by (chat row, seq).
 #[derive(Default)]
@@ -77,12 +144,20 @@ pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: EventS
                 // Bounded: while the hub is behind, the driver stops reading
                 // and PostgreSQL holds the notifications.
                 let (payloads, mut incoming) = mpsc::channel::<String>(EVENT_QUEUE);
+                let watch = Arc::clone(&lists);
                 let driver = tokio::spawn(async move {
                     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
                     while let Some(message) = messages.next().await {
                         match message {
                             Ok(AsyncMessage::Notification(n)) => {
-                                if payloads.send(n.payload().to_owned()).await.is_err() {
+                                let payload = n.payload().to_owned();
+                                // Noted before the connection is read any
+                                // further: a barrier answered after this
+                                // notification finds its clock.
+                                if let Some(clock) = ListChange::clock_of(&payload) {
+                                    watch.barrier.received(clock);
+                                }
+                                if payloads.send(payload).await.is_err() {
                                     return;
                                 }
                             }
@@ -94,6 +169,7 @@ pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: EventS
                         }
                     }
                 });
+                let client = Arc::new(client);
                 if let Err(e) = client.batch_execute(&format!("LISTEN {PUSH_CHANNEL}")).await {
                     tracing::warn!(error = %e, "push feed cannot LISTEN");
                 } else if let Err(e) = resync_lists(&pool, &lists).await {
@@ -101,8 +177,10 @@ pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: EventS
                 } else {
                     tracing::debug!("push feed listening");
                     delay = Duration::from_millis(200);
+                    lists.barrier.open(Arc::clone(&client));
                     if let Some((lost_ms, lost_at)) = lost.take() {
                         if !catch_up(&pool, &sink, &mut delivered, lost_ms, lost_at).await {
+                            lists.barrier.close();
                             driver.abort();
                             return;
                         }
@@ -120,10 +198,12 @@ pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: EventS
                         };
                         let Some(payload) = payload else { break };
                         if !handle(&sink, &lists, &mut delivered, &payload).await {
+                            lists.barrier.close();
                             driver.abort();
                             return;
                         }
                     }
+                    lists.barrier.close();
                     lost = Some((wall_clock_ms(), Instant::now()));
                     if let Some(sink) = lists.sink() {
                         sink.lost();
@@ -140,16 +220,23 @@ pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: EventS
 
 /// Reads the list clock (after `LISTEN` took effect: every change committed
 /// later is announced to this connection, every earlier one is up to the
-/// clock) and resyncs the list cache with it. A pooled connection reads it,
-/// so the listening one shows `LISTEN` as its last statement.
+/// clock), notes it for the barrier, and resyncs the list cache with it.
 async fn resync_lists(pool: &Pool, lists: &ListWatch) -> Result<(), Error> {
-    let Some(sink) = lists.sink() else { return Ok(()) };
+    let clock = read_list_clock(pool).await?;
+    lists.barrier.received(clock);
+    if let Some(sink) = lists.sink() {
+        tracing::debug!(clock, "list cache resynced");
+        sink.resync(clock);
+    }
+    Ok(())
+}
+
+/// The list clock, read through a pooled connection: every list change
+/// numbered up to it is committed.
+pub(super) async fn read_list_clock(pool: &Pool) -> Result<i64, Error> {
     let client = pool.get().await?;
     let stmt = client.prepare_cached("SELECT value FROM list_clock WHERE id = 1").await?;
-    let clock: i64 = client.query_one(&stmt, &[]).await?.try_get("value")?;
-    tracing::debug!(clock, "list cache resynced");
-    sink.resync(clock);
-    Ok(())
+    Ok(client.query_one(&stmt, &[]).await?.try_get("value")?)
 }
 
 /// Hands on what one notification announces (waiting while the hub is

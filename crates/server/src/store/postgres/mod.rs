@@ -77,13 +77,14 @@ pub struct PostgresStore {
     lists: Arc<ListWatch>,
 }
 
-/// The list cache watching this store's list changes, and a wake-up for
-/// the feed when it starts watching (the feed then reads the list clock and
-/// resyncs it).
+/// The list cache watching this store's list changes, a wake-up for the
+/// feed when it starts watching (the feed then reads the list clock and
+/// resyncs it), and the feed's connection as a barrier for list requests.
 #[derive(Default)]
 pub(super) struct ListWatch {
     sink: Mutex<Option<Arc<dyn ListSink>>>,
     attached: tokio::sync::Notify,
+    barrier: feed::Barrier,
 }
 
 impl ListWatch {
@@ -261,16 +262,16 @@ impl Store for PostgresStore {
         Ok(client.query_one(&stmt, &[]).await?.try_get("value")?)
     }
 
+    /// Through the feed's connection while it listens (an empty query:
+    /// see [`feed::Barrier`]), else one point read. The identity epoch is
+    /// left at 0: here it moves only with an identities list change, which
+    /// the clock numbers like any other.
     async fn list_clock(&self) -> Result<ListClock> {
-        let client = self.pool.get().await?;
-        let stmt = client
-            .prepare_cached(
-                "SELECT (SELECT value FROM meta WHERE key = 'identity_epoch') AS identity_epoch, value AS clock \
-                 FROM list_clock WHERE id = 1",
-            )
-            .await?;
-        let row = client.query_one(&stmt, &[]).await?;
-        Ok(ListClock { identity_epoch: row.try_get("identity_epoch")?, changes: Some(row.try_get("clock")?) })
+        let changes = match self.lists.barrier.pass().await {
+            Some(clock) => clock,
+            None => feed::read_list_clock(&self.pool).await?,
+        };
+        Ok(ListClock { identity_epoch: 0, changes: Some(changes) })
     }
 
     async fn insert_token(&self, token: NewToken) -> Result<()> {
@@ -628,7 +629,12 @@ impl Store for PostgresStore {
     }
 
     fn start_feed(&self, sink: EventSink) {
-        tokio::spawn(feed::run(self.config.clone(), self.pool.clone(), sink, Arc::clone(&self.lists)));
+        // Told apart from the pool's in `pg_stat_activity`, where its last
+        // query is the list barrier's more often than its `LISTEN`.
+        let mut config = self.config.clone();
+        let name = format!("{} feed", config.get_application_name().unwrap_or("yhconv"));
+        config.application_name(&name);
+        tokio::spawn(feed::run(config, self.pool.clone(), sink, Arc::clone(&self.lists)));
     }
 
     fn watch_lists(&self, sink: Arc<dyn ListSink>) {
