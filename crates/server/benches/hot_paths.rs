@@ -135,8 +135,9 @@ fn cache_hit(c: &mut Criterion) {
     use yhconv_server::service::list_cache::{CachedList, CachedRow, EncodedList, ListCache, Stamp};
     let cache = ListCache::new(64 << 20, false);
     let at = Stamp { generation: 0, identity_epoch: 1 };
-    let rows =
-        (0..50).map(|g| CachedRow { peer: Id::from_raw(2_000_000 + g), chat: ChatRef(g), listed: None }).collect();
+    let rows = (0..50)
+        .map(|g| CachedRow { peer: Id::from_raw(2_000_000 + g), chat: ChatRef(g), read_through: true, listed: None })
+        .collect();
     let list = Arc::new(EncodedList { entries: vec![0u8; 5_000].into(), md5: "0".repeat(32), total: 50 });
     cache.insert(Id::from_raw(10_001), CachedList { at, rows, own_name: None, list });
     c.bench_function("list cache hit (50 rows)", |b| {

@@ -100,6 +100,33 @@ async fn every_change_of_ones_own_view_reaches_the_cached_list() {
     app.shutdown().await;
 }
 
+/// A mark-read of a chat the cache knows is read (from the kept list, or
+/// from an earlier mark-read that found it so) is answered without a
+/// lookup; once anything that chat shows changes, the next one marks again.
+#[tokio::test]
+async fn a_mark_read_the_cache_knows_is_needless_stays_exact() {
+    let app = TestApp::spawn().await;
+    let (ann, ben) = (app.client(ANN).await, app.client(BEN).await);
+    for round in 1..=10 {
+        ben.send_text(GROUP, ChatType::Group, &format!("round {round}"), &[ANN]).await.unwrap();
+        if round % 2 == 0 {
+            // The kept list shows the group unread, then read.
+            assert_eq!(entry(&ann, GROUP).await.unread_count, 1, "round {round}");
+        }
+        for _ in 0..3 {
+            ann.dismiss_notification(GROUP).await.unwrap();
+        }
+        let group = entry(&ann, GROUP).await;
+        assert_eq!((group.unread_count, group.at), (0, 0), "round {round}: marked read");
+        ann.dismiss_notification(GROUP).await.unwrap();
+        // Another user's message elsewhere changes nothing here.
+        ben.send_text(CAT, ChatType::User, "hi Cat", &[]).await.unwrap();
+        ann.dismiss_notification(GROUP).await.unwrap();
+        assert_eq!(entry(&ann, GROUP).await.unread_count, 0, "round {round}");
+    }
+    app.shutdown().await;
+}
+
 /// Lists fetched while messages are being stored may be cached with any
 /// state; once the sends are answered, the next list must count them all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,6 @@ use super::list_cache::{CachedList, CachedRow, EncodedList, ListedRow, Lookup, S
 use super::list_wire::{encode_entry, encode_views, join_entries};
 use super::{now_ms, Service};
 use crate::domain::error::{Error, Result};
-use crate::domain::event::ChatRef;
 use crate::domain::ids::Id;
 use crate::domain::model::{ConversationRow, Entity, MentionRow, ReadPosition, Role, ViewChange};
 
@@ -170,26 +169,30 @@ impl Service {
         rows: Vec<ConversationRow>,
         mut own_name: Option<String>,
     ) -> Result<(Vec<CachedRow>, Option<String>)> {
-        let views: Vec<(Id, ChatRef, Option<ConversationView>)> = rows
+        let views: Vec<(CachedRow, Option<ConversationView>)> = rows
             .into_iter()
             .map(|row| {
-                let (peer, chat) = (row.peer.id, row.chat);
-                (peer, chat, is_listed(&row).then(|| ConversationView::from_row(row)))
+                let kept = CachedRow {
+                    peer: row.peer.id,
+                    chat: row.chat,
+                    read_through: row.read_seq >= row.last_seq,
+                    listed: None,
+                };
+                (kept, is_listed(&row).then(|| ConversationView::from_row(row)))
             })
             .collect();
-        if own_name.is_none() && views.iter().any(|(_, _, v)| v.as_ref().is_some_and(|v| v.first_mention.is_some())) {
+        if own_name.is_none() && views.iter().any(|(_, v)| v.as_ref().is_some_and(|v| v.first_mention.is_some())) {
             own_name = Some(self.user_info(user).await?.entity.name);
         }
         let name = own_name.as_deref().unwrap_or_default();
         let rows = views
             .into_iter()
-            .map(|(peer, chat, view)| CachedRow {
-                peer,
-                chat,
+            .map(|(kept, view)| CachedRow {
                 listed: view.map(|view| ListedRow {
                     timestamp_ms: view.timestamp_ms,
                     entry: encode_entry(view, user, name).into(),
                 }),
+                ..kept
             })
             .collect();
         Ok((rows, own_name))
@@ -212,12 +215,29 @@ impl Service {
     pub async fn dismiss_notification(&self, user: Id, chat_id: &str) -> Result<()> {
         let id = Id::parse(chat_id, "chatId")?;
         self.check_not_self(user, id)?;
-        // Clients mark a chat read every time they open it: one lookup says
-        // whether there is anything to mark, and only then is there a write.
+        // Clients mark a chat read every time they open it: when the list
+        // cache knows it is read (from the kept list, or an earlier call
+        // that found it so) and nothing changed it since, there is nothing
+        // to do and nothing to read; otherwise one lookup says whether there
+        // is anything to mark, and only then is there a write.
+        let stamp = match &self.lists {
+            Some(cache) => Some((cache, cache.stamp(self.clock.read().await?).await)),
+            None => None,
+        };
+        if let Some((cache, (at, trusted))) = stamp {
+            if cache.shows_read(user, id, at, trusted) {
+                return Ok(());
+            }
+        }
         let (peer, position) = self.store.read_position(user, id).await?.ok_or(Error::UnknownChat(id.to_string()))?;
         match position {
             None => no_conversation(&peer),
-            Some(ReadPosition { read_seq, last_seq, .. }) if read_seq >= last_seq => Ok(()),
+            Some(ReadPosition { chat, read_seq, last_seq, .. }) if read_seq >= last_seq => {
+                if let Some((cache, (at, true))) = stamp {
+                    cache.note_read(user, id, chat, at);
+                }
+                Ok(())
+            }
             Some(_) => self.change_view(user, &peer, ViewChange::MarkRead).await,
         }
     }
@@ -321,6 +341,7 @@ mod tests {
     use yhconv_proto::ChatType;
 
     use super::*;
+    use crate::domain::event::ChatRef;
 
     fn row(last_seq: i64, read_seq: i64, mentions: i64) -> ConversationRow {
         ConversationRow {

@@ -51,6 +51,9 @@ use crate::domain::list_change::{ListChange, ListClock, ListFact, ListSink};
 
 /// Change slots shared by all keys (8 bytes each).
 pub const SLOTS: usize = 1 << 16;
+/// Conversations remembered as read (about 64 bytes each; see
+/// [`ListCache::shows_read`]).
+pub const READ_MARKS: usize = 100_000;
 /// Longest a list request waits for the feed to hand on the changes the
 /// database's list clock says are committed, before reading from the
 /// database instead.
@@ -82,6 +85,9 @@ pub struct Stamp {
 pub struct CachedRow {
     pub peer: Id,
     pub chat: ChatRef,
+    /// The user has read up to the chat's last message: marking it read
+    /// would change nothing.
+    pub read_through: bool,
     /// Set when the conversation shows in the list.
     pub listed: Option<ListedRow>,
 }
@@ -146,6 +152,9 @@ pub struct ListCache {
     everyone: AtomicU64,
     slots: Box<[AtomicU64]>,
     entries: Cache<Id, Arc<CachedList>, ByBytes>,
+    /// Conversations a mark-read found read up to their last message, by
+    /// (user, peer): the chat and the stamp of the request that found it.
+    read_marks: Cache<(Id, Id), (ChatRef, Stamp)>,
     hits: AtomicU64,
     patches: AtomicU64,
     misses: AtomicU64,
@@ -187,6 +196,7 @@ impl ListCache {
             everyone: AtomicU64::new(0),
             slots: (0..SLOTS).map(|_| AtomicU64::new(0)).collect(),
             entries: Cache::with_weighter(estimated_entries, budget_bytes, ByBytes),
+            read_marks: Cache::new(READ_MARKS),
             hits: AtomicU64::new(0),
             patches: AtomicU64::new(0),
             misses: AtomicU64::new(0),
@@ -221,24 +231,13 @@ impl ListCache {
     /// nothing when the request may not trust the cache (see
     /// [`ListCache::stamp`]).
     pub fn lookup(&self, user: Id, now: Stamp, trusted: bool) -> Lookup {
-        let Some(kept) = self.entries.get(&user).filter(|_| trusted) else {
+        let Some(kept) = self.kept(user, now).filter(|_| trusted) else {
             return self.count(Lookup::Missing);
         };
-        let at = kept.at.generation;
-        if kept.at.identity_epoch != now.identity_epoch
-            || self.everyone.load(Ordering::SeqCst) > at
-            || self.moved(CONVERSATIONS, user.get(), 0) > at
-        {
-            return self.count(Lookup::Missing);
-        }
         let peers: Vec<Id> = kept
             .rows
             .iter()
-            .filter(|row| {
-                self.moved(CHAT, row.chat.0, 0) > at
-                    || self.moved(VIEW, user.get(), row.peer.get()) > at
-                    || self.moved(PEER, row.peer.get(), 0) > at
-            })
+            .filter(|row| self.conversation_moved(user, row.peer, row.chat, kept.at))
             .map(|row| row.peer)
             .collect();
         if peers.is_empty() {
@@ -249,6 +248,60 @@ impl ListCache {
             return self.count(Lookup::Missing);
         }
         self.count(Lookup::Changed { kept, peers })
+    }
+
+    /// Whether `user` has read the conversation with `peer` up to its last
+    /// message, as far as the cache knows for a request stamped `now`: its
+    /// kept list says so, or an earlier mark-read found it so
+    /// ([`ListCache::note_read`]), and nothing that would change it moved
+    /// since. False when the cache cannot say.
+    pub fn shows_read(&self, user: Id, peer: Id, now: Stamp, trusted: bool) -> bool {
+        if !trusted {
+            return false;
+        }
+        let in_kept_list = self.kept(user, now).is_some_and(|kept| {
+            kept.rows
+                .iter()
+                .find(|row| row.peer == peer)
+                .is_some_and(|row| row.read_through && !self.conversation_moved(user, peer, row.chat, kept.at))
+        });
+        in_kept_list
+            || self.read_marks.get(&(user, peer)).is_some_and(|(chat, at)| {
+                !self.user_moved(user, at, now) && !self.conversation_moved(user, peer, chat, at)
+            })
+    }
+
+    /// Notes that a request stamped `at` found `user` had read the
+    /// conversation with `peer` (in `chat`) up to its last message, reading
+    /// after it took the stamp.
+    pub fn note_read(&self, user: Id, peer: Id, chat: ChatRef, at: Stamp) {
+        self.read_marks.insert((user, peer), (chat, at));
+    }
+
+    /// The list kept for `user` if a request stamped `now` may use it:
+    /// neither identities nor the user's set of conversations changed since
+    /// it was read (its rows may have).
+    fn kept(&self, user: Id, now: Stamp) -> Option<Arc<CachedList>> {
+        let kept = self.entries.get(&user)?;
+        (!self.user_moved(user, kept.at, now)).then_some(kept)
+    }
+
+    /// Whether anything that changes all of `user`'s conversations moved
+    /// since `at`, for a request stamped `now`: identities, or the user's
+    /// set of conversations.
+    fn user_moved(&self, user: Id, at: Stamp, now: Stamp) -> bool {
+        at.identity_epoch != now.identity_epoch
+            || self.everyone.load(Ordering::SeqCst) > at.generation
+            || self.moved(CONVERSATIONS, user.get(), 0) > at.generation
+    }
+
+    /// Whether something `user`'s conversation with `peer` (in `chat`)
+    /// shows may have changed since `at`.
+    fn conversation_moved(&self, user: Id, peer: Id, chat: ChatRef, at: Stamp) -> bool {
+        let at = at.generation;
+        self.moved(CHAT, chat.0, 0) > at
+            || self.moved(VIEW, user.get(), peer.get()) > at
+            || self.moved(PEER, peer.get(), 0) > at
     }
 
     fn count(&self, lookup: Lookup) -> Lookup {
@@ -377,7 +430,10 @@ mod tests {
     fn kept(at: Stamp, chats: &[i64], tag: &str) -> CachedList {
         CachedList {
             at,
-            rows: chats.iter().map(|&c| CachedRow { peer: id(c), chat: ChatRef(c), listed: None }).collect(),
+            rows: chats
+                .iter()
+                .map(|&c| CachedRow { peer: id(c), chat: ChatRef(c), read_through: c % 2 == 0, listed: None })
+                .collect(),
             own_name: None,
             list: Arc::new(EncodedList { entries: Bytes::from(tag.as_bytes().to_vec()), md5: tag.into(), total: 1 }),
         }
@@ -418,6 +474,62 @@ mod tests {
         let stats = cache.stats();
         assert_eq!((stats.hits, stats.patches, stats.misses, stats.entries), (2, 2, 0, 1));
         assert!(stats.bytes > 0);
+    }
+
+    #[tokio::test]
+    async fn a_kept_row_says_it_is_read_until_something_it_shows_changes() {
+        let cache = ListCache::new(1 << 20, false);
+        let (at, _) = cache.stamp(clock(0, None)).await;
+        assert!(!cache.shows_read(id(1), id(100), at, true), "nothing kept");
+        cache.insert(id(1), kept(at, &[100, 101, 102], "a"));
+        assert!(cache.shows_read(id(1), id(100), at, true), "kept as read");
+        assert!(!cache.shows_read(id(1), id(101), at, true), "kept as unread");
+        assert!(!cache.shows_read(id(1), id(200), at, true), "not in the list");
+        assert!(!cache.shows_read(id(1), id(100), at, false), "a request that may not trust the cache");
+        cache.changed(&local(&[ListFact::Chat(ChatRef(102))]));
+        assert!(cache.shows_read(id(1), id(100), at, true), "another row changed");
+        cache.changed(&local(&[ListFact::Chat(ChatRef(100))]));
+        assert!(!cache.shows_read(id(1), id(100), at, true), "a message in it");
+        assert!(!cache.shows_read(id(1), id(102), at, true), "its message before");
+        let (at, _) = cache.stamp(clock(0, None)).await;
+        cache.insert(id(1), kept(at, &[100, 102], "b"));
+        cache.changed(&local(&[ListFact::View { user: id(1), peer: id(102) }]));
+        assert!(!cache.shows_read(id(1), id(102), at, true), "its own view changed");
+        cache.changed(&local(&[ListFact::Peer(id(100))]));
+        assert!(!cache.shows_read(id(1), id(100), at, true), "its peer changed");
+        let (at, _) = cache.stamp(clock(0, None)).await;
+        cache.insert(id(1), kept(at, &[100], "c"));
+        cache.changed(&local(&[ListFact::Conversations(id(1))]));
+        assert!(!cache.shows_read(id(1), id(100), at, true), "the user's conversations changed");
+        let stats = cache.stats();
+        assert_eq!((stats.hits, stats.patches, stats.misses), (0, 0, 0), "not counted as list lookups");
+    }
+
+    #[tokio::test]
+    async fn a_conversation_found_read_stays_read_until_something_it_shows_changes() {
+        let cache = ListCache::new(1 << 20, false);
+        let (at, _) = cache.stamp(clock(0, None)).await;
+        assert!(!cache.shows_read(id(1), id(7), at, true));
+        cache.note_read(id(1), id(7), ChatRef(70), at);
+        assert!(cache.shows_read(id(1), id(7), at, true), "noted, nothing kept");
+        assert!(!cache.shows_read(id(1), id(7), at, false), "a request that may not trust the cache");
+        assert!(!cache.shows_read(id(2), id(7), at, true), "another user");
+        assert!(!cache.shows_read(id(1), id(7), Stamp { identity_epoch: 1, ..at }, true), "a new epoch");
+        cache.changed(&local(&[ListFact::Chat(ChatRef(71)), ListFact::View { user: id(2), peer: id(7) }]));
+        assert!(cache.shows_read(id(1), id(7), at, true), "other chats and users");
+        for fact in [
+            ListFact::Chat(ChatRef(70)),
+            ListFact::View { user: id(1), peer: id(7) },
+            ListFact::Peer(id(7)),
+            ListFact::Conversations(id(1)),
+            ListFact::Identities,
+        ] {
+            let (at, _) = cache.stamp(clock(0, None)).await;
+            cache.note_read(id(1), id(7), ChatRef(70), at);
+            assert!(cache.shows_read(id(1), id(7), at, true));
+            cache.changed(&local(&[fact]));
+            assert!(!cache.shows_read(id(1), id(7), at, true), "{fact:?}");
+        }
     }
 
     #[tokio::test]
