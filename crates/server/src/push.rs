@@ -9,7 +9,11 @@
 //! queue and serves the chats in turns: a turn loads a message (and who is
 //! online among the chat's members) or delivers a slice of about [`SLICE`]
 //! frames, so a big group's message does not hold up a small chat's, and
-//! each chat's messages keep their order. Consecutive messages of a chat to
+//! each chat's messages keep their order; and a turn begins only once the
+//! runtime's shared queue holds at most a slice of woken tasks, so the
+//! sockets of the last turns write before more are woken, and a request or
+//! a small chat's socket woken meanwhile waits behind a slice or two, not
+//! behind a whole message to thousands. Consecutive messages of a chat to
 //! the same receivers are delivered together (up to [`MAX_BATCH`]), so a
 //! socket gets them in one write. A send into a chat with [`CHAT_BACKLOG`]
 //! messages waiting first waits for room ([`Hub::wait_for_room`]). A frame
@@ -595,6 +599,14 @@ async fn fan_out(hub: std::sync::Weak<Hub>, store: Arc<dyn Store>, mut events: m
                 Event::Recalled(key) => turns.announce(&hub, key, PushKind::Recalled),
                 Event::Draft { user, peer, origin } => deliver_draft(&hub, store.as_ref(), user, peer, origin).await,
             }
+        }
+        // The sockets woken by the last turns write first: while the
+        // runtime's shared queue holds more than a slice of woken tasks,
+        // a new turn would only put its sockets behind them, and every
+        // task woken meanwhile (a request, a small chat's socket) too.
+        let runtime = tokio::runtime::Handle::current();
+        while runtime.metrics().global_queue_depth() > SLICE {
+            tokio::task::yield_now().await;
         }
         turns.take_turn(&hub, store.as_ref()).await;
         hub.stats.events_queued.store(events.len() as u64, Ordering::Relaxed);
