@@ -570,6 +570,7 @@ impl Turns {
 /// the chats in turns.
 async fn fan_out(hub: std::sync::Weak<Hub>, store: Arc<dyn Store>, mut events: mpsc::Receiver<Event>) {
     let mut turns = Turns::default();
+    let runtime = tokio::runtime::Handle::current();
     loop {
         let first = if turns.is_empty() {
             match events.recv().await {
@@ -604,7 +605,6 @@ async fn fan_out(hub: std::sync::Weak<Hub>, store: Arc<dyn Store>, mut events: m
         // runtime's shared queue holds more than a slice of woken tasks,
         // a new turn would only put its sockets behind them, and every
         // task woken meanwhile (a request, a small chat's socket) too.
-        let runtime = tokio::runtime::Handle::current();
         while runtime.metrics().global_queue_depth() > SLICE {
             tokio::task::yield_now().await;
         }
