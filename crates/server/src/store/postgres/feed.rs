@@ -99,12 +99,20 @@ impl Barrier {
         self.received.fetch_max(clock, Ordering::SeqCst);
     }
 
-    fn open(&self, client: Arc<Client>) {
+    /// Lets requests pass through `client` until the returned guard drops.
+    fn open(&self, client: Arc<Client>) -> OpenBarrier<'_> {
         *self.client.lock().unwrap_or_else(|p| p.into_inner()) = Some(client);
+        OpenBarrier(self)
     }
+}
 
-    fn close(&self) {
-        self.client.lock().unwrap_or_else(|p| p.into_inner()).take();
+/// The barrier is open while this lives: on every way out of the listening
+/// session, requests stop using its connection.
+struct OpenBarrier<'a>(&'a Barrier);
+
+impl Drop for OpenBarrier<'_> {
+    fn drop(&mut self) {
+        self.0.client.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 }
 
@@ -177,10 +185,9 @@ pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: EventS
                 } else {
                     tracing::debug!("push feed listening");
                     delay = Duration::from_millis(200);
-                    lists.barrier.open(Arc::clone(&client));
+                    let open = lists.barrier.open(Arc::clone(&client));
                     if let Some((lost_ms, lost_at)) = lost.take() {
                         if !catch_up(&pool, &sink, &mut delivered, lost_ms, lost_at).await {
-                            lists.barrier.close();
                             driver.abort();
                             return;
                         }
@@ -198,12 +205,11 @@ pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: EventS
                         };
                         let Some(payload) = payload else { break };
                         if !handle(&sink, &lists, &mut delivered, &payload).await {
-                            lists.barrier.close();
                             driver.abort();
                             return;
                         }
                     }
-                    lists.barrier.close();
+                    drop(open);
                     lost = Some((wall_clock_ms(), Instant::now()));
                     if let Some(sink) = lists.sink() {
                         sink.lost();
