@@ -891,3 +891,42 @@ async fn shared_clock_reads_answer_every_request_with_a_read_begun_after_it() {
         assert_ne!(reads.read().await.unwrap(), first, "{engine}");
     }
 }
+
+/// append_message abandoned at every point (the request's future dropped
+/// mid-way, as when a client goes away): each send is stored whole or not
+/// at all, sequence numbers stay gapless, and every connection it may have
+/// used serves the next sends outside any leftover transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_abandoned_mid_way_is_stored_whole_or_not_at_all() {
+    for (engine, store, _events, _dir) in engines().await {
+        let group = position(store.as_ref(), ANN, GROUP).await.unwrap().chat;
+        // More abandoned sends than the pool has connections, cut short
+        // after 0 to 3 ms.
+        for n in 0..48u64 {
+            let send = store.append_message(group, text(ANN, &format!("cut{n}"), "Ann: cut", vec![]));
+            let _ = tokio::time::timeout(Duration::from_micros(n % 4 * 1_000), send).await;
+        }
+        for n in 0..32 {
+            let sent = store.append_message(group, text(BEN, &format!("whole{n}"), "Ben: whole", vec![])).await;
+            assert!(matches!(sent, Ok(Appended::New { .. })), "{engine}: {sent:?}");
+        }
+        let window = SeqWindow { after: 0, up_to: i64::MAX, limit: 500, newest_first: false };
+        let stored = store.messages(group, window).await.unwrap();
+        let seqs: Vec<i64> = stored.iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, (1..=stored.len() as i64).collect::<Vec<_>>(), "{engine}: gapless");
+        assert_eq!(row(store.as_ref(), BEN, GROUP).await.last_seq, stored.len() as i64, "{engine}: the chat's row");
+        let whole = stored.iter().filter(|m| m.msg_id.starts_with("whole")).count();
+        assert_eq!(whole, 32, "{engine}");
+        // A cut send that was stored is a retry now; one that was not is new.
+        for n in 0..48u64 {
+            let msg_id = format!("cut{n}");
+            let was_stored = stored.iter().find(|m| m.msg_id == msg_id).map(|m| m.seq);
+            let again = store.append_message(group, text(ANN, &msg_id, "Ann: cut", vec![])).await.unwrap();
+            match (was_stored, again) {
+                (Some(seq), Appended::Retry { seq: retried, .. }) => assert_eq!(seq, retried, "{engine}"),
+                (None, Appended::New { .. }) => {}
+                (was, again) => panic!("{engine}: {msg_id} stored as {was:?}, sent again: {again:?}"),
+            }
+        }
+    }
+}

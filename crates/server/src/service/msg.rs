@@ -201,7 +201,13 @@ impl Service {
             check_send(req)?;
         let id = Id::parse(&chat_id, "chat_id")?;
         self.check_not_self(user, id)?;
-        let (peer, position) = resolve_typed(self, user, &chat_id, chat_type).await?;
+        // Both lookups at once: with PostgreSQL each is a round trip.
+        let ((peer, position), sender) = tokio::try_join!(resolve_typed(self, user, &chat_id, chat_type), async {
+            self.store
+                .entity(user)
+                .await?
+                .ok_or_else(|| Error::Internal(anyhow::anyhow!("sender {user} no longer exists")))
+        })?;
         let chat = match position {
             Some(position) => position.chat,
             // A group lists its members; a chat with a user or bot begins
@@ -212,11 +218,6 @@ impl Service {
         if position.is_some_and(|p| super::groups::is_gagged(p.gag_until_ms, now_ms())) {
             return Err(Error::invalid(super::groups::texts::GAGGED));
         }
-        let sender = self
-            .store
-            .entity(user)
-            .await?
-            .ok_or_else(|| Error::Internal(anyhow::anyhow!("sender {user} no longer exists")))?;
         let mentions = self.counted_mentions(user, &peer, &mentions).await?;
         let group_sender = (peer.kind == ChatType::Group).then_some(sender.name.as_str());
         let preview = preview(content_type, &content, group_sender);

@@ -4,11 +4,12 @@ use std::future::Future;
 use std::pin::Pin;
 
 use deadpool_postgres::{GenericClient, Transaction};
-use futures_util::future::{try_join3, try_join_all};
+use futures_util::future::{try_join4, try_join_all};
 use tokio_postgres::Row;
 use yhconv_proto::ChatType;
 
 use super::identities::chat_row;
+use super::pipelined::PipelinedTx;
 use super::{announce_lists, entity_from, entity_select, ANNOUNCE_LISTS, ENTITY, PUSH_CHANNEL, SENDER};
 use crate::domain::error::{Error, Result};
 use crate::domain::event::{ChatRef, Event, MessageKey, SocketOrigin};
@@ -226,62 +227,68 @@ pub(super) async fn change_view<C: GenericClient>(
     Ok(member_chat(client, user, peer).await?.map(|_| false))
 }
 
-/// Stores one message: O(1 + mentions) rows touched, whatever the chat
-/// size, in two round trips inside the caller's transaction. The chat's row
-/// is bumped first (which locks it until the commit, so concurrent sends
-/// into one chat, from any instance, take sequence numbers one after
-/// another) with the looks for a retry behind it in the
-/// same pipeline (one session runs its statements in order, so they see
-/// every earlier send of the chat committed), then every other write and
-/// the notifications in one pipeline; the caller commits. A retry or a
-/// taken id has bumped the row too: the caller rolls back.
-pub(super) async fn append_message(tx: &Transaction<'_>, chat: ChatRef, msg: NewMessage) -> Result<Appended> {
-    let bump = tx
+/// Stores one message in one transaction of two round trips: O(1 +
+/// mentions) rows touched, whatever the chat size. `BEGIN` and the bump of
+/// the chat's row go first (which locks the row until the commit, so
+/// concurrent sends into one chat, from any instance, take sequence numbers
+/// one after another), with the looks for a retry behind them in the same
+/// pipeline (one session runs its statements in order, so they see every
+/// earlier send of the chat committed); then every other write, the
+/// notifications (the list clock's row locked last) and `COMMIT` in one
+/// pipeline. A retry or a taken id has bumped the row too: it rolls back.
+pub(super) async fn append_message(tx: PipelinedTx, chat: ChatRef, msg: NewMessage) -> Result<Appended> {
+    let client = tx.client();
+    let bump = client
         .prepare_cached(
             "UPDATE chat SET last_seq = last_seq + 1, last_preview = $2, last_sender_id = $3, last_message_ms = $4 \
              WHERE id = $1 RETURNING last_seq",
         )
         .await?;
-    let earlier = tx.prepare_cached("SELECT seq, sent_ms FROM message WHERE sender_id = $1 AND msg_id = $2").await?;
-    let taken = tx.prepare_cached("SELECT 1 FROM message WHERE chat_id = $1 AND msg_id = $2").await?;
+    let earlier =
+        client.prepare_cached("SELECT seq, sent_ms FROM message WHERE sender_id = $1 AND msg_id = $2").await?;
+    let taken = client.prepare_cached("SELECT 1 FROM message WHERE chat_id = $1 AND msg_id = $2").await?;
     let sender = msg.sender.get();
-    let (bumped, earlier, taken) = try_join3(
-        tx.query_one(&bump, &[&chat.0, &msg.preview, &sender, &msg.sent_ms]),
-        tx.query_opt(&earlier, &[&sender, &msg.msg_id]),
-        tx.query_opt(&taken, &[&chat.0, &msg.msg_id]),
+    let (_, bumped, earlier, taken) = try_join4(
+        tx.begin(),
+        client.query_one(&bump, &[&chat.0, &msg.preview, &sender, &msg.sent_ms]),
+        client.query_opt(&earlier, &[&sender, &msg.msg_id]),
+        client.query_opt(&taken, &[&chat.0, &msg.msg_id]),
     )
     .await?;
     if let Some(row) = earlier {
-        return Ok(Appended::Retry { seq: row.try_get("seq")?, sent_ms: row.try_get("sent_ms")? });
+        let retry = Appended::Retry { seq: row.try_get("seq")?, sent_ms: row.try_get("sent_ms")? };
+        tx.rollback().await?;
+        return Ok(retry);
     }
     if taken.is_some() {
+        tx.rollback().await?;
         return Ok(Appended::IdTaken);
     }
     let seq: i64 = bumped.try_get("last_seq")?;
 
-    let insert = tx
+    let insert = client
         .prepare_cached(
             "INSERT INTO message (chat_id, seq, msg_id, sender_id, content_type, content, quote_msg_id, sent_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .await?;
-    let mark_read = tx
+    let mark_read = client
         .prepare_cached("UPDATE member SET read_seq = GREATEST(read_seq, $3) WHERE chat_id = $1 AND user_id = $2")
         .await?;
-    let mention = tx
+    let mention = client
         .prepare_cached(
             "INSERT INTO mention (chat_id, target_id, seq, mentioner_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         )
         .await?;
-    let notify = tx.prepare_cached("SELECT pg_notify($1, $2)").await?;
+    let notify = client.prepare_cached("SELECT pg_notify($1, $2)").await?;
     // The draft's notification goes out only when there was a draft.
-    let clear_draft = tx
+    let clear_draft = client
         .prepare_cached(
             "WITH gone AS (DELETE FROM draft WHERE user_id = $1 AND peer_id = $2 RETURNING 1) \
              SELECT pg_notify($3, $4) FROM gone",
         )
         .await?;
-    let announce = tx.prepare_cached(ANNOUNCE_LISTS).await?;
+    let announce = client.prepare_cached(ANNOUNCE_LISTS).await?;
     let content_type = msg.content_type.code() as i64;
     let targets: Vec<i64> = msg
         .mentions
@@ -300,22 +307,24 @@ pub(super) async fn append_message(tx: &Transaction<'_>, chat: ChatRef, msg: New
     let mut writes: Vec<Pipelined<'_>> = Vec::with_capacity(5 + targets.len());
     let row: [Param<'_>; 8] =
         [&chat.0, &seq, &msg.msg_id, &sender, &content_type, &msg.content, &msg.quote_msg_id, &msg.sent_ms];
-    writes.push(Box::pin(tx.execute_raw(&insert, row)));
+    writes.push(Box::pin(client.execute_raw(&insert, row)));
     if msg.read_by_sender {
         let read: [Param<'_>; 3] = [&chat.0, &sender, &seq];
-        writes.push(Box::pin(tx.execute_raw(&mark_read, read)));
+        writes.push(Box::pin(client.execute_raw(&mark_read, read)));
     }
     for target in &targets {
         let row: [Param<'_>; 4] = [&chat.0, target, &seq, &sender];
-        writes.push(Box::pin(tx.execute_raw(&mention, row)));
+        writes.push(Box::pin(client.execute_raw(&mention, row)));
     }
     let message: [Param<'_>; 2] = [&PUSH_CHANNEL, &message_event];
-    writes.push(Box::pin(tx.execute_raw(&notify, message)));
+    writes.push(Box::pin(client.execute_raw(&notify, message)));
     let draft: [Param<'_>; 4] = [&sender, &peer, &PUSH_CHANNEL, &draft_event];
-    writes.push(Box::pin(tx.execute_raw(&clear_draft, draft)));
+    writes.push(Box::pin(client.execute_raw(&clear_draft, draft)));
     let lists: [Param<'_>; 3] = [&PUSH_CHANNEL, &prefix, &facts];
-    writes.push(Box::pin(tx.execute_raw(&announce, lists)));
+    writes.push(Box::pin(client.execute_raw(&announce, lists)));
+    writes.push(Box::pin(tx.commit()));
     try_join_all(writes).await?;
+    tx.finished();
     Ok(Appended::New { seq })
 }
 

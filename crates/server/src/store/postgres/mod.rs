@@ -15,6 +15,7 @@ mod groups;
 mod identities;
 pub mod import;
 mod pins;
+mod pipelined;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,6 +26,7 @@ use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMe
 use tokio_postgres::{NoTls, Row};
 use yhconv_proto::ChatType;
 
+use self::pipelined::PipelinedTx;
 use crate::domain::clock::now_ms;
 use crate::domain::error::{Error, Result};
 use crate::domain::event::{ChatRef, Event, EventSink, MessageKey, SocketOrigin, TokenHash};
@@ -348,15 +350,7 @@ impl Store for PostgresStore {
     }
 
     async fn append_message(&self, chat: ChatRef, msg: NewMessage) -> Result<Appended> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        let appended = chats::append_message(&tx, chat, msg).await?;
-        match appended {
-            Appended::New { .. } => tx.commit().await?,
-            // Its chat row was bumped before the retry was found.
-            Appended::Retry { .. } | Appended::IdTaken => tx.rollback().await?,
-        }
-        Ok(appended)
+        chats::append_message(PipelinedTx::new(self.pool.get().await?), chat, msg).await
     }
 
     async fn messages(&self, chat: ChatRef, window: SeqWindow) -> Result<Vec<StoredMessage>> {
