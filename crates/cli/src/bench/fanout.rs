@@ -80,6 +80,15 @@ pub struct FanoutResult {
     pub probe_p50_ms: f64,
     pub probe_p99_ms: f64,
     pub probes: usize,
+    /// Of the probe's time: the send until answered (the sender's instance
+    /// and the database), and from the answer to the push (the hub and the
+    /// socket), p50 and p99, ms.
+    pub probe_answered_p50_ms: f64,
+    pub probe_answered_p99_ms: f64,
+    pub probe_after_answer_p50_ms: f64,
+    pub probe_after_answer_p99_ms: f64,
+    /// When the slowest probe was sent, ms after the load began.
+    pub probe_slowest_sent_ms: f64,
 }
 
 /// Frames arrived on every socket so far, and a wake-up for the one waiting
@@ -162,7 +171,17 @@ async fn next_binary(socket: &mut PushSocket) -> anyhow::Result<()> {
 struct Probe {
     /// Hands the probe the deadline it runs until.
     start: std::sync::mpsc::Sender<Instant>,
-    thread: std::thread::JoinHandle<anyhow::Result<Vec<f64>>>,
+    thread: std::thread::JoinHandle<anyhow::Result<Vec<ProbeTiming>>>,
+}
+
+/// One probe, ms from the send's start: when the send was answered, and
+/// when the push arrived.
+#[derive(Debug, Clone, Copy)]
+struct ProbeTiming {
+    /// When it was sent, ms after the load began.
+    sent_ms: f64,
+    answered_ms: f64,
+    pushed_ms: f64,
 }
 
 impl Probe {
@@ -205,16 +224,22 @@ impl Probe {
                 let socket = socket.as_mut().map_err(|e| anyhow::anyhow!("{e:#}"))?;
                 let mut probe_ms = Vec::new();
                 let mut tick = tokio::time::interval(PROBE_EVERY);
+                let began = Instant::now();
                 while Instant::now() < deadline {
                     tick.tick().await;
                     let before = Instant::now();
                     sender.send_text(&receiver.to_string(), ChatType::User, "probe", &[]).await?;
+                    let answered_ms = before.elapsed().as_secs_f64() * 1e3;
                     match tokio::time::timeout(DRAIN_TIMEOUT, next_binary(socket)).await {
                         Ok(Ok(())) => {}
                         Ok(Err(e)) => bail!("the probe's socket: {e:#}"),
                         Err(_) => bail!("the probe's push did not come within {DRAIN_TIMEOUT:?}"),
                     }
-                    probe_ms.push(before.elapsed().as_secs_f64() * 1e3);
+                    probe_ms.push(ProbeTiming {
+                        sent_ms: before.duration_since(began).as_secs_f64() * 1e3,
+                        answered_ms,
+                        pushed_ms: before.elapsed().as_secs_f64() * 1e3,
+                    });
                 }
                 Ok(probe_ms)
             })
@@ -225,8 +250,8 @@ impl Probe {
         Ok(Self { start, thread })
     }
 
-    /// Probes until `deadline`: how long each push took, ms.
-    async fn run(self, deadline: Instant) -> anyhow::Result<Vec<f64>> {
+    /// Probes until `deadline`: how long each took.
+    async fn run(self, deadline: Instant) -> anyhow::Result<Vec<ProbeTiming>> {
         self.start.send(deadline).context("the probe's thread ended")?;
         let thread = self.thread;
         tokio::task::spawn_blocking(move || thread.join())
@@ -344,7 +369,7 @@ pub async fn run(base_urls: &[String], pids: &[u32], cast: Cast, duration: Durat
             anyhow::Ok(sent)
         }));
     }
-    let probe_ms = probe.run(deadline).await?;
+    let probes = probe.run(deadline).await?;
     let mut saturation_messages = 0;
     for task in senders {
         saturation_messages += task.await??;
@@ -372,7 +397,12 @@ pub async fn run(base_urls: &[String], pids: &[u32], cast: Cast, duration: Durat
         median_socket.push(percentile(&latencies, 0.5));
         last_socket.push(latencies.last().copied().unwrap_or(f64::NAN));
     }
-    let (median_socket, last_socket, probe_ms) = (sorted(median_socket), sorted(last_socket), sorted(probe_ms));
+    let (median_socket, last_socket) = (sorted(median_socket), sorted(last_socket));
+    let probe_slowest_sent_ms =
+        probes.iter().max_by(|a, b| a.pushed_ms.total_cmp(&b.pushed_ms)).map_or(f64::NAN, |p| p.sent_ms);
+    let probe_ms = sorted(probes.iter().map(|p| p.pushed_ms).collect());
+    let answered_ms = sorted(probes.iter().map(|p| p.answered_ms).collect());
+    let after_answer_ms = sorted(probes.iter().map(|p| p.pushed_ms - p.answered_ms).collect());
     Ok(FanoutResult {
         sockets,
         instances: base_urls.len(),
@@ -390,5 +420,10 @@ pub async fn run(base_urls: &[String], pids: &[u32], cast: Cast, duration: Durat
         probe_p50_ms: percentile(&probe_ms, 0.5),
         probe_p99_ms: percentile(&probe_ms, 0.99),
         probes: probe_ms.len(),
+        probe_answered_p50_ms: percentile(&answered_ms, 0.5),
+        probe_answered_p99_ms: percentile(&answered_ms, 0.99),
+        probe_after_answer_p50_ms: percentile(&after_answer_ms, 0.5),
+        probe_after_answer_p99_ms: percentile(&after_answer_ms, 0.99),
+        probe_slowest_sent_ms,
     })
 }

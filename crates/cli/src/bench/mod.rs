@@ -378,6 +378,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let dismissals = match (dismissals, servers.is_empty()) {
         (Some((sender, members)), false) => {
             say!(quiet, "running dismissals: groups of 3, then one group of {big_group} ...");
+            // Not while the sockets of the scenarios before are still closing.
+            for base_url in &base_urls {
+                server::wait_until_quiet(base_url, Duration::from_secs(60)).await?;
+            }
             let rounds = if args.quick { 5 } else { 50 };
             let group = world::GROUP_DISMISS.to_string();
             let measured = membership::run(&base_urls[0], &sender, &members, &group, big_group, rounds).await?;

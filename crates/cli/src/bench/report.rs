@@ -191,7 +191,9 @@ impl Report {
                  \x20 one message at a time: median socket p50 {:.1} ms, last socket p50 {:.1} ms, p99 {:.1} ms; \
                  CPU per frame: server {:.2} µs, receivers {:.2} µs\n\
                  \x20 saturated ({} messages, {} frames in {:.1} s): {:.2} µs of server CPU per frame \
-                 (load generator {:.2} µs); a direct chat's push meanwhile p50 {:.1} ms, p99 {:.1} ms ({} probes)\n",
+                 (load generator {:.2} µs); a direct chat's push meanwhile p50 {:.1} ms, p99 {:.1} ms ({} probes)\n\
+                 \x20 of which the probe's send until answered p50 {:.1} ms, p99 {:.1} ms; from the answer to the push \
+                 p50 {:.1} ms, p99 {:.1} ms; the slowest was sent {:.0} ms into the load\n",
                 f.sockets,
                 f.instances,
                 f.rss_per_socket_kib,
@@ -207,7 +209,12 @@ impl Report {
                 f.load_gen_cpu_us_per_frame,
                 f.probe_p50_ms,
                 f.probe_p99_ms,
-                f.probes
+                f.probes,
+                f.probe_answered_p50_ms,
+                f.probe_answered_p99_ms,
+                f.probe_after_answer_p50_ms,
+                f.probe_after_answer_p99_ms,
+                f.probe_slowest_sent_ms,
             ));
         }
         if let Some(l) = &self.live_push {

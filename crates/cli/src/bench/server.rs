@@ -150,3 +150,25 @@ pub fn cpu_ticks(pid: Option<u32>) -> u64 {
 
 /// Clock ticks per second (`USER_HZ`): 100 on every Linux this runs on.
 pub const TICKS_PER_SEC: f64 = 100.0;
+
+/// Waits until the server at `base_url` has no push socket left and no
+/// push frame waiting (`/metrics`), at most `within`: a scenario after the
+/// fan-out then measures itself, not the closing of 10,000 sockets.
+pub async fn wait_until_quiet(base_url: &str, within: Duration) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let url = format!("{base_url}/metrics");
+    let started = Instant::now();
+    loop {
+        let body = http.get(&url).timeout(Duration::from_secs(5)).send().await?.error_for_status()?.text().await?;
+        let gauge = |name: &str| {
+            body.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse::<f64>().ok())
+        };
+        if gauge("yhconv_push_sockets") == Some(0.0) && gauge("yhconv_push_frames_pending").unwrap_or(0.0) == 0.0 {
+            return Ok(());
+        }
+        if started.elapsed() > within {
+            bail!("{base_url} still had push sockets or frames after {} s", within.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
