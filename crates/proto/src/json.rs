@@ -193,6 +193,8 @@ pub mod lenient {
     #[serde(untagged)]
     enum NumberOrText {
         Number(i64),
+        /// Above `i64::MAX`: what a `u64` field writes back.
+        Unsigned(u64),
         Text(String),
     }
 
@@ -221,6 +223,7 @@ pub mod lenient {
     pub fn i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
         match NumberOrText::deserialize(d)? {
             NumberOrText::Number(n) => Ok(n),
+            NumberOrText::Unsigned(n) => i64::try_from(n).map_err(|_| D::Error::custom(format!("not an integer: {n}"))),
             NumberOrText::Text(t) => t.trim().parse().map_err(|_| D::Error::custom(format!("not an integer: {t:?}"))),
         }
     }
@@ -232,6 +235,7 @@ pub mod lenient {
             Some(NumberOrText::Number(n)) => {
                 u64::try_from(n).map(Some).map_err(|_| D::Error::custom(format!("not a chat type: {n}")))
             }
+            Some(NumberOrText::Unsigned(n)) => Ok(Some(n)),
             Some(NumberOrText::Text(t)) => {
                 t.trim().parse().map(Some).map_err(|_| D::Error::custom(format!("not a chat type: {t:?}")))
             }
@@ -304,6 +308,22 @@ mod tests {
         assert_eq!(body.chat_type, Some(3));
         let body: StickyChatBody = serde_json::from_str(r#"{"chatId": "7"}"#).unwrap();
         assert_eq!(body.chat_type, None);
+    }
+
+    #[test]
+    fn unsigned_ids_above_i64_round_trip() {
+        // A u64 field read from text writes a number; reading that back
+        // must give the same value (found by fuzz/json_bodies).
+        let from_text: AgreeBody = serde_json::from_str(r#"{"id": "12173476289545502718"}"#).unwrap();
+        let from_number: AgreeBody = serde_json::from_str(r#"{"id": 12173476289545502718}"#).unwrap();
+        assert_eq!(
+            (from_text.id, from_number.id),
+            (Some(12_173_476_289_545_502_718), Some(12_173_476_289_545_502_718))
+        );
+        let again: AgreeBody = serde_json::from_slice(&serde_json::to_vec(&from_text).unwrap()).unwrap();
+        assert_eq!(again, from_text);
+        // A signed field still refuses what does not fit.
+        assert!(serde_json::from_str::<StickyIdBody>(r#"{"id": 12173476289545502718}"#).is_err());
     }
 
     #[test]
