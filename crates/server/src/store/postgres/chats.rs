@@ -1,16 +1,13 @@
 //! Conversations and messages: the hot half of the PostgreSQL store.
 
-use std::future::Future;
-use std::pin::Pin;
-
-use deadpool_postgres::{GenericClient, Transaction};
+use deadpool_postgres::GenericClient;
 use futures_util::future::{try_join4, try_join_all};
 use tokio_postgres::Row;
 use yhconv_proto::ChatType;
 
 use super::identities::chat_row;
-use super::pipelined::PipelinedTx;
-use super::{announce_lists, entity_from, entity_select, ANNOUNCE_LISTS, ENTITY, PUSH_CHANNEL, SENDER};
+use super::pipelined::{Param, Pipelined, PipelinedTx, Tx};
+use super::{entity_from, entity_select, ANNOUNCE_LISTS, ENTITY, PUSH_CHANNEL, SENDER};
 use crate::domain::error::{Error, Result};
 use crate::domain::event::{ChatRef, Event, MessageKey, SocketOrigin};
 use crate::domain::ids::Id;
@@ -115,8 +112,8 @@ async fn member_chat<C: GenericClient>(client: &C, user: Id, peer: Id) -> Result
 
 /// The conversation between `user` and a user or bot `peer`, created with
 /// its member rows if needed.
-pub(super) async fn open_conversation(tx: &Transaction<'_>, user: Id, peer: &Entity) -> Result<ChatRef> {
-    if let Some(chat_id) = member_chat(tx, user, peer.id).await? {
+pub(super) async fn open_conversation(tx: &Tx<'_>, user: Id, peer: &Entity) -> Result<ChatRef> {
+    if let Some(chat_id) = member_chat(tx.client(), user, peer.id).await? {
         return Ok(ChatRef(chat_id));
     }
     let add_member = tx
@@ -129,20 +126,20 @@ pub(super) async fn open_conversation(tx: &Transaction<'_>, user: Id, peer: &Ent
     let chat_id = match peer.kind {
         ChatType::User => {
             let (a, b) = if user < peer.id { (user, peer.id) } else { (peer.id, user) };
-            let chat_id = chat_row(tx, ChatType::User, a.get(), b.get()).await?;
+            let chat_id = chat_row(tx.client(), ChatType::User, a.get(), b.get()).await?;
             if tx.execute(&add_member, &[&peer.id.get(), &user.get(), &chat_id]).await? > 0 {
                 opened.push(ListFact::Conversations(peer.id));
             }
             chat_id
         }
-        ChatType::Bot => chat_row(tx, ChatType::Bot, user.get(), peer.id.get()).await?,
+        ChatType::Bot => chat_row(tx.client(), ChatType::Bot, user.get(), peer.id.get()).await?,
         ChatType::Group => return Err(Error::Internal(anyhow::anyhow!("open_conversation is for users and bots"))),
     };
     if tx.execute(&add_member, &[&user.get(), &peer.id.get(), &chat_id]).await? > 0 {
         opened.push(ListFact::Conversations(user));
     }
     if !opened.is_empty() {
-        announce_lists(tx, &opened).await?;
+        tx.announce(&opened);
     }
     Ok(ChatRef(chat_id))
 }
@@ -327,13 +324,6 @@ pub(super) async fn append_message(tx: PipelinedTx, chat: ChatRef, msg: NewMessa
     tx.finished();
     Ok(Appended::New { seq })
 }
-
-/// A statement parameter.
-type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
-
-/// One statement of a pipeline: its future, boxed so that several kinds sit
-/// in one list.
-type Pipelined<'a> = Pin<Box<dyn Future<Output = std::result::Result<u64, tokio_postgres::Error>> + Send + 'a>>;
 
 /// The columns of a stored message, with its sender prefixed `s_`.
 fn message_select() -> String {

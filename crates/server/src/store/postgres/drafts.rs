@@ -1,15 +1,16 @@
 //! Drafts (`inputInfo` / `draft_input`) in PostgreSQL.
 
-use deadpool_postgres::{GenericClient, Transaction};
+use deadpool_postgres::GenericClient;
 
-use super::notify;
+use super::pipelined::Tx;
+
 use crate::domain::error::Result;
 use crate::domain::event::{Event, SocketOrigin};
 use crate::domain::ids::Id;
 
 /// Replaces the draft (an empty one deletes it) and announces it.
 pub(super) async fn set_draft(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     user: Id,
     peer: Id,
     input: &str,
@@ -28,7 +29,8 @@ pub(super) async fn set_draft(
             .await?;
         tx.execute(&stmt, &[&user.get(), &peer.get(), &input, &now_ms]).await?;
     }
-    notify(tx, &Event::Draft { user, peer, origin }).await
+    tx.notify(&Event::Draft { user, peer, origin });
+    Ok(())
 }
 
 /// Every draft of `user`.

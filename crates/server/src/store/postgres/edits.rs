@@ -1,9 +1,9 @@
 //! Edits, recalls and roles in PostgreSQL: O(1 + mentions) per message,
 //! never a member row.
 
-use deadpool_postgres::{GenericClient, Transaction};
+use deadpool_postgres::GenericClient;
 
-use super::{announce_lists, notify};
+use super::pipelined::Tx;
 use crate::domain::error::Result;
 use crate::domain::event::{ChatRef, Event, MessageKey};
 use crate::domain::ids::Id;
@@ -61,13 +61,7 @@ pub(super) async fn locate_message<C: GenericClient>(
 }
 
 /// Replaces the mention rows of one message.
-async fn set_mentions(
-    tx: &Transaction<'_>,
-    chat: ChatRef,
-    seq: i64,
-    mentions: &[MentionTarget],
-    by: i64,
-) -> Result<()> {
+async fn set_mentions(tx: &Tx<'_>, chat: ChatRef, seq: i64, mentions: &[MentionTarget], by: i64) -> Result<()> {
     let delete = tx.prepare_cached("DELETE FROM mention WHERE chat_id = $1 AND seq = $2").await?;
     tx.execute(&delete, &[&chat.0, &seq]).await?;
     let insert = tx
@@ -86,7 +80,7 @@ async fn set_mentions(
 }
 
 /// Replaces a message's content, keeping the old one as an edit record.
-pub(super) async fn edit_message(tx: &Transaction<'_>, chat: ChatRef, edit: MessageEdit) -> Result<()> {
+pub(super) async fn edit_message(tx: &Tx<'_>, chat: ChatRef, edit: MessageEdit) -> Result<()> {
     // The chat row first, as a send locks it: edits and sends in one chat
     // take their turns.
     let lock = tx.prepare_cached("SELECT last_seq FROM chat WHERE id = $1 FOR UPDATE").await?;
@@ -112,13 +106,14 @@ pub(super) async fn edit_message(tx: &Transaction<'_>, chat: ChatRef, edit: Mess
     set_mentions(tx, chat, edit.seq, &edit.mentions, sender).await?;
     let preview = tx.prepare_cached("UPDATE chat SET last_preview = $3 WHERE id = $1 AND last_seq = $2").await?;
     tx.execute(&preview, &[&chat.0, &edit.seq, &edit.preview]).await?;
-    notify(tx, &Event::Edited(MessageKey { chat, seq: edit.seq })).await?;
-    announce_lists(tx, &[ListFact::Chat(chat)]).await
+    tx.notify(&Event::Edited(MessageKey { chat, seq: edit.seq }));
+    tx.announce(&[ListFact::Chat(chat)]);
+    Ok(())
 }
 
 /// Recalls messages: content emptied, mentions dropped, the preview set to
 /// the notice when the last message is among them.
-pub(super) async fn recall_messages(tx: &Transaction<'_>, chat: ChatRef, recall: Recall) -> Result<()> {
+pub(super) async fn recall_messages(tx: &Tx<'_>, chat: ChatRef, recall: Recall) -> Result<()> {
     let lock = tx.prepare_cached("SELECT last_seq FROM chat WHERE id = $1 FOR UPDATE").await?;
     tx.query_one(&lock, &[&chat.0]).await?;
     let stamp = tx
@@ -141,11 +136,11 @@ pub(super) async fn recall_messages(tx: &Transaction<'_>, chat: ChatRef, recall:
         }
         tx.execute(&delete, &[&chat.0, seq]).await?;
         tx.execute(&preview, &[&chat.0, seq, &recall.notice]).await?;
-        notify(tx, &Event::Recalled(MessageKey { chat, seq: *seq })).await?;
+        tx.notify(&Event::Recalled(MessageKey { chat, seq: *seq }));
         recalled_any = true;
     }
     if recalled_any {
-        announce_lists(tx, &[ListFact::Chat(chat)]).await?;
+        tx.announce(&[ListFact::Chat(chat)]);
     }
     Ok(())
 }

@@ -1,13 +1,13 @@
 //! Groups, profiles, the address book and friend requests in PostgreSQL.
-//! Writes that change lists announce their facts (`announce_lists`) last
-//! before their commit.
+//! Writes run in [`Tx`]s: what they announce goes with their commit.
 
-use deadpool_postgres::{GenericClient, Transaction};
+use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 use yhconv_proto::ChatType;
 
 use super::identities::chat_row;
-use super::{announce_lists, entity_from, entity_select, ENTITY, SENDER};
+use super::pipelined::Tx;
+use super::{entity_from, entity_select, ENTITY, SENDER};
 use crate::domain::error::Result;
 use crate::domain::ids::Id;
 use crate::domain::list_change::ListFact;
@@ -23,7 +23,7 @@ const TO: EntityColumns =
 /// Serializes the allocation of new entity ids (one above every id in use).
 const ENTITY_ID_LOCK: i64 = 0x7968_636f_6e76_0001;
 
-pub(super) async fn create_group(tx: &Transaction<'_>, group: &NewGroup) -> Result<Id> {
+pub(super) async fn create_group(tx: &Tx<'_>, group: &NewGroup) -> Result<Id> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ENTITY_ID_LOCK]).await?;
     let row = tx.query_one("SELECT coalesce(max(id), 0) + 1 AS id FROM entity", &[]).await?;
     let id: i64 = row.try_get("id")?;
@@ -38,17 +38,17 @@ pub(super) async fn create_group(tx: &Transaction<'_>, group: &NewGroup) -> Resu
         &[&id, &group.name, &group.avatar_url, &group.owner.get(), &group.introduction, &group.created_ms],
     )
     .await?;
-    let chat_id = chat_row(tx, ChatType::Group, id, 0).await?;
+    let chat_id = chat_row(tx.client(), ChatType::Group, id, 0).await?;
     let member = tx
         .prepare_cached("INSERT INTO member (user_id, peer_id, chat_id, read_seq, sort_ms) VALUES ($1, $2, $3, 0, $4)")
         .await?;
     tx.execute(&member, &[&group.owner.get(), &id, &chat_id, &group.created_ms]).await?;
-    announce_lists(tx, &[ListFact::Conversations(group.owner)]).await?;
+    tx.announce(&[ListFact::Conversations(group.owner)]);
     Ok(Id::from_raw(id))
 }
 
-pub(super) async fn join_group(tx: &Transaction<'_>, group: Id, users: &[Id], now_ms: i64) -> Result<Vec<Id>> {
-    let chat_id = chat_row(tx, ChatType::Group, group.get(), 0).await?;
+pub(super) async fn join_group(tx: &Tx<'_>, group: Id, users: &[Id], now_ms: i64) -> Result<Vec<Id>> {
+    let chat_id = chat_row(tx.client(), ChatType::Group, group.get(), 0).await?;
     let add = tx
         .prepare_cached(
             "INSERT INTO member (user_id, peer_id, chat_id, read_seq, sort_ms) \
@@ -64,23 +64,23 @@ pub(super) async fn join_group(tx: &Transaction<'_>, group: Id, users: &[Id], no
     }
     if !added.is_empty() {
         let facts: Vec<ListFact> = added.iter().map(|&u| ListFact::Conversations(u)).collect();
-        announce_lists(tx, &facts).await?;
+        tx.announce(&facts);
     }
     Ok(added)
 }
 
-pub(super) async fn dismiss_group(tx: &Transaction<'_>, group: Id, now_ms: i64) -> Result<bool> {
+pub(super) async fn dismiss_group(tx: &Tx<'_>, group: Id, now_ms: i64) -> Result<bool> {
     let stmt = tx
         .prepare_cached("UPDATE entity SET dismissed_ms = $2 WHERE id = $1 AND kind = 2 AND dismissed_ms = 0")
         .await?;
     let changed = tx.execute(&stmt, &[&group.get(), &now_ms.max(1)]).await? > 0;
     if changed {
-        announce_lists(tx, &[ListFact::Peer(group)]).await?;
+        tx.announce(&[ListFact::Peer(group)]);
     }
     Ok(changed)
 }
 
-pub(super) async fn purge_dismissed(tx: &Transaction<'_>, group: Id, batch: u32) -> Result<u64> {
+pub(super) async fn purge_dismissed(tx: &Tx<'_>, group: Id, batch: u32) -> Result<u64> {
     let dismissed =
         tx.query_opt("SELECT 1 FROM entity WHERE id = $1 AND dismissed_ms > 0", &[&group.get()]).await?.is_some();
     if !dismissed {
@@ -251,7 +251,7 @@ pub(super) async fn bot_headcount<C: GenericClient>(client: &C, bot: Id) -> Resu
     Ok(client.query_one(&stmt, &[&bot.get()]).await?.try_get("n")?)
 }
 
-pub(super) async fn edit_entity(tx: &Transaction<'_>, id: Id, change: &EntityChange) -> Result<bool> {
+pub(super) async fn edit_entity(tx: &Tx<'_>, id: Id, change: &EntityChange) -> Result<bool> {
     let (sql, value) = match change {
         EntityChange::Name(name) => ("UPDATE entity SET name = $2 WHERE id = $1", name),
         EntityChange::AvatarUrl(url) => ("UPDATE entity SET avatar_url = $2 WHERE id = $1", url),
@@ -259,7 +259,7 @@ pub(super) async fn edit_entity(tx: &Transaction<'_>, id: Id, change: &EntityCha
     let stmt = tx.prepare_cached(sql).await?;
     let changed = tx.execute(&stmt, &[&id.get(), value]).await? > 0;
     if changed {
-        announce_lists(tx, &[ListFact::Peer(id)]).await?;
+        tx.announce(&[ListFact::Peer(id)]);
     }
     Ok(changed)
 }
@@ -276,12 +276,7 @@ pub(super) async fn remark<C: GenericClient>(client: &C, user: Id, target: Id) -
         .transpose()
 }
 
-pub(super) async fn set_remark(
-    tx: &Transaction<'_>,
-    user: Id,
-    target: Id,
-    remark: Option<&RemarkFields>,
-) -> Result<()> {
+pub(super) async fn set_remark(tx: &Tx<'_>, user: Id, target: Id, remark: Option<&RemarkFields>) -> Result<()> {
     match remark {
         Some(r) => {
             let stmt = tx
@@ -298,7 +293,8 @@ pub(super) async fn set_remark(
             tx.execute(&stmt, &[&user.get(), &target.get()]).await?
         }
     };
-    announce_lists(tx, &[ListFact::View { user, peer: target }]).await
+    tx.announce(&[ListFact::View { user, peer: target }]);
+    Ok(())
 }
 
 pub(super) async fn contacts<C: GenericClient>(client: &C, user: Id) -> Result<Vec<ContactRow>> {
@@ -348,7 +344,7 @@ pub(super) async fn add_contact<C: GenericClient>(client: &C, user: Id, peer: Id
     Ok(client.execute(&stmt, &[&user.get(), &peer.get(), &now_ms]).await? > 0)
 }
 
-pub(super) async fn remove_contact(tx: &Transaction<'_>, user: Id, peer: Id) -> Result<bool> {
+pub(super) async fn remove_contact(tx: &Tx<'_>, user: Id, peer: Id) -> Result<bool> {
     let delete = tx.prepare_cached("DELETE FROM contact WHERE user_id = $1 AND peer_id = $2").await?;
     let mut removed = tx.execute(&delete, &[&user.get(), &peer.get()]).await? > 0;
     let kind: Option<i16> =
@@ -363,7 +359,7 @@ pub(super) async fn remove_contact(tx: &Transaction<'_>, user: Id, peer: Id) -> 
             let pin = tx.prepare_cached("DELETE FROM pin WHERE user_id = $1 AND peer_id = $2").await?;
             tx.execute(&pin, &[&user.get(), &peer.get()]).await?;
             if left > 0 {
-                announce_lists(tx, &[ListFact::Conversations(user)]).await?;
+                tx.announce(&[ListFact::Conversations(user)]);
                 removed = true;
             }
         }
@@ -372,7 +368,7 @@ pub(super) async fn remove_contact(tx: &Transaction<'_>, user: Id, peer: Id) -> 
     Ok(removed)
 }
 
-pub(super) async fn add_request(tx: &Transaction<'_>, from: Id, to: Id, note: &str, now_ms: i64) -> Result<i64> {
+pub(super) async fn add_request(tx: &Tx<'_>, from: Id, to: Id, note: &str, now_ms: i64) -> Result<i64> {
     let pending = tx
         .prepare_cached("SELECT id FROM friend_request WHERE from_id = $1 AND to_id = $2 AND state = 0 FOR UPDATE")
         .await?;
@@ -426,7 +422,7 @@ pub(super) async fn request<C: GenericClient>(client: &C, id: i64) -> Result<Opt
     client.query_opt(&stmt, &[&id]).await?.as_ref().map(request_from).transpose()
 }
 
-pub(super) async fn settle_request(tx: &Transaction<'_>, id: i64, state: RequestState, now_ms: i64) -> Result<bool> {
+pub(super) async fn settle_request(tx: &Tx<'_>, id: i64, state: RequestState, now_ms: i64) -> Result<bool> {
     let Ok(id) = i32::try_from(id) else { return Ok(false) };
     let settle = tx
         .prepare_cached(
@@ -439,8 +435,8 @@ pub(super) async fn settle_request(tx: &Transaction<'_>, id: i64, state: Request
     };
     let (from, to): (i64, i64) = (row.try_get("from_id")?, row.try_get("to_id")?);
     if state == RequestState::Agreed {
-        add_contact(tx, Id::from_raw(from), Id::from_raw(to), now_ms).await?;
-        add_contact(tx, Id::from_raw(to), Id::from_raw(from), now_ms).await?;
+        add_contact(tx.client(), Id::from_raw(from), Id::from_raw(to), now_ms).await?;
+        add_contact(tx.client(), Id::from_raw(to), Id::from_raw(from), now_ms).await?;
         let other_way = tx
             .prepare_cached(
                 "UPDATE friend_request SET state = 1, settled_ms = $3 WHERE from_id = $2 AND to_id = $1 AND state = 0",

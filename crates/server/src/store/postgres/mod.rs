@@ -22,11 +22,11 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
-use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Transaction};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::{NoTls, Row};
 use yhconv_proto::ChatType;
 
-use self::pipelined::PipelinedTx;
+use self::pipelined::{transact, PipelinedTx};
 use crate::domain::clock::now_ms;
 use crate::domain::error::{Error, Result};
 use crate::domain::event::{ChatRef, Event, EventSink, MessageKey, SocketOrigin, TokenHash};
@@ -186,7 +186,9 @@ pub(super) fn entity_from(row: &Row, columns: &EntityColumns) -> Result<Entity> 
 /// instance, in one statement: the clock row stays locked until `client`'s
 /// transaction commits, so clock values follow commit order without gaps
 /// (see [`crate::domain::list_change`]). Call it last before the commit, so
-/// that the lock is held briefly. Must run inside a transaction.
+/// that the lock is held briefly. Must run inside a transaction; a write
+/// run by [`pipelined::transact`] says [`pipelined::Tx::announce`] instead,
+/// which sends this in one pipeline with the `COMMIT`.
 pub(super) async fn announce_lists<C: GenericClient>(client: &C, facts: &[ListFact]) -> Result<()> {
     let stmt = client.prepare_cached(ANNOUNCE_LISTS).await?;
     let facts = ListChange::encode_facts(facts);
@@ -199,13 +201,6 @@ pub(super) async fn announce_lists<C: GenericClient>(client: &C, facts: &[ListFa
 pub(super) const ANNOUNCE_LISTS: &str =
     "WITH moved AS (UPDATE list_clock SET value = value + 1 WHERE id = 1 RETURNING value) \
      SELECT pg_notify($1::text, $2::text || moved.value::text || ':' || $3::text) FROM moved";
-
-/// Announces `event` to every instance when `tx` commits.
-pub(super) async fn notify(tx: &Transaction<'_>, event: &Event) -> Result<()> {
-    let stmt = tx.prepare_cached("SELECT pg_notify($1, $2)").await?;
-    tx.execute(&stmt, &[&PUSH_CHANNEL, &event.encode()]).await?;
-    Ok(())
-}
 
 #[async_trait]
 impl Store for PostgresStore {
@@ -302,17 +297,19 @@ impl Store for PostgresStore {
     }
 
     async fn delete_token(&self, hash: TokenHash) -> Result<bool> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        let stmt = tx.prepare_cached("DELETE FROM token WHERE hash = $1").await?;
-        let deleted = tx.execute(&stmt, &[&&hash[..]]).await? > 0;
-        if deleted {
-            // The token caches forget it before the hubs close its sockets.
-            announce_lists(&tx, &[ListFact::Revoked(hash)]).await?;
-            notify(&tx, &Event::LoggedOut(hash)).await?;
-        }
-        tx.commit().await?;
-        Ok(deleted)
+        transact(&self.pool, |tx| {
+            Box::pin(async move {
+                let stmt = tx.prepare_cached("DELETE FROM token WHERE hash = $1").await?;
+                let deleted = tx.execute(&stmt, &[&&hash[..]]).await? > 0;
+                if deleted {
+                    // The token caches forget it before the hubs close its sockets.
+                    tx.announce(&[ListFact::Revoked(hash)]);
+                    tx.notify(&Event::LoggedOut(hash));
+                }
+                Ok(deleted)
+            })
+        })
+        .await
     }
 
     async fn read_position(&self, user: Id, peer: Id) -> Result<Option<(Entity, Option<ReadPosition>)>> {
@@ -331,22 +328,21 @@ impl Store for PostgresStore {
     }
 
     async fn open_conversation(&self, user: Id, peer: &Entity) -> Result<ChatRef> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        let chat = chats::open_conversation(&tx, user, peer).await?;
-        tx.commit().await?;
-        Ok(chat)
+        let peer = peer.clone();
+        transact(&self.pool, |tx| Box::pin(async move { chats::open_conversation(tx, user, &peer).await })).await
     }
 
     async fn change_view(&self, user: Id, peer: Id, change: ViewChange) -> Result<Option<bool>> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        let changed = chats::change_view(&tx, user, peer, change).await?;
-        if changed == Some(true) {
-            announce_lists(&tx, &[ListFact::View { user, peer }]).await?;
-        }
-        tx.commit().await?;
-        Ok(changed)
+        transact(&self.pool, |tx| {
+            Box::pin(async move {
+                let changed = chats::change_view(tx.client(), user, peer, change).await?;
+                if changed == Some(true) {
+                    tx.announce(&[ListFact::View { user, peer }]);
+                }
+                Ok(changed)
+            })
+        })
+        .await
     }
 
     async fn append_message(&self, chat: ChatRef, msg: NewMessage) -> Result<Appended> {
@@ -370,19 +366,11 @@ impl Store for PostgresStore {
     }
 
     async fn edit_message(&self, chat: ChatRef, edit: MessageEdit) -> Result<()> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        edits::edit_message(&tx, chat, edit).await?;
-        tx.commit().await?;
-        Ok(())
+        transact(&self.pool, |tx| Box::pin(edits::edit_message(tx, chat, edit))).await
     }
 
     async fn recall_messages(&self, chat: ChatRef, recall: Recall) -> Result<()> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        edits::recall_messages(&tx, chat, recall).await?;
-        tx.commit().await?;
-        Ok(())
+        transact(&self.pool, |tx| Box::pin(edits::recall_messages(tx, chat, recall))).await
     }
 
     async fn edit_records(&self, chat: ChatRef, seq: i64, limit: u32, offset: u32) -> Result<(Vec<EditRecord>, u64)> {
@@ -441,49 +429,36 @@ impl Store for PostgresStore {
     }
 
     async fn leave_group(&self, user: Id, group: Id) -> Result<bool> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        let member = tx.prepare_cached("DELETE FROM member WHERE user_id = $1 AND peer_id = $2").await?;
-        let left = tx.execute(&member, &[&user.get(), &group.get()]).await?;
-        let pin = tx.prepare_cached("DELETE FROM pin WHERE user_id = $1 AND peer_id = $2").await?;
-        tx.execute(&pin, &[&user.get(), &group.get()]).await?;
-        if left > 0 {
-            announce_lists(&tx, &[ListFact::Conversations(user)]).await?;
-        }
-        tx.commit().await?;
+        let left = transact(&self.pool, |tx| {
+            Box::pin(async move {
+                let member = tx.prepare_cached("DELETE FROM member WHERE user_id = $1 AND peer_id = $2").await?;
+                let left = tx.execute(&member, &[&user.get(), &group.get()]).await?;
+                let pin = tx.prepare_cached("DELETE FROM pin WHERE user_id = $1 AND peer_id = $2").await?;
+                tx.execute(&pin, &[&user.get(), &group.get()]).await?;
+                if left > 0 {
+                    tx.announce(&[ListFact::Conversations(user)]);
+                }
+                Ok(left)
+            })
+        })
+        .await?;
         Ok(left > 0)
     }
 
     async fn create_group(&self, group: NewGroup) -> Result<Id> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        let id = groups::create_group(&tx, &group).await?;
-        tx.commit().await?;
-        Ok(id)
+        transact(&self.pool, |tx| Box::pin(async move { groups::create_group(tx, &group).await })).await
     }
 
     async fn join_group(&self, group: Id, users: Vec<Id>, now_ms: i64) -> Result<Vec<Id>> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        let added = groups::join_group(&tx, group, &users, now_ms).await?;
-        tx.commit().await?;
-        Ok(added)
+        transact(&self.pool, |tx| Box::pin(async move { groups::join_group(tx, group, &users, now_ms).await })).await
     }
 
     async fn dismiss_group(&self, group: Id, now_ms: i64) -> Result<bool> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        let dismissed = groups::dismiss_group(&tx, group, now_ms).await?;
-        tx.commit().await?;
-        Ok(dismissed)
+        transact(&self.pool, |tx| Box::pin(groups::dismiss_group(tx, group, now_ms))).await
     }
 
     async fn purge_dismissed(&self, group: Id, batch: u32) -> Result<u64> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        let purged = groups::purge_dismissed(&tx, group, batch).await?;
-        tx.commit().await?;
-        Ok(purged)
+        transact(&self.pool, |tx| Box::pin(groups::purge_dismissed(tx, group, batch))).await
     }
 
     async fn unpurged_dismissals(&self, limit: u32) -> Result<Vec<Id>> {
@@ -533,11 +508,7 @@ impl Store for PostgresStore {
     }
 
     async fn edit_entity(&self, id: Id, change: EntityChange) -> Result<bool> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        let changed = groups::edit_entity(&tx, id, &change).await?;
-        tx.commit().await?;
-        Ok(changed)
+        transact(&self.pool, |tx| Box::pin(async move { groups::edit_entity(tx, id, &change).await })).await
     }
 
     async fn remark(&self, user: Id, target: Id) -> Result<Option<RemarkFields>> {
@@ -545,19 +516,15 @@ impl Store for PostgresStore {
     }
 
     async fn set_remark(&self, user: Id, target: Id, remark: Option<RemarkFields>) -> Result<()> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        groups::set_remark(&tx, user, target, remark.as_ref()).await?;
-        tx.commit().await?;
-        Ok(())
+        transact(&self.pool, |tx| Box::pin(async move { groups::set_remark(tx, user, target, remark.as_ref()).await }))
+            .await
     }
 
     async fn set_draft(&self, user: Id, peer: Id, input: String, now_ms: i64, origin: SocketOrigin) -> Result<()> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        drafts::set_draft(&tx, user, peer, &input, now_ms, origin).await?;
-        tx.commit().await?;
-        Ok(())
+        transact(&self.pool, |tx| {
+            Box::pin(async move { drafts::set_draft(tx, user, peer, &input, now_ms, origin).await })
+        })
+        .await
     }
 
     async fn contacts(&self, user: Id) -> Result<Vec<ContactRow>> {
@@ -573,19 +540,11 @@ impl Store for PostgresStore {
     }
 
     async fn remove_contact(&self, user: Id, peer: Id) -> Result<bool> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        let removed = groups::remove_contact(&tx, user, peer).await?;
-        tx.commit().await?;
-        Ok(removed)
+        transact(&self.pool, |tx| Box::pin(groups::remove_contact(tx, user, peer))).await
     }
 
     async fn add_request(&self, from: Id, to: Id, note: String, now_ms: i64) -> Result<i64> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        let id = groups::add_request(&tx, from, to, &note, now_ms).await?;
-        tx.commit().await?;
-        Ok(id)
+        transact(&self.pool, |tx| Box::pin(async move { groups::add_request(tx, from, to, &note, now_ms).await })).await
     }
 
     async fn requests(&self, user: Id, limit: u32) -> Result<Vec<FriendRequestRow>> {
@@ -597,11 +556,7 @@ impl Store for PostgresStore {
     }
 
     async fn settle_request(&self, id: i64, state: RequestState, now_ms: i64) -> Result<bool> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        let settled = groups::settle_request(&tx, id, state, now_ms).await?;
-        tx.commit().await?;
-        Ok(settled)
+        transact(&self.pool, |tx| Box::pin(groups::settle_request(tx, id, state, now_ms))).await
     }
 
     async fn delete_request(&self, id: i64) -> Result<bool> {
