@@ -29,6 +29,10 @@ pub struct ServeArgs {
     /// Log filter (tracing env-filter syntax).
     #[arg(long, env = "YHCONV_LOG", default_value = "info")]
     log: String,
+    /// Threads that run requests and sockets; default: one per core. With
+    /// several instances on one machine, give each its share of the cores.
+    #[arg(long, env = "YHCONV_WORKER_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub(crate) worker_threads: Option<u16>,
 }
 
 /// Runs the server until SIGTERM or Ctrl-C.
