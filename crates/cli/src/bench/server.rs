@@ -151,10 +151,23 @@ pub fn cpu_ticks(pid: Option<u32>) -> u64 {
 /// Clock ticks per second (`USER_HZ`): 100 on every Linux this runs on.
 pub const TICKS_PER_SEC: f64 = 100.0;
 
+/// Waits until the server at `base_url` runs no purge of a dismissed
+/// group (`/metrics`), at most `within`.
+pub async fn wait_until_no_purge(base_url: &str, within: Duration) -> anyhow::Result<()> {
+    wait_for_gauges(base_url, within, "a dismissed group's purge", &[("yhconv_group_purges_running", true)]).await
+}
+
 /// Waits until the server at `base_url` has no push socket left and no
 /// push frame waiting (`/metrics`), at most `within`: a scenario after the
 /// fan-out then measures itself, not the closing of 10,000 sockets.
 pub async fn wait_until_quiet(base_url: &str, within: Duration) -> anyhow::Result<()> {
+    let gauges = [("yhconv_push_sockets", true), ("yhconv_push_frames_pending", false)];
+    wait_for_gauges(base_url, within, "push sockets or frames", &gauges).await
+}
+
+/// Waits until each of `gauges` (name, and whether the server must show
+/// it) reads 0 on the server at `base_url`'s `/metrics`, at most `within`.
+async fn wait_for_gauges(base_url: &str, within: Duration, what: &str, gauges: &[(&str, bool)]) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let url = format!("{base_url}/metrics");
     let started = Instant::now();
@@ -163,11 +176,15 @@ pub async fn wait_until_quiet(base_url: &str, within: Duration) -> anyhow::Resul
         let gauge = |name: &str| {
             body.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse::<f64>().ok())
         };
-        if gauge("yhconv_push_sockets") == Some(0.0) && gauge("yhconv_push_frames_pending").unwrap_or(0.0) == 0.0 {
+        let zero = |&(name, required): &(&str, bool)| match gauge(name) {
+            Some(value) => value == 0.0,
+            None => !required,
+        };
+        if gauges.iter().all(zero) {
             return Ok(());
         }
         if started.elapsed() > within {
-            bail!("{base_url} still had push sockets or frames after {} s", within.as_secs());
+            bail!("{base_url} still had {what} after {} s", within.as_secs());
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

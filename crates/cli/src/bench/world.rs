@@ -30,8 +30,11 @@ pub const GROUP_10: i64 = 3_000_001;
 pub const GROUP_BIG: i64 = 3_000_002;
 /// A group of three (the sender and two others), for the recall ratio.
 pub const GROUP_3: i64 = 3_000_003;
-/// As big as the big group and owned by the sender: dismissed once.
+/// Groups as big as the big group and owned by the sender, each dismissed
+/// once: [`DISMISSED_BIG_GROUPS`] ids from this one.
 pub const GROUP_DISMISS: i64 = 3_000_004;
+/// Big groups dismissed, one at a time (a p50 of several, not one sample).
+pub const DISMISSED_BIG_GROUPS: usize = 5;
 const L50_GROUP_BASE: i64 = 3_100_000;
 const L1000_GROUP_BASE: i64 = 3_200_000;
 /// Members of each small group a listed user is in (the user plus these).
@@ -227,18 +230,15 @@ pub async fn build(service: &Service, spec: WorldSpec, quiet: bool) -> anyhow::R
 
     // 3. The groups of 3 and 10 and the big group (one transaction each).
     let big_others = (spec.big_group.saturating_sub(1)).min(spec.users);
-    let groups = [
-        (GROUP_3, "三人群", 2),
-        (GROUP_10, "十人群", 9),
-        (GROUP_BIG, "大群", big_others),
-        (GROUP_DISMISS, "待解散的大群", big_others),
-    ];
+    let groups = [(GROUP_3, "三人群", 2), (GROUP_10, "十人群", 9), (GROUP_BIG, "大群", big_others)]
+        .into_iter()
+        .chain((0..DISMISSED_BIG_GROUPS as i64).map(|n| (GROUP_DISMISS + n, "待解散的大群", big_others)));
     for (id, name, others) in groups {
         let step = Instant::now();
         let progress = spinner(&format!("group of {}", others + 1), quiet);
         let members = std::iter::once(SENDER).chain((0..others).map(regular)).collect();
         let mut record = group(id, name.to_owned(), members);
-        if id == GROUP_DISMISS {
+        if id >= GROUP_DISMISS {
             record.owner = Some(Id::from_raw(SENDER));
         }
         let stats = store

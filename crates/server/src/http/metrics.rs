@@ -159,7 +159,7 @@ fn encode_figures(
     Ok(())
 }
 
-/// The push hub's figures, read at each scrape.
+/// The push hub's figures and the group purges running, read at each scrape.
 struct PushCollector(Service);
 
 impl std::fmt::Debug for PushCollector {
@@ -203,6 +203,11 @@ impl Collector for PushCollector {
                 "push_online_users_stale",
                 "Online users whose groups the push hub has not loaded yet (looked up per group message)",
                 index.stale as u64,
+            ),
+            (
+                "group_purges_running",
+                "Dismissed groups whose member rows are being deleted, in batches, on this instance",
+                self.0.purges_running(),
             ),
         ];
         encode_figures(&mut encoder, &counters, &gauges)

@@ -13,6 +13,8 @@
 //! - a friend request is seen by its two users only; agreeing makes both
 //!   friends (their address books), with no conversation until a message.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use yhconv_proto::ChatType;
 
 use super::{now_ms, Service};
@@ -127,7 +129,8 @@ pub struct FriendRequests {
 /// Deletes a dismissed group's member rows and pins, [`PURGE_BATCH`] at a
 /// time, yielding between batches; a failure is logged and the rest is
 /// left to the next start's sweep ([`sweep_dismissals`]).
-async fn purge(store: &dyn Store, group: Id) {
+async fn purge(store: &dyn Store, group: Id, running: &AtomicU64) {
+    let _running = Running::start(running);
     loop {
         match store.purge_dismissed(group, PURGE_BATCH).await {
             Ok(0) => return,
@@ -140,16 +143,32 @@ async fn purge(store: &dyn Store, group: Id) {
     }
 }
 
+/// One purge counted in a gauge while it runs, however it ends.
+struct Running<'a>(&'a AtomicU64);
+
+impl<'a> Running<'a> {
+    fn start(gauge: &'a AtomicU64) -> Self {
+        gauge.fetch_add(1, Ordering::Relaxed);
+        Self(gauge)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// At start: finishes the purges of dismissed groups that a restart cut
 /// short (their rows are invisible to every read meanwhile).
-pub(super) async fn sweep_dismissals(store: std::sync::Arc<dyn Store>) {
+pub(super) async fn sweep_dismissals(store: std::sync::Arc<dyn Store>, running: std::sync::Arc<AtomicU64>) {
     match store.unpurged_dismissals(PURGE_BATCH).await {
         Ok(groups) => {
             if !groups.is_empty() {
                 tracing::info!(groups = groups.len(), "finishing the purge of dismissed groups");
             }
             for group in groups {
-                purge(store.as_ref(), group).await;
+                purge(store.as_ref(), group, &running).await;
             }
         }
         Err(e) => tracing::warn!(error = %e, "cannot look for dismissed groups left to purge"),
@@ -426,8 +445,8 @@ impl Service {
         }
         let id = group.entity.id;
         if self.store.dismiss_group(id, now_ms()).await? {
-            let store = std::sync::Arc::clone(&self.store);
-            tokio::spawn(async move { purge(store.as_ref(), id).await });
+            let (store, running) = (std::sync::Arc::clone(&self.store), std::sync::Arc::clone(&self.purges));
+            tokio::spawn(async move { purge(store.as_ref(), id, &running).await });
         }
         Ok(())
     }

@@ -134,6 +134,7 @@ impl Parts {
             tokens: None,
             order_locks: Arc::from(Vec::new()),
             live: self.live.upgrade()?,
+            purges: Arc::default(),
         })
     }
 }

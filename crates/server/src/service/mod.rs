@@ -85,6 +85,8 @@ pub struct Service {
     order_locks: Arc<[tokio::sync::Mutex<()>]>,
     live: Arc<live::LiveLists>,
     clock: Arc<clock_reads::ClockReads>,
+    /// Purges of dismissed groups' member rows running (see `groups::purge`).
+    purges: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Service {
@@ -108,14 +110,20 @@ impl Service {
         store.watch_lists(Arc::new(ListSinks(sinks)));
         let tokens = Some(tokens);
         let order_locks = (0..ORDER_LOCKS).map(|_| tokio::sync::Mutex::new(())).collect();
-        tokio::spawn(groups::sweep_dismissals(Arc::clone(&store)));
+        let purges = Arc::default();
+        tokio::spawn(groups::sweep_dismissals(Arc::clone(&store), Arc::clone(&purges)));
         let clock = Arc::new(clock_reads::ClockReads::new(Arc::clone(&store)));
-        Self { store, hub, lists, tokens, order_locks, live, clock }
+        Self { store, hub, lists, tokens, order_locks, live, clock, purges }
     }
 
     /// How the list cache is doing; None when lists are not cached.
     pub fn list_cache_stats(&self) -> Option<list_cache::ListCacheStats> {
         self.lists.as_ref().map(|lists| lists.stats())
+    }
+
+    /// Purges of dismissed groups' member rows running on this instance.
+    pub fn purges_running(&self) -> u64 {
+        self.purges.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Checks that the database answers (`/healthz`).
