@@ -344,6 +344,19 @@ pub(super) async fn add_contact<C: GenericClient>(client: &C, user: Id, peer: Id
     Ok(client.execute(&stmt, &[&user.get(), &peer.get(), &now_ms]).await? > 0)
 }
 
+/// Takes `user` out of `group` (their member row and pin); false when they
+/// were not in it.
+pub(super) async fn leave_group(tx: &Tx<'_>, user: Id, group: Id) -> Result<bool> {
+    let member = tx.prepare_cached("DELETE FROM member WHERE user_id = $1 AND peer_id = $2").await?;
+    let left = tx.execute(&member, &[&user.get(), &group.get()]).await? > 0;
+    let pin = tx.prepare_cached("DELETE FROM pin WHERE user_id = $1 AND peer_id = $2").await?;
+    tx.execute(&pin, &[&user.get(), &group.get()]).await?;
+    if left {
+        tx.announce(&[ListFact::Conversations(user)]);
+    }
+    Ok(left)
+}
+
 pub(super) async fn remove_contact(tx: &Tx<'_>, user: Id, peer: Id) -> Result<bool> {
     let delete = tx.prepare_cached("DELETE FROM contact WHERE user_id = $1 AND peer_id = $2").await?;
     let mut removed = tx.execute(&delete, &[&user.get(), &peer.get()]).await? > 0;
@@ -353,16 +366,7 @@ pub(super) async fn remove_contact(tx: &Tx<'_>, user: Id, peer: Id) -> Result<bo
         Some(1) => {
             tx.execute(&delete, &[&peer.get(), &user.get()]).await?;
         }
-        Some(3) => {
-            let member = tx.prepare_cached("DELETE FROM member WHERE user_id = $1 AND peer_id = $2").await?;
-            let left = tx.execute(&member, &[&user.get(), &peer.get()]).await?;
-            let pin = tx.prepare_cached("DELETE FROM pin WHERE user_id = $1 AND peer_id = $2").await?;
-            tx.execute(&pin, &[&user.get(), &peer.get()]).await?;
-            if left > 0 {
-                tx.announce(&[ListFact::Conversations(user)]);
-                removed = true;
-            }
-        }
+        Some(3) => removed |= leave_group(tx, user, peer).await?,
         _ => {}
     }
     Ok(removed)

@@ -429,20 +429,7 @@ impl Store for PostgresStore {
     }
 
     async fn leave_group(&self, user: Id, group: Id) -> Result<bool> {
-        let left = transact(&self.pool, |tx| {
-            Box::pin(async move {
-                let member = tx.prepare_cached("DELETE FROM member WHERE user_id = $1 AND peer_id = $2").await?;
-                let left = tx.execute(&member, &[&user.get(), &group.get()]).await?;
-                let pin = tx.prepare_cached("DELETE FROM pin WHERE user_id = $1 AND peer_id = $2").await?;
-                tx.execute(&pin, &[&user.get(), &group.get()]).await?;
-                if left > 0 {
-                    tx.announce(&[ListFact::Conversations(user)]);
-                }
-                Ok(left)
-            })
-        })
-        .await?;
-        Ok(left > 0)
+        transact(&self.pool, |tx| Box::pin(groups::leave_group(tx, user, group))).await
     }
 
     async fn create_group(&self, group: NewGroup) -> Result<Id> {
