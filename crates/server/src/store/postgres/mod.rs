@@ -5,7 +5,9 @@
 //! (see [`feed`]). Concurrency rests on row locks under READ COMMITTED: a
 //! send locks its chat row, so sequence numbers are gap-free and unique and a
 //! retried `msg_id` is seen by the second sender; unread counts are derived
-//! (`last_seq - read_seq`), never incremented, so none can be lost.
+//! (`last_seq - read_seq`), never incremented, so none can be lost. Writes
+//! run through [`pipelined`]: `BEGIN` travels with their first statement,
+//! and their notifications and `COMMIT` with their last.
 
 mod chats;
 mod drafts;
