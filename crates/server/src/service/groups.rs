@@ -14,6 +14,7 @@
 //!   friends (their address books), with no conversation until a message.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use yhconv_proto::ChatType;
 
@@ -129,8 +130,7 @@ pub struct FriendRequests {
 /// Deletes a dismissed group's member rows and pins, [`PURGE_BATCH`] at a
 /// time, yielding between batches; a failure is logged and the rest is
 /// left to the next start's sweep ([`sweep_dismissals`]).
-async fn purge(store: &dyn Store, group: Id, running: &AtomicU64) {
-    let _running = Running::start(running);
+async fn purge(store: &dyn Store, group: Id, _running: Running) {
     loop {
         match store.purge_dismissed(group, PURGE_BATCH).await {
             Ok(0) => return,
@@ -143,17 +143,19 @@ async fn purge(store: &dyn Store, group: Id, running: &AtomicU64) {
     }
 }
 
-/// One purge counted in a gauge while it runs, however it ends.
-struct Running<'a>(&'a AtomicU64);
+/// One purge counted in a gauge from before its task is spawned (so that
+/// the gauge shows it as soon as the dismissal is answered) until it ends,
+/// however it ends.
+struct Running(Arc<AtomicU64>);
 
-impl<'a> Running<'a> {
-    fn start(gauge: &'a AtomicU64) -> Self {
+impl Running {
+    fn start(gauge: &Arc<AtomicU64>) -> Self {
         gauge.fetch_add(1, Ordering::Relaxed);
-        Self(gauge)
+        Self(Arc::clone(gauge))
     }
 }
 
-impl Drop for Running<'_> {
+impl Drop for Running {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
@@ -161,14 +163,14 @@ impl Drop for Running<'_> {
 
 /// At start: finishes the purges of dismissed groups that a restart cut
 /// short (their rows are invisible to every read meanwhile).
-pub(super) async fn sweep_dismissals(store: std::sync::Arc<dyn Store>, running: std::sync::Arc<AtomicU64>) {
+pub(super) async fn sweep_dismissals(store: Arc<dyn Store>, running: Arc<AtomicU64>) {
     match store.unpurged_dismissals(PURGE_BATCH).await {
         Ok(groups) => {
             if !groups.is_empty() {
                 tracing::info!(groups = groups.len(), "finishing the purge of dismissed groups");
             }
             for group in groups {
-                purge(store.as_ref(), group, &running).await;
+                purge(store.as_ref(), group, Running::start(&running)).await;
             }
         }
         Err(e) => tracing::warn!(error = %e, "cannot look for dismissed groups left to purge"),
@@ -445,8 +447,8 @@ impl Service {
         }
         let id = group.entity.id;
         if self.store.dismiss_group(id, now_ms()).await? {
-            let (store, running) = (std::sync::Arc::clone(&self.store), std::sync::Arc::clone(&self.purges));
-            tokio::spawn(async move { purge(store.as_ref(), id, &running).await });
+            let (store, running) = (Arc::clone(&self.store), Running::start(&self.purges));
+            tokio::spawn(async move { purge(store.as_ref(), id, running).await });
         }
         Ok(())
     }
