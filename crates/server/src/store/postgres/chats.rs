@@ -1,17 +1,17 @@
 //! Conversations and messages: the hot half of the PostgreSQL store.
 
 use deadpool_postgres::GenericClient;
-use futures_util::future::{try_join4, try_join_all};
+use futures_util::future::try_join4;
 use tokio_postgres::Row;
 use yhconv_proto::ChatType;
 
 use super::identities::chat_row;
-use super::pipelined::{Param, Pipelined, PipelinedTx, Tx};
-use super::{entity_from, entity_select, ANNOUNCE_LISTS, ENTITY, PUSH_CHANNEL, SENDER};
+use super::pipelined::{Param, Pipelined, Tx};
+use super::{entity_from, entity_select, ENTITY, PUSH_CHANNEL, SENDER};
 use crate::domain::error::{Error, Result};
 use crate::domain::event::{ChatRef, Event, MessageKey, SocketOrigin};
 use crate::domain::ids::Id;
-use crate::domain::list_change::{ListChange, ListFact};
+use crate::domain::list_change::ListFact;
 use crate::domain::model::{
     AddressedMessage, Appended, ConversationRow, Entity, MentionRow, MentionTarget, NewMessage, ReadPosition,
     SeqWindow, StoredMessage, ViewChange,
@@ -112,7 +112,7 @@ async fn member_chat<C: GenericClient>(client: &C, user: Id, peer: Id) -> Result
 
 /// The conversation between `user` and a user or bot `peer`, created with
 /// its member rows if needed.
-pub(super) async fn open_conversation(tx: &Tx<'_>, user: Id, peer: &Entity) -> Result<ChatRef> {
+pub(super) async fn open_conversation(tx: &Tx, user: Id, peer: &Entity) -> Result<ChatRef> {
     if let Some(chat_id) = member_chat(tx.client(), user, peer.id).await? {
         return Ok(ChatRef(chat_id));
     }
@@ -233,7 +233,7 @@ pub(super) async fn change_view<C: GenericClient>(
 /// earlier send of the chat committed); then every other write, the
 /// notifications (the list clock's row locked last) and `COMMIT` in one
 /// pipeline. A retry or a taken id has bumped the row too: it rolls back.
-pub(super) async fn append_message(tx: PipelinedTx, chat: ChatRef, msg: NewMessage) -> Result<Appended> {
+pub(super) async fn append_message(tx: Tx, chat: ChatRef, msg: NewMessage) -> Result<Appended> {
     let client = tx.client();
     let bump = client
         .prepare_cached(
@@ -285,7 +285,6 @@ pub(super) async fn append_message(tx: PipelinedTx, chat: ChatRef, msg: NewMessa
              SELECT pg_notify($3, $4) FROM gone",
         )
         .await?;
-    let announce = client.prepare_cached(ANNOUNCE_LISTS).await?;
     let content_type = msg.content_type.code() as i64;
     let targets: Vec<i64> = msg
         .mentions
@@ -298,8 +297,6 @@ pub(super) async fn append_message(tx: PipelinedTx, chat: ChatRef, msg: NewMessa
     let message_event = Event::Message(MessageKey { chat, seq }).encode();
     let peer = msg.sender_peer.get();
     let draft_event = Event::Draft { user: msg.sender, peer: msg.sender_peer, origin: SocketOrigin::NONE }.encode();
-    let facts = ListChange::encode_facts(&[ListFact::Chat(chat)]);
-    let prefix = ListChange::payload_prefix();
 
     let mut writes: Vec<Pipelined<'_>> = Vec::with_capacity(5 + targets.len());
     let row: [Param<'_>; 8] =
@@ -317,10 +314,8 @@ pub(super) async fn append_message(tx: PipelinedTx, chat: ChatRef, msg: NewMessa
     writes.push(Box::pin(client.execute_raw(&notify, message)));
     let draft: [Param<'_>; 4] = [&sender, &peer, &PUSH_CHANNEL, &draft_event];
     writes.push(Box::pin(client.execute_raw(&clear_draft, draft)));
-    let lists: [Param<'_>; 3] = [&PUSH_CHANNEL, &prefix, &facts];
-    writes.push(Box::pin(client.execute_raw(&announce, lists)));
-    writes.push(Box::pin(tx.commit()));
-    try_join_all(writes).await?;
+    tx.announce(&[ListFact::Chat(chat)]);
+    tx.commit_with(writes).await?;
     tx.finished();
     Ok(Appended::New { seq })
 }

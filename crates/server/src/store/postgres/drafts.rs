@@ -10,7 +10,7 @@ use crate::domain::ids::Id;
 
 /// Replaces the draft (an empty one deletes it) and announces it.
 pub(super) async fn set_draft(
-    tx: &Tx<'_>,
+    tx: &Tx,
     user: Id,
     peer: Id,
     input: &str,

@@ -61,7 +61,7 @@ pub(super) async fn locate_message<C: GenericClient>(
 }
 
 /// Replaces the mention rows of one message.
-async fn set_mentions(tx: &Tx<'_>, chat: ChatRef, seq: i64, mentions: &[MentionTarget], by: i64) -> Result<()> {
+async fn set_mentions(tx: &Tx, chat: ChatRef, seq: i64, mentions: &[MentionTarget], by: i64) -> Result<()> {
     let delete = tx.prepare_cached("DELETE FROM mention WHERE chat_id = $1 AND seq = $2").await?;
     tx.execute(&delete, &[&chat.0, &seq]).await?;
     let insert = tx
@@ -80,7 +80,7 @@ async fn set_mentions(tx: &Tx<'_>, chat: ChatRef, seq: i64, mentions: &[MentionT
 }
 
 /// Replaces a message's content, keeping the old one as an edit record.
-pub(super) async fn edit_message(tx: &Tx<'_>, chat: ChatRef, edit: MessageEdit) -> Result<()> {
+pub(super) async fn edit_message(tx: &Tx, chat: ChatRef, edit: MessageEdit) -> Result<()> {
     // The chat row first, as a send locks it: edits and sends in one chat
     // take their turns.
     let lock = tx.prepare_cached("SELECT last_seq FROM chat WHERE id = $1 FOR UPDATE").await?;
@@ -113,7 +113,7 @@ pub(super) async fn edit_message(tx: &Tx<'_>, chat: ChatRef, edit: MessageEdit) 
 
 /// Recalls messages: content emptied, mentions dropped, the preview set to
 /// the notice when the last message is among them.
-pub(super) async fn recall_messages(tx: &Tx<'_>, chat: ChatRef, recall: Recall) -> Result<()> {
+pub(super) async fn recall_messages(tx: &Tx, chat: ChatRef, recall: Recall) -> Result<()> {
     let lock = tx.prepare_cached("SELECT last_seq FROM chat WHERE id = $1 FOR UPDATE").await?;
     tx.query_one(&lock, &[&chat.0]).await?;
     let stamp = tx

@@ -23,7 +23,7 @@ const TO: EntityColumns =
 /// Serializes the allocation of new entity ids (one above every id in use).
 const ENTITY_ID_LOCK: i64 = 0x7968_636f_6e76_0001;
 
-pub(super) async fn create_group(tx: &Tx<'_>, group: &NewGroup) -> Result<Id> {
+pub(super) async fn create_group(tx: &Tx, group: &NewGroup) -> Result<Id> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ENTITY_ID_LOCK]).await?;
     let row = tx.query_one("SELECT coalesce(max(id), 0) + 1 AS id FROM entity", &[]).await?;
     let id: i64 = row.try_get("id")?;
@@ -47,7 +47,7 @@ pub(super) async fn create_group(tx: &Tx<'_>, group: &NewGroup) -> Result<Id> {
     Ok(Id::from_raw(id))
 }
 
-pub(super) async fn join_group(tx: &Tx<'_>, group: Id, users: &[Id], now_ms: i64) -> Result<Vec<Id>> {
+pub(super) async fn join_group(tx: &Tx, group: Id, users: &[Id], now_ms: i64) -> Result<Vec<Id>> {
     let chat_id = chat_row(tx.client(), ChatType::Group, group.get(), 0).await?;
     let add = tx
         .prepare_cached(
@@ -69,7 +69,7 @@ pub(super) async fn join_group(tx: &Tx<'_>, group: Id, users: &[Id], now_ms: i64
     Ok(added)
 }
 
-pub(super) async fn dismiss_group(tx: &Tx<'_>, group: Id, now_ms: i64) -> Result<bool> {
+pub(super) async fn dismiss_group(tx: &Tx, group: Id, now_ms: i64) -> Result<bool> {
     let stmt = tx
         .prepare_cached("UPDATE entity SET dismissed_ms = $2 WHERE id = $1 AND kind = 2 AND dismissed_ms = 0")
         .await?;
@@ -80,7 +80,7 @@ pub(super) async fn dismiss_group(tx: &Tx<'_>, group: Id, now_ms: i64) -> Result
     Ok(changed)
 }
 
-pub(super) async fn purge_dismissed(tx: &Tx<'_>, group: Id, batch: u32) -> Result<u64> {
+pub(super) async fn purge_dismissed(tx: &Tx, group: Id, batch: u32) -> Result<u64> {
     let dismissed =
         tx.query_opt("SELECT 1 FROM entity WHERE id = $1 AND dismissed_ms > 0", &[&group.get()]).await?.is_some();
     if !dismissed {
@@ -251,7 +251,7 @@ pub(super) async fn bot_headcount<C: GenericClient>(client: &C, bot: Id) -> Resu
     Ok(client.query_one(&stmt, &[&bot.get()]).await?.try_get("n")?)
 }
 
-pub(super) async fn edit_entity(tx: &Tx<'_>, id: Id, change: &EntityChange) -> Result<bool> {
+pub(super) async fn edit_entity(tx: &Tx, id: Id, change: &EntityChange) -> Result<bool> {
     let (sql, value) = match change {
         EntityChange::Name(name) => ("UPDATE entity SET name = $2 WHERE id = $1", name),
         EntityChange::AvatarUrl(url) => ("UPDATE entity SET avatar_url = $2 WHERE id = $1", url),
@@ -276,7 +276,7 @@ pub(super) async fn remark<C: GenericClient>(client: &C, user: Id, target: Id) -
         .transpose()
 }
 
-pub(super) async fn set_remark(tx: &Tx<'_>, user: Id, target: Id, remark: Option<&RemarkFields>) -> Result<()> {
+pub(super) async fn set_remark(tx: &Tx, user: Id, target: Id, remark: Option<&RemarkFields>) -> Result<()> {
     match remark {
         Some(r) => {
             let stmt = tx
@@ -346,7 +346,7 @@ pub(super) async fn add_contact<C: GenericClient>(client: &C, user: Id, peer: Id
 
 /// Takes `user` out of `group` (their member row and pin); false when they
 /// were not in it.
-pub(super) async fn leave_group(tx: &Tx<'_>, user: Id, group: Id) -> Result<bool> {
+pub(super) async fn leave_group(tx: &Tx, user: Id, group: Id) -> Result<bool> {
     let member = tx.prepare_cached("DELETE FROM member WHERE user_id = $1 AND peer_id = $2").await?;
     let left = tx.execute(&member, &[&user.get(), &group.get()]).await? > 0;
     let pin = tx.prepare_cached("DELETE FROM pin WHERE user_id = $1 AND peer_id = $2").await?;
@@ -357,7 +357,7 @@ pub(super) async fn leave_group(tx: &Tx<'_>, user: Id, group: Id) -> Result<bool
     Ok(left)
 }
 
-pub(super) async fn remove_contact(tx: &Tx<'_>, user: Id, peer: Id) -> Result<bool> {
+pub(super) async fn remove_contact(tx: &Tx, user: Id, peer: Id) -> Result<bool> {
     let delete = tx.prepare_cached("DELETE FROM contact WHERE user_id = $1 AND peer_id = $2").await?;
     let mut removed = tx.execute(&delete, &[&user.get(), &peer.get()]).await? > 0;
     let kind: Option<i16> =
@@ -372,7 +372,7 @@ pub(super) async fn remove_contact(tx: &Tx<'_>, user: Id, peer: Id) -> Result<bo
     Ok(removed)
 }
 
-pub(super) async fn add_request(tx: &Tx<'_>, from: Id, to: Id, note: &str, now_ms: i64) -> Result<i64> {
+pub(super) async fn add_request(tx: &Tx, from: Id, to: Id, note: &str, now_ms: i64) -> Result<i64> {
     let pending = tx
         .prepare_cached("SELECT id FROM friend_request WHERE from_id = $1 AND to_id = $2 AND state = 0 FOR UPDATE")
         .await?;
@@ -426,7 +426,7 @@ pub(super) async fn request<C: GenericClient>(client: &C, id: i64) -> Result<Opt
     client.query_opt(&stmt, &[&id]).await?.as_ref().map(request_from).transpose()
 }
 
-pub(super) async fn settle_request(tx: &Tx<'_>, id: i64, state: RequestState, now_ms: i64) -> Result<bool> {
+pub(super) async fn settle_request(tx: &Tx, id: i64, state: RequestState, now_ms: i64) -> Result<bool> {
     let Ok(id) = i32::try_from(id) else { return Ok(false) };
     let settle = tx
         .prepare_cached(

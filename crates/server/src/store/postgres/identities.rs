@@ -1,7 +1,9 @@
 //! Users, groups, bots and remarks in PostgreSQL, applied in bulk
 //! (`unnest` arrays, in chunks) so a world of 100,000 users loads quickly.
 
-use deadpool_postgres::{GenericClient, Transaction};
+use deadpool_postgres::GenericClient;
+
+use super::pipelined::Tx;
 use tokio_postgres::error::SqlState;
 use yhconv_proto::ChatType;
 
@@ -12,7 +14,7 @@ use crate::domain::model::{Entity, IdentityBatch, ImportStats, JoinAt};
 const CHUNK: usize = 10_000;
 
 /// Applies a whole batch inside the caller's transaction.
-pub(super) async fn apply(tx: &Transaction<'_>, batch: &IdentityBatch) -> Result<ImportStats> {
+pub(super) async fn apply(tx: &Tx, batch: &IdentityBatch) -> Result<ImportStats> {
     let mut stats = ImportStats::default();
     let users: Vec<Entity> = batch.users.iter().map(|u| u.entity.clone()).collect();
     upsert_entities(tx, &users).await?;
@@ -29,7 +31,7 @@ pub(super) async fn apply(tx: &Transaction<'_>, batch: &IdentityBatch) -> Result
             tx.execute("UPDATE entity SET owner_id = $2 WHERE id = $1", &[&group.entity.id.get(), &owner.get()])
                 .await?;
         }
-        let chat_id = chat_row(tx, ChatType::Group, group.entity.id.get(), 0).await?;
+        let chat_id = chat_row(tx.client(), ChatType::Group, group.entity.id.get(), 0).await?;
         let members: Vec<i64> = group.owner.iter().chain(&group.members).map(|m| m.get()).collect();
         for chunk in members.chunks(CHUNK) {
             expect_users(tx, chunk, &format!("member {{}} of group {}", group.entity.id)).await?;
@@ -76,7 +78,7 @@ pub(super) async fn apply(tx: &Transaction<'_>, batch: &IdentityBatch) -> Result
 
 /// Fails naming the first of `ids` that is not a user; `role` describes it,
 /// `{}` standing for the id.
-async fn expect_users(tx: &Transaction<'_>, ids: &[i64], role: &str) -> Result<()> {
+async fn expect_users(tx: &Tx, ids: &[i64], role: &str) -> Result<()> {
     let missing = tx
         .query_opt(
             "SELECT u, e.kind AS kind FROM unnest($1::bigint[]) AS u LEFT JOIN entity e ON e.id = u \
@@ -98,7 +100,7 @@ async fn expect_users(tx: &Transaction<'_>, ids: &[i64], role: &str) -> Result<(
 
 /// Creates or updates entities; an id already used by another kind is a
 /// conflict.
-async fn upsert_entities(tx: &Transaction<'_>, entities: &[Entity]) -> Result<()> {
+async fn upsert_entities(tx: &Tx, entities: &[Entity]) -> Result<()> {
     for chunk in entities.chunks(CHUNK) {
         let ids: Vec<i64> = chunk.iter().map(|e| e.id.get()).collect();
         let kinds: Vec<i16> = chunk.iter().map(|e| e.kind.code() as i16).collect();
@@ -142,7 +144,7 @@ async fn upsert_entities(tx: &Transaction<'_>, entities: &[Entity]) -> Result<()
     Ok(())
 }
 
-async fn set_accounts(tx: &Transaction<'_>, batch: &IdentityBatch) -> Result<()> {
+async fn set_accounts(tx: &Tx, batch: &IdentityBatch) -> Result<()> {
     for chunk in batch.users.chunks(CHUNK) {
         let ids: Vec<i64> = chunk.iter().map(|u| u.entity.id.get()).collect();
         let emails: Vec<Option<&str>> = chunk.iter().map(|u| u.email.as_deref()).collect();

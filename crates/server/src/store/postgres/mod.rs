@@ -28,12 +28,12 @@ use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMe
 use tokio_postgres::{NoTls, Row};
 use yhconv_proto::ChatType;
 
-use self::pipelined::{transact, PipelinedTx};
+use self::pipelined::{transact, Tx};
 use crate::domain::clock::now_ms;
 use crate::domain::error::{Error, Result};
 use crate::domain::event::{ChatRef, Event, EventSink, MessageKey, SocketOrigin, TokenHash};
 use crate::domain::ids::Id;
-use crate::domain::list_change::{ListChange, ListClock, ListFact, ListSink};
+use crate::domain::list_change::{ListClock, ListFact, ListSink};
 use crate::domain::model::*;
 use crate::domain::store::Store;
 pub(super) use crate::store::columns::{entity_select, EntityColumns, ENTITY, SENDER};
@@ -184,22 +184,12 @@ pub(super) fn entity_from(row: &Row, columns: &EntityColumns) -> Result<Entity> 
     })
 }
 
-/// Moves the list clock and announces `facts` with its new value to every
-/// instance, in one statement: the clock row stays locked until `client`'s
+/// Moves the list clock and announces facts with its new value to every
+/// instance, in one statement (`$1` the channel, `$2` the payload prefix,
+/// `$3` the encoded facts): the clock row stays locked until the
 /// transaction commits, so clock values follow commit order without gaps
-/// (see [`crate::domain::list_change`]). Call it last before the commit, so
-/// that the lock is held briefly. Must run inside a transaction; a write
-/// run by [`pipelined::transact`] says [`pipelined::Tx::announce`] instead,
-/// which sends this in one pipeline with the `COMMIT`.
-pub(super) async fn announce_lists<C: GenericClient>(client: &C, facts: &[ListFact]) -> Result<()> {
-    let stmt = client.prepare_cached(ANNOUNCE_LISTS).await?;
-    let facts = ListChange::encode_facts(facts);
-    client.execute(&stmt, &[&PUSH_CHANNEL, &ListChange::payload_prefix(), &facts]).await?;
-    Ok(())
-}
-
-/// [`announce_lists`]'s statement: `$1` the channel, `$2` the payload
-/// prefix, `$3` the encoded facts.
+/// (see [`crate::domain::list_change`]). [`pipelined::Tx::announce`] sends
+/// it in one pipeline with the `COMMIT`, so that the lock is held briefly.
 pub(super) const ANNOUNCE_LISTS: &str =
     "WITH moved AS (UPDATE list_clock SET value = value + 1 WHERE id = 1 RETURNING value) \
      SELECT pg_notify($1::text, $2::text || moved.value::text || ':' || $3::text) FROM moved";
@@ -207,16 +197,19 @@ pub(super) const ANNOUNCE_LISTS: &str =
 #[async_trait]
 impl Store for PostgresStore {
     async fn apply_identities(&self, batch: IdentityBatch) -> Result<ImportStats> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        let stats = identities::apply(&tx, &batch).await?;
-        announce_lists(&tx, &[ListFact::Identities]).await?;
-        tx.commit().await?;
+        let stats = transact(&self.pool, |tx| {
+            Box::pin(async move {
+                let stats = identities::apply(tx, &batch).await?;
+                tx.announce(&[ListFact::Identities]);
+                Ok(stats)
+            })
+        })
+        .await?;
         if stats.users + stats.memberships + stats.bots + stats.remarks >= BULK_IMPORT_ROWS {
             // Autovacuum would refresh the statistics within a minute or so;
             // until then the planner, seeing tables far smaller than they
             // are, picks sequential scans for every list.
-            client.batch_execute("ANALYZE entity, account, chat, member, remark").await?;
+            self.pool.get().await?.batch_execute("ANALYZE entity, account, chat, member, remark").await?;
         }
         Ok(stats)
     }
@@ -348,7 +341,7 @@ impl Store for PostgresStore {
     }
 
     async fn append_message(&self, chat: ChatRef, msg: NewMessage) -> Result<Appended> {
-        chats::append_message(PipelinedTx::new(self.pool.get().await?), chat, msg).await
+        chats::append_message(Tx::new(self.pool.get().await?), chat, msg).await
     }
 
     async fn messages(&self, chat: ChatRef, window: SeqWindow) -> Result<Vec<StoredMessage>> {
