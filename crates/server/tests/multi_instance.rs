@@ -317,19 +317,96 @@ async fn a_list_cached_on_one_instance_follows_every_change_made_through_the_oth
     assert!(list(&ben_b).await.iter().all(|c| c.chat_id != GROUP));
     let stats = b.service.list_cache_stats().expect("B caches lists");
     assert!(stats.hits + stats.patches > 0, "B answered from its cache: {stats:?}");
-    // The clock came through the feeds' own connections (the list barrier),
-    // not the pool: their last query is the barrier's.
-    let barriers: i64 = database_client(&b)
-        .await
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// Waits until `app` holds a list lease: its next list learns the list
+/// clock with no round trip.
+async fn lease_held(app: &TestApp, client: &Client) {
+    for _ in 0..500 {
+        let before = app.service.list_clock_stats().at_hand;
+        list(client).await;
+        if app.service.list_clock_stats().at_hand > before {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the instance never held a list lease");
+}
+
+/// While B holds a list lease, its lists learn the list clock with no round
+/// trip to the database, and each is still exact right after a change made
+/// through A: A answers only once B has handed the change on.
+#[tokio::test]
+async fn lists_under_a_lease_are_exact_with_no_round_trip() {
+    let Some((a, b)) = two_instances().await else { return };
+    let whole = uncached(&a.db).await;
+    let (ann_a, ann_b, ben_a) = (a.client(ANN).await, b.client(ANN).await, a.client(BEN).await);
+    ben_a.send_text(GROUP, ChatType::Group, "hello", &[]).await.unwrap();
+    lease_held(&b, &ann_b).await;
+    let before = (b.service.list_clock_stats(), b.service.list_cache_stats().unwrap());
+    for round in 2..=30u64 {
+        ben_a.send_text(GROUP, ChatType::Group, &format!("message {round}"), &[]).await.unwrap();
+        assert_eq!(summary(&ann_b).await, pairs(&[(GROUP, round)]), "round {round}");
+        if round % 10 == 0 {
+            ann_a.dismiss_notification(GROUP).await.unwrap();
+            assert_eq!(summary(&ann_b).await, pairs(&[(GROUP, 0)]), "read in round {round}");
+            fresh_on(&ann_b, &whole, ANN, "read").await;
+            // The unread count starts again from the read.
+            for _ in 0..round {
+                ben_a.send_text(GROUP, ChatType::Group, "filler", &[]).await.unwrap();
+            }
+            let filler = round;
+            assert_eq!(summary(&ann_b).await, pairs(&[(GROUP, filler)]), "after the read in round {round}");
+            ann_a.dismiss_notification(GROUP).await.unwrap();
+            for _ in 0..round {
+                ben_a.send_text(GROUP, ChatType::Group, "again", &[]).await.unwrap();
+            }
+        }
+    }
+    let (clock, cache) = (b.service.list_clock_stats(), b.service.list_cache_stats().unwrap());
+    assert!(clock.at_hand > before.0.at_hand, "B's lists used its lease: {clock:?}");
+    assert!(cache.hits + cache.patches > before.1.hits + before.1.patches, "and its cache: {cache:?}");
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// A list change answers only once every list lease in force when it
+/// committed was handed the change or ran out: here a holder that never
+/// says anything (an instance gone without a word), whose lease the change
+/// outwaits.
+#[tokio::test]
+async fn a_change_outwaits_the_lease_of_a_silent_holder() {
+    let Some((a, b)) = two_instances().await else { return };
+    let ben_a = a.client(BEN).await;
+    let admin = database_client(&a).await;
+    let silent: i64 = 42;
+    let expires: std::time::SystemTime = admin
         .query_one(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-             AND application_name = 'yhconv feed' AND query = '-- yhconv: list barrier'",
+            "INSERT INTO list_lease (holder, expires_at) VALUES ($1, now() + interval '600 milliseconds') \
+             RETURNING expires_at",
+            &[&silent],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    ben_a.send_text(GROUP, ChatType::Group, "after the silent lease", &[]).await.unwrap();
+    let now: std::time::SystemTime = admin.query_one("SELECT clock_timestamp()", &[]).await.unwrap().get(0);
+    assert!(now >= expires, "the send answered before the silent holder's lease ran out");
+    // A holder that lets go is not waited for.
+    let expires: std::time::SystemTime = admin
+        .query_one(
+            "INSERT INTO list_lease (holder, expires_at) VALUES (43, now() + interval '60 seconds') RETURNING expires_at",
             &[],
         )
         .await
         .unwrap()
         .get(0);
-    assert!(barriers >= 1, "no feed connection answered a list barrier");
+    admin.batch_execute("SELECT pg_notify('yhconv_lease', '43:released')").await.unwrap();
+    ben_a.send_text(GROUP, ChatType::Group, "after the lease was let go", &[]).await.unwrap();
+    let now: std::time::SystemTime = admin.query_one("SELECT clock_timestamp()", &[]).await.unwrap().get(0);
+    assert!(now < expires, "the send waited for a lease its holder had let go");
     a.shutdown().await;
     b.shutdown().await;
 }
@@ -370,13 +447,15 @@ async fn lists_stay_fresh_while_an_instances_feed_is_cut() {
 
 /// A change committed through A while B's feed is far behind (a burst of
 /// notifications ahead of it, which B's feed must read first) still shows
-/// in B's next list: B sees from the list clock that its feed has not
-/// handed the change on yet and does not answer from its cache.
+/// in B's next list: B holds a list lease, so A answers only once B's feed
+/// has handed the change on (without the lease, B would see from the list
+/// clock that its feed has not and read the list from the database).
 #[tokio::test]
 async fn a_list_right_after_a_change_is_fresh_while_the_feed_lags() {
     let Some((a, b)) = two_instances().await else { return };
     let whole = uncached(&a.db).await;
     let (ann_b, ben_a) = (b.client(ANN).await, a.client(BEN).await);
+    lease_held(&b, &ann_b).await;
     let admin = database_client(&b).await;
     for round in 1..=5u64 {
         ben_a.send_text(GROUP, ChatType::Group, &format!("settled {round}"), &[]).await.unwrap();

@@ -43,6 +43,12 @@ pub trait Store: Send + Sync + 'static {
     /// epoch; for a shared store, the list clock (identity changes are list
     /// changes there, numbered by the clock; the epoch is left at 0).
     async fn list_clock(&self) -> Result<ListClock>;
+    /// What [`Store::list_clock`] would answer, with no round trip, when
+    /// the store can vouch for it now (a PostgreSQL instance holding a list
+    /// lease); `None` otherwise.
+    fn list_clock_at_hand(&self) -> Option<ListClock> {
+        None
+    }
 
     /// Stores a token.
     async fn insert_token(&self, token: NewToken) -> Result<()>;

@@ -129,7 +129,14 @@ impl Collector for ListCacheCollector {
         let Some(stats) = self.0.list_cache_stats() else {
             return Ok(());
         };
+        let clock = self.0.list_clock_stats();
         let counters = [
+            (
+                "list_clock_at_hand",
+                "List requests that learned the list clock with no round trip (a list lease)",
+                clock.at_hand,
+            ),
+            ("list_clock_reads", "List requests that learned the list clock from the database", clock.read),
             ("list_cache_hits", "Lists answered from memory", stats.hits),
             ("list_cache_patches", "Lists put back together after reading only their changed rows", stats.patches),
             ("list_cache_misses", "Lists read whole from the database", stats.misses),

@@ -27,9 +27,11 @@
 //!   and a request that begins after the commit never trusts what it moved.
 //! - A shared store (PostgreSQL): the database's list clock, which every
 //!   list-changing transaction moves in commit order; every instance's feed
-//!   hands the numbered changes on. A request reads the clock (with an
-//!   empty query on the feed's own connection while it listens; see the
-//!   PostgreSQL feed's `Barrier`) and trusts the cache only once the
+//!   hands the numbered changes on. A request learns the clock with no
+//!   round trip while the instance holds a list lease (the writers then
+//!   wait until it has handed their changes on; see the PostgreSQL store's
+//!   `leases`), else reads it (with an empty query on the feed's own
+//!   connection while it listens; see its `Barrier`), and trusts the cache only once the
 //!   feed has handed on every change up to it, waiting up to [`FEED_WAIT`]
 //!   for it; while the feed is disconnected, or after that wait, it reads
 //!   the list from the database. So on both engines an answer reflects

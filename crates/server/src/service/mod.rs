@@ -121,6 +121,11 @@ impl Service {
         self.lists.as_ref().map(|lists| lists.stats())
     }
 
+    /// How list requests learned the list clock so far.
+    pub fn list_clock_stats(&self) -> clock_reads::ClockReadStats {
+        self.clock.stats()
+    }
+
     /// Purges of dismissed groups' member rows running on this instance.
     pub fn purges_running(&self) -> u64 {
         self.purges.load(std::sync::atomic::Ordering::Relaxed)

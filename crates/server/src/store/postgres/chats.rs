@@ -316,7 +316,7 @@ pub(super) async fn append_message(tx: Tx, chat: ChatRef, msg: NewMessage) -> Re
     writes.push(Box::pin(client.execute_raw(&clear_draft, draft)));
     tx.announce(&[ListFact::Chat(chat)]);
     tx.commit_with(writes).await?;
-    tx.finished();
+    tx.finished().await;
     Ok(Appended::New { seq })
 }
 

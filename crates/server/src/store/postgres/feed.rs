@@ -11,7 +11,10 @@
 //!
 //! While it listens, the connection is also a barrier for list requests
 //! ([`Barrier`]): an empty query answered on it tells a request which list
-//! changes it must see, with no table read.
+//! changes it must see, with no table read. And while it listens (with a
+//! list cache to serve) the instance holds a list lease, which spares list
+//! requests even that query: the feed hears on it what every holder handed
+//! on, and says what it handed on itself (see [`super::leases`]).
 //!
 //! When the connection drops it reconnects with backoff and, once listening
 //! again, catches up: messages sent since shortly before the drop are looked
@@ -29,6 +32,7 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, Client, NoTls};
 
+use super::leases::LEASE_CHANNEL;
 use super::{ListWatch, PUSH_CHANNEL};
 use crate::domain::clock::wall_clock_ms;
 use crate::domain::error::Error;
@@ -157,6 +161,11 @@ pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: EventS
                     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
                     while let Some(message) = messages.next().await {
                         match message {
+                            Ok(AsyncMessage::Notification(n)) if n.channel() == LEASE_CHANNEL => {
+                                // Heard at once, whatever the hub is doing:
+                                // writers wait for it.
+                                watch.leases.heard(n.payload());
+                            }
                             Ok(AsyncMessage::Notification(n)) => {
                                 let payload = n.payload().to_owned();
                                 // Noted before the connection is read any
@@ -178,7 +187,7 @@ pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: EventS
                     }
                 });
                 let client = Arc::new(client);
-                if let Err(e) = client.batch_execute(&format!("LISTEN {PUSH_CHANNEL}")).await {
+                if let Err(e) = client.batch_execute(&format!("LISTEN {PUSH_CHANNEL}; LISTEN {LEASE_CHANNEL}")).await {
                     tracing::warn!(error = %e, "push feed cannot LISTEN");
                 } else if let Err(e) = resync_lists(&pool, &lists).await {
                     tracing::warn!(error = %e, "feed cannot read the list clock");
@@ -186,6 +195,8 @@ pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: EventS
                     tracing::debug!("push feed listening");
                     delay = Duration::from_millis(200);
                     let open = lists.barrier.open(Arc::clone(&client));
+                    // A list lease serves only a list cache.
+                    let mut lease = lists.sink().map(|_| lists.leases.hold(&pool, Arc::clone(&client)));
                     if let Some((lost_ms, lost_at)) = lost.take() {
                         if !catch_up(&pool, &sink, &mut delivered, lost_ms, lost_at).await {
                             driver.abort();
@@ -200,6 +211,9 @@ pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: EventS
                                     tracing::warn!(error = %e, "feed cannot read the list clock");
                                     break;
                                 }
+                                if lease.is_none() {
+                                    lease = Some(lists.leases.hold(&pool, Arc::clone(&client)));
+                                }
                                 continue;
                             }
                         };
@@ -209,6 +223,7 @@ pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: EventS
                             return;
                         }
                     }
+                    drop(lease);
                     drop(open);
                     lost = Some((wall_clock_ms(), Instant::now()));
                     if let Some(sink) = lists.sink() {
@@ -249,10 +264,15 @@ pub(super) async fn read_list_clock(pool: &Pool) -> Result<i64, Error> {
 /// behind); false when the hub is gone.
 async fn handle(sink: &EventSink, lists: &ListWatch, delivered: &mut Delivered, payload: &str) -> bool {
     if ListChange::is_list_payload(payload) {
-        match (ListChange::decode(payload), lists.sink()) {
-            (Some(change), Some(lists)) => lists.changed(&change),
-            (None, _) => tracing::error!(payload, "feed: bad list payload"),
-            (Some(_), None) => {}
+        let Some(change) = ListChange::decode(payload) else {
+            tracing::error!(payload, "feed: bad list payload");
+            return true;
+        };
+        if let Some(sink) = lists.sink() {
+            sink.changed(&change);
+        }
+        if let Some(clock) = change.clock {
+            lists.leases.handed_on(clock);
         }
         return true;
     }

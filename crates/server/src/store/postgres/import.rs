@@ -17,8 +17,10 @@ use crate::store::transfer::{quoted, ColumnType, RowFeed, TablePlan, TargetColum
 /// The engine's own bookkeeping, which migrate neither compares nor copies:
 /// each database keeps its own record of the migrations applied to it, and
 /// `list_clock` only orders this database's list changes among its
-/// instances (it holds no user data; SQLite has no twin: one process writes).
-const BOOKKEEPING: &[&str] = &["schema_migrations", "list_clock"];
+/// instances and `list_lease` names the instances answering lists from
+/// memory (they hold no user data; SQLite has no twins: one process
+/// writes).
+const BOOKKEEPING: &[&str] = &["schema_migrations", "list_clock", "list_lease"];
 
 /// Tables the migrations fill with starting values, and the condition a
 /// row the migrations did not write meets. Such a table counts as empty

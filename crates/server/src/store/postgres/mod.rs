@@ -16,6 +16,7 @@ mod feed;
 mod groups;
 mod identities;
 pub mod import;
+mod leases;
 mod pins;
 mod pipelined;
 
@@ -49,6 +50,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0007_list_changes.sql"),
     include_str!("0008_groups_friends.sql"),
     include_str!("0009_drafts.sql"),
+    include_str!("0010_list_leases.sql"),
 ];
 /// Advisory lock key held while migrating ("yhconv" in ASCII, as a number).
 const MIGRATION_LOCK: i64 = 0x7968_636f_6e76;
@@ -83,12 +85,14 @@ pub struct PostgresStore {
 
 /// The list cache watching this store's list changes, a wake-up for the
 /// feed when it starts watching (the feed then reads the list clock and
-/// resyncs it), and the feed's connection as a barrier for list requests.
+/// resyncs it), the feed's connection as a barrier for list requests, and
+/// the list leases (this instance's, and what every holder handed on).
 #[derive(Default)]
 pub(super) struct ListWatch {
     sink: Mutex<Option<Arc<dyn ListSink>>>,
     attached: tokio::sync::Notify,
     barrier: feed::Barrier,
+    leases: Arc<leases::Leases>,
 }
 
 impl ListWatch {
@@ -186,18 +190,19 @@ pub(super) fn entity_from(row: &Row, columns: &EntityColumns) -> Result<Entity> 
 
 /// Moves the list clock and announces facts with its new value to every
 /// instance, in one statement (`$1` the channel, `$2` the payload prefix,
-/// `$3` the encoded facts): the clock row stays locked until the
-/// transaction commits, so clock values follow commit order without gaps
-/// (see [`crate::domain::list_change`]). [`pipelined::Tx::announce`] sends
-/// it in one pipeline with the `COMMIT`, so that the lock is held briefly.
+/// `$3` the encoded facts), and returns the value: the clock row stays
+/// locked until the transaction commits, so clock values follow commit
+/// order without gaps (see [`crate::domain::list_change`]).
+/// [`pipelined::Tx::announce`] sends it in one pipeline with the `COMMIT`,
+/// so that the lock is held briefly.
 pub(super) const ANNOUNCE_LISTS: &str =
     "WITH moved AS (UPDATE list_clock SET value = value + 1 WHERE id = 1 RETURNING value) \
-     SELECT pg_notify($1::text, $2::text || moved.value::text || ':' || $3::text) FROM moved";
+     SELECT moved.value, pg_notify($1::text, $2::text || moved.value::text || ':' || $3::text) FROM moved";
 
 #[async_trait]
 impl Store for PostgresStore {
     async fn apply_identities(&self, batch: IdentityBatch) -> Result<ImportStats> {
-        let stats = transact(&self.pool, |tx| {
+        let stats = transact(&self.pool, &self.lists.leases, |tx| {
             Box::pin(async move {
                 let stats = identities::apply(tx, &batch).await?;
                 tx.announce(&[ListFact::Identities]);
@@ -259,11 +264,20 @@ impl Store for PostgresStore {
     /// left at 0: here it moves only with an identities list change, which
     /// the clock numbers like any other.
     async fn list_clock(&self) -> Result<ListClock> {
+        if let Some(clock) = self.list_clock_at_hand() {
+            return Ok(clock);
+        }
         let changes = match self.lists.barrier.pass().await {
             Some(clock) => clock,
             None => feed::read_list_clock(&self.pool).await?,
         };
         Ok(ListClock { identity_epoch: 0, changes: Some(changes) })
+    }
+
+    /// While this instance holds a list lease (see [`leases`]).
+    fn list_clock_at_hand(&self) -> Option<ListClock> {
+        let changes = self.lists.leases.clock_at_hand()?;
+        Some(ListClock { identity_epoch: 0, changes: Some(changes) })
     }
 
     async fn insert_token(&self, token: NewToken) -> Result<()> {
@@ -292,7 +306,7 @@ impl Store for PostgresStore {
     }
 
     async fn delete_token(&self, hash: TokenHash) -> Result<bool> {
-        transact(&self.pool, |tx| {
+        transact(&self.pool, &self.lists.leases, |tx| {
             Box::pin(async move {
                 let stmt = tx.prepare_cached("DELETE FROM token WHERE hash = $1").await?;
                 let deleted = tx.execute(&stmt, &[&&hash[..]]).await? > 0;
@@ -324,11 +338,14 @@ impl Store for PostgresStore {
 
     async fn open_conversation(&self, user: Id, peer: &Entity) -> Result<ChatRef> {
         let peer = peer.clone();
-        transact(&self.pool, |tx| Box::pin(async move { chats::open_conversation(tx, user, &peer).await })).await
+        transact(&self.pool, &self.lists.leases, |tx| {
+            Box::pin(async move { chats::open_conversation(tx, user, &peer).await })
+        })
+        .await
     }
 
     async fn change_view(&self, user: Id, peer: Id, change: ViewChange) -> Result<Option<bool>> {
-        transact(&self.pool, |tx| {
+        transact(&self.pool, &self.lists.leases, |tx| {
             Box::pin(async move {
                 let changed = chats::change_view(tx.client(), user, peer, change).await?;
                 if changed == Some(true) {
@@ -341,7 +358,7 @@ impl Store for PostgresStore {
     }
 
     async fn append_message(&self, chat: ChatRef, msg: NewMessage) -> Result<Appended> {
-        chats::append_message(Tx::new(self.pool.get().await?), chat, msg).await
+        chats::append_message(Tx::new(self.pool.get().await?, &self.lists.leases), chat, msg).await
     }
 
     async fn messages(&self, chat: ChatRef, window: SeqWindow) -> Result<Vec<StoredMessage>> {
@@ -361,11 +378,11 @@ impl Store for PostgresStore {
     }
 
     async fn edit_message(&self, chat: ChatRef, edit: MessageEdit) -> Result<()> {
-        transact(&self.pool, |tx| Box::pin(edits::edit_message(tx, chat, edit))).await
+        transact(&self.pool, &self.lists.leases, |tx| Box::pin(edits::edit_message(tx, chat, edit))).await
     }
 
     async fn recall_messages(&self, chat: ChatRef, recall: Recall) -> Result<()> {
-        transact(&self.pool, |tx| Box::pin(edits::recall_messages(tx, chat, recall))).await
+        transact(&self.pool, &self.lists.leases, |tx| Box::pin(edits::recall_messages(tx, chat, recall))).await
     }
 
     async fn edit_records(&self, chat: ChatRef, seq: i64, limit: u32, offset: u32) -> Result<(Vec<EditRecord>, u64)> {
@@ -424,23 +441,27 @@ impl Store for PostgresStore {
     }
 
     async fn leave_group(&self, user: Id, group: Id) -> Result<bool> {
-        transact(&self.pool, |tx| Box::pin(groups::leave_group(tx, user, group))).await
+        transact(&self.pool, &self.lists.leases, |tx| Box::pin(groups::leave_group(tx, user, group))).await
     }
 
     async fn create_group(&self, group: NewGroup) -> Result<Id> {
-        transact(&self.pool, |tx| Box::pin(async move { groups::create_group(tx, &group).await })).await
+        transact(&self.pool, &self.lists.leases, |tx| Box::pin(async move { groups::create_group(tx, &group).await }))
+            .await
     }
 
     async fn join_group(&self, group: Id, users: Vec<Id>, now_ms: i64) -> Result<Vec<Id>> {
-        transact(&self.pool, |tx| Box::pin(async move { groups::join_group(tx, group, &users, now_ms).await })).await
+        transact(&self.pool, &self.lists.leases, |tx| {
+            Box::pin(async move { groups::join_group(tx, group, &users, now_ms).await })
+        })
+        .await
     }
 
     async fn dismiss_group(&self, group: Id, now_ms: i64) -> Result<bool> {
-        transact(&self.pool, |tx| Box::pin(groups::dismiss_group(tx, group, now_ms))).await
+        transact(&self.pool, &self.lists.leases, |tx| Box::pin(groups::dismiss_group(tx, group, now_ms))).await
     }
 
     async fn purge_dismissed(&self, group: Id, batch: u32) -> Result<u64> {
-        transact(&self.pool, |tx| Box::pin(groups::purge_dismissed(tx, group, batch))).await
+        transact(&self.pool, &self.lists.leases, |tx| Box::pin(groups::purge_dismissed(tx, group, batch))).await
     }
 
     async fn unpurged_dismissals(&self, limit: u32) -> Result<Vec<Id>> {
@@ -490,7 +511,10 @@ impl Store for PostgresStore {
     }
 
     async fn edit_entity(&self, id: Id, change: EntityChange) -> Result<bool> {
-        transact(&self.pool, |tx| Box::pin(async move { groups::edit_entity(tx, id, &change).await })).await
+        transact(&self.pool, &self.lists.leases, |tx| {
+            Box::pin(async move { groups::edit_entity(tx, id, &change).await })
+        })
+        .await
     }
 
     async fn remark(&self, user: Id, target: Id) -> Result<Option<RemarkFields>> {
@@ -498,12 +522,14 @@ impl Store for PostgresStore {
     }
 
     async fn set_remark(&self, user: Id, target: Id, remark: Option<RemarkFields>) -> Result<()> {
-        transact(&self.pool, |tx| Box::pin(async move { groups::set_remark(tx, user, target, remark.as_ref()).await }))
-            .await
+        transact(&self.pool, &self.lists.leases, |tx| {
+            Box::pin(async move { groups::set_remark(tx, user, target, remark.as_ref()).await })
+        })
+        .await
     }
 
     async fn set_draft(&self, user: Id, peer: Id, input: String, now_ms: i64, origin: SocketOrigin) -> Result<()> {
-        transact(&self.pool, |tx| {
+        transact(&self.pool, &self.lists.leases, |tx| {
             Box::pin(async move { drafts::set_draft(tx, user, peer, &input, now_ms, origin).await })
         })
         .await
@@ -522,11 +548,14 @@ impl Store for PostgresStore {
     }
 
     async fn remove_contact(&self, user: Id, peer: Id) -> Result<bool> {
-        transact(&self.pool, |tx| Box::pin(groups::remove_contact(tx, user, peer))).await
+        transact(&self.pool, &self.lists.leases, |tx| Box::pin(groups::remove_contact(tx, user, peer))).await
     }
 
     async fn add_request(&self, from: Id, to: Id, note: String, now_ms: i64) -> Result<i64> {
-        transact(&self.pool, |tx| Box::pin(async move { groups::add_request(tx, from, to, &note, now_ms).await })).await
+        transact(&self.pool, &self.lists.leases, |tx| {
+            Box::pin(async move { groups::add_request(tx, from, to, &note, now_ms).await })
+        })
+        .await
     }
 
     async fn requests(&self, user: Id, limit: u32) -> Result<Vec<FriendRequestRow>> {
@@ -538,7 +567,7 @@ impl Store for PostgresStore {
     }
 
     async fn settle_request(&self, id: i64, state: RequestState, now_ms: i64) -> Result<bool> {
-        transact(&self.pool, |tx| Box::pin(groups::settle_request(tx, id, state, now_ms))).await
+        transact(&self.pool, &self.lists.leases, |tx| Box::pin(groups::settle_request(tx, id, state, now_ms))).await
     }
 
     async fn delete_request(&self, id: i64) -> Result<bool> {

@@ -16,6 +16,10 @@
 //! succeeded has committed, and any error means it did not (or, when the
 //! connection broke, that it is unknown, as for any commit).
 //!
+//! A transaction that moved the list clock reads the list leases in force
+//! in the pipeline of its `COMMIT`, and [`Tx::finished`] waits for their
+//! holders once the connection is back in the pool (see [`super::leases`]).
+//!
 //! A transaction dropped before [`Tx::finished`] (an error, or the
 //! request's future dropped mid-way) takes its connection out of the pool
 //! and closes it, which rolls back whatever was open: a connection never
@@ -23,11 +27,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use deadpool_postgres::{GenericClient, Object, Pool};
 use futures_util::future::{join, try_join_all, BoxFuture};
 
+use super::leases::{Handoff, Leases};
 use crate::domain::error::Result;
 use crate::domain::event::Event;
 use crate::domain::list_change::{ListChange, ListFact};
@@ -57,6 +63,9 @@ pub(super) struct Tx {
     /// `None` only while dropping.
     client: Option<Object>,
     deferred: Mutex<Vec<Deferred>>,
+    /// What a committed list change waits for before it answers.
+    leases: Arc<Leases>,
+    handoff: Mutex<Option<Handoff>>,
     /// The transaction's end was answered: the connection is idle again.
     finished: bool,
 }
@@ -64,8 +73,14 @@ pub(super) struct Tx {
 impl Tx {
     /// Takes `client` for one transaction; send [`Self::begin`] ahead of
     /// the first statements, in the same pipeline.
-    pub(super) fn new(client: Object) -> Self {
-        Self { client: Some(client), deferred: Mutex::default(), finished: false }
+    pub(super) fn new(client: Object, leases: &Arc<Leases>) -> Self {
+        Self {
+            client: Some(client),
+            deferred: Mutex::default(),
+            leases: Arc::clone(leases),
+            handoff: Mutex::default(),
+            finished: false,
+        }
     }
 
     /// The connection, for helpers that take any client.
@@ -93,18 +108,24 @@ impl Tx {
         self.deferred.lock().unwrap_or_else(|p| p.into_inner()).push(said);
     }
 
-    /// Sends `writes`, then what was notified and announced, then `COMMIT`,
-    /// in one pipeline; it rolls back instead when any of them failed.
-    /// Then say [`Self::finished`].
-    pub(super) async fn commit_with<'a>(&'a self, mut writes: Vec<Pipelined<'a>>) -> Result<()> {
+    /// Sends `writes`, then what was notified and announced (and, when the
+    /// list clock moves, a read of the list leases in force), then
+    /// `COMMIT`, in one pipeline; it rolls back instead when any of them
+    /// failed. Then say [`Self::finished`].
+    pub(super) async fn commit_with<'a>(&'a self, writes: Vec<Pipelined<'a>>) -> Result<()> {
+        // The list clock's new value, and the leases in force once it moved.
+        let moved_to = Mutex::new(None::<i64>);
+        let holders = Mutex::new(Vec::new());
+        let mut writes: Vec<Pipelined<'_>> = writes;
         let deferred = std::mem::take(&mut *self.deferred.lock().unwrap_or_else(|p| p.into_inner()));
         let client = self.client();
+        let announces = deferred.iter().any(|said| matches!(said, Deferred::Announce(_)));
         if !deferred.is_empty() {
             let notify = client.prepare_cached("SELECT pg_notify($1, $2)").await?;
             let announce = client.prepare_cached(super::ANNOUNCE_LISTS).await?;
             for said in deferred {
                 // Each owns what it sends, and sends it on its first poll.
-                let (notify, announce) = (notify.clone(), announce.clone());
+                let (notify, announce, moved_to) = (notify.clone(), announce.clone(), &moved_to);
                 writes.push(match said {
                     Deferred::Notify(payload) => Box::pin(async move {
                         let params: [Param<'_>; 2] = [&super::PUSH_CHANNEL, &payload];
@@ -112,27 +133,56 @@ impl Tx {
                     }),
                     Deferred::Announce(facts) => Box::pin(async move {
                         let params: [Param<'_>; 3] = [&super::PUSH_CHANNEL, &ListChange::payload_prefix(), &facts];
-                        client.execute_raw(&announce, params).await
+                        let value: i64 = client.query_one(&announce, &params).await?.try_get(0)?;
+                        let mut moved_to = moved_to.lock().unwrap_or_else(|p| p.into_inner());
+                        *moved_to = Some(moved_to.map_or(value, |known| known.max(value)));
+                        Ok(1)
                     }),
                 });
             }
         }
+        if announces {
+            let in_force = client.prepare_cached(super::leases::IN_FORCE).await?;
+            let holders = &holders;
+            writes.push(Box::pin(async move {
+                let rows = client.query(&in_force, &[]).await?;
+                let found = rows
+                    .iter()
+                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                    .collect::<std::result::Result<Vec<(i64, f64)>, tokio_postgres::Error>>()?;
+                *holders.lock().unwrap_or_else(|p| p.into_inner()) = found;
+                Ok(0)
+            }));
+        }
         writes.push(Box::pin(async move { client.batch_execute("COMMIT").await.map(|()| 0) }));
         try_join_all(writes).await?;
+        if let Some(clock) = moved_to.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            self.leases.wrote(clock);
+            let holders = holders.into_inner().unwrap_or_else(|p| p.into_inner());
+            *self.handoff.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(Handoff { clock, holders, answered_at: Instant::now() });
+        }
         Ok(())
     }
 
     /// Rolls back, on a round trip of its own.
-    pub(super) async fn rollback(self) -> Result<()> {
+    pub(super) async fn rollback(mut self) -> Result<()> {
         self.client().batch_execute("ROLLBACK").await?;
-        self.finished();
+        self.finished = true;
         Ok(())
     }
 
-    /// The `COMMIT` (or `ROLLBACK`) was answered: the connection goes back
-    /// to the pool.
-    pub(super) fn finished(mut self) {
+    /// The `COMMIT` was answered: the connection goes back to the pool,
+    /// then a list change waits until the holders of list leases have
+    /// handed it on (see [`super::leases`]).
+    pub(super) async fn finished(mut self) {
         self.finished = true;
+        let handoff = self.handoff.get_mut().unwrap_or_else(|p| p.into_inner()).take();
+        let leases = Arc::clone(&self.leases);
+        drop(self);
+        if let Some(handoff) = handoff {
+            leases.wait(handoff).await;
+        }
     }
 }
 
@@ -160,9 +210,10 @@ impl Drop for Tx {
 /// announced in one pipeline with `COMMIT`. An error from `work` rolls back.
 pub(super) async fn transact<T>(
     pool: &Pool,
+    leases: &Arc<Leases>,
     work: impl for<'t> FnOnce(&'t Tx) -> BoxFuture<'t, Result<T>>,
 ) -> Result<T> {
-    let tx = Tx::new(pool.get().await?);
+    let tx = Tx::new(pool.get().await?, leases);
     // `join` polls `BEGIN` first on every turn, so it is sent first.
     let (begun, worked) = join(tx.begin(), work(&tx)).await;
     begun?;
@@ -177,6 +228,6 @@ pub(super) async fn transact<T>(
         }
     };
     tx.commit_with(Vec::new()).await?;
-    tx.finished();
+    tx.finished().await;
     Ok(value)
 }

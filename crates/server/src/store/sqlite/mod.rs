@@ -46,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0007_list_changes.sql"),
     include_str!("0008_groups_friends.sql"),
     include_str!("0009_drafts.sql"),
+    include_str!("0010_list_leases.sql"),
 ];
 
 /// How hard SQLite syncs a commit to disk.
