@@ -231,17 +231,24 @@ impl Leases {
         if let Err(e) = forget_old_leases(&pool).await {
             tracing::debug!(error = %e, "cannot delete old list leases");
         }
+        let mut failing = false;
         loop {
             let sent = Instant::now();
             match grant(&pool, holder).await {
                 Ok(clock) => {
+                    failing = false;
                     let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
                     if let Some(held) = held.as_mut().filter(|held| held.holder == holder) {
                         held.trusted_until = Some(sent + LEASE.mul_f64(TRUSTED_SHARE));
                         held.clock = held.clock.max(clock);
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "cannot renew the list lease"),
+                // Said once per outage; once the lease runs out, lists
+                // learn the clock from the database, as without one.
+                Err(e) if !std::mem::replace(&mut failing, true) => {
+                    tracing::warn!(error = %e, "cannot renew the list lease")
+                }
+                Err(e) => tracing::debug!(error = %e, "cannot renew the list lease"),
             }
             tokio::time::sleep(RENEW_EVERY).await;
         }
@@ -294,6 +301,9 @@ pub(super) struct Session {
 impl Drop for Session {
     fn drop(&mut self) {
         *self.leases.held.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        // This process's writers stop waiting for it at once (its feed may
+        // be gone, and with it the word it says below).
+        self.leases.note(self.holder, i64::MAX);
         for task in &self.tasks {
             task.abort();
         }
