@@ -372,6 +372,37 @@ async fn lists_under_a_lease_are_exact_with_no_round_trip() {
     b.shutdown().await;
 }
 
+/// A push of a message is never ahead of the list of the instance that
+/// pushed it, nor of the writer's: under list leases, Ann lists right after
+/// each push reaches her socket on B (B hands the change on before it
+/// pushes), and through A, which wrote it (A counts its own changes from
+/// their commit), and each list shows the message. (The moment those two
+/// rules close is microseconds wide on one machine: this test guards the
+/// behaviour, it cannot force that race.)
+#[tokio::test]
+async fn a_list_right_after_a_push_shows_the_pushed_message() {
+    let Some((a, b)) = two_instances().await else { return };
+    let (ann_a, ann_b, ben_a) = (a.client(ANN).await, b.client(ANN).await, a.client(BEN).await);
+    ben_a.send_text(GROUP, ChatType::Group, "hello", &[]).await.unwrap();
+    lease_held(&a, &ann_a).await;
+    lease_held(&b, &ann_b).await;
+    let mut socket = ann_b.connect_push(ANN, "linux", "on-b").await.unwrap();
+    socket.heartbeat().await.unwrap();
+    for round in 2..=40u64 {
+        let text = format!("message {round}");
+        let send = {
+            let (ben_a, text) = (ben_a.clone(), text.clone());
+            tokio::spawn(async move { ben_a.send_text(GROUP, ChatType::Group, &text, &[]).await.unwrap() })
+        };
+        while next_text(&mut socket, Duration::from_secs(10)).await.as_deref() != Some(text.as_str()) {}
+        let through = if round % 2 == 0 { &ann_b } else { &ann_a };
+        assert_eq!(summary(through).await, pairs(&[(GROUP, round)]), "round {round}");
+        send.await.unwrap();
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
 /// A list change answers only once every list lease in force when it
 /// committed was handed the change or ran out: here a holder that never
 /// says anything (an instance gone without a word), whose lease the change

@@ -195,14 +195,15 @@ pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: EventS
                     tracing::debug!("push feed listening");
                     delay = Duration::from_millis(200);
                     let open = lists.barrier.open(Arc::clone(&client));
-                    // A list lease serves only a list cache.
-                    let mut lease = lists.sink().map(|_| lists.leases.hold(&pool, Arc::clone(&client)));
                     if let Some((lost_ms, lost_at)) = lost.take() {
                         if !catch_up(&pool, &sink, &mut delivered, lost_ms, lost_at).await {
                             driver.abort();
                             return;
                         }
                     }
+                    // Once caught up; and a list lease serves only a list
+                    // cache.
+                    let mut lease = lists.sink().map(|_| lists.leases.hold(&pool, Arc::clone(&client)));
                     loop {
                         let payload = tokio::select! {
                             payload = incoming.recv() => payload,

@@ -10,7 +10,8 @@
 //! - **Holding.** While its feed listens, an instance grants itself a lease
 //!   (a `list_lease` row per listening session, expiring [`LEASE`] after
 //!   the database's clock at the grant) and renews it every
-//!   [`RENEW_EVERY`]. The grant takes the list clock's row (`FOR SHARE`),
+//!   [`RENEW_EVERY`], through the feed's own connection: a feed that
+//!   stopped reading it stops renewing. The grant takes the list clock's row (`FOR SHARE`),
 //!   so it is ordered with every change: one committed before the grant is
 //!   numbered at most the clock the grant read, and one committed after it
 //!   finds the lease (below). The holder trusts a grant until
@@ -42,7 +43,7 @@ use std::time::{Duration, Instant};
 
 use deadpool_postgres::Pool;
 use tokio::sync::watch;
-use tokio_postgres::Client;
+use tokio_postgres::{Client, Statement};
 
 use crate::domain::error::Result;
 
@@ -70,11 +71,11 @@ const GRANT: &str = "WITH clock AS (SELECT value FROM list_clock WHERE id = 1 FO
          VALUES ($1, now() + $2::float8 * interval '1 millisecond') \
          ON CONFLICT (holder) DO UPDATE SET expires_at = excluded.expires_at RETURNING holder) \
      SELECT clock.value FROM clock, granted";
-/// The leases in force, each with the ms left by the database's clock at
-/// the start of the transaction (so never less than is left).
+/// The leases in force, each with the ms left by the database's clock as
+/// the statement runs (so never less than is left once it is answered).
 pub(super) const IN_FORCE: &str = "SELECT holder, \
-     extract(epoch FROM expires_at - now())::float8 * 1000 AS left_ms \
-     FROM list_lease WHERE expires_at > now()";
+     extract(epoch FROM expires_at - clock_timestamp())::float8 * 1000 AS left_ms \
+     FROM list_lease WHERE expires_at > clock_timestamp()";
 
 /// What this process knows of list leases: its own, and what every holder
 /// said it handed on.
@@ -134,11 +135,18 @@ impl Leases {
     pub(super) fn clock_at_hand(&self) -> Option<i64> {
         let held = (*self.held.lock().unwrap_or_else(|p| p.into_inner()))?;
         held.trusted_until.filter(|until| Instant::now() < *until)?;
-        Some(held.clock.max(*self.own.borrow()))
+        // This process's own changes its feed has not handed on yet count
+        // too: a request may follow a push of one of them.
+        let written = self.written.lock().unwrap_or_else(|p| p.into_inner()).last().copied().unwrap_or(i64::MIN);
+        Some(held.clock.max(*self.own.borrow()).max(written))
     }
 
     /// This process committed the list change numbered `clock`.
     pub(super) fn wrote(&self, clock: i64) {
+        if self.held.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
+            // No feed hands changes on here: nothing to tell apart.
+            return;
+        }
         let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
         if clock > *self.own.borrow() {
             written.insert(clock);
@@ -200,7 +208,9 @@ impl Leases {
     pub(super) async fn wait(&self, handoff: Handoff) {
         let mut heard = self.handed_on.subscribe();
         for (holder, left_ms) in handoff.holders {
-            let deadline = handoff.answered_at + Duration::from_secs_f64(left_ms.max(0.0) / 1_000.0);
+            // At most one lease: no grant is longer.
+            let left = Duration::from_secs_f64((left_ms / 1_000.0).clamp(0.0, LEASE.as_secs_f64()));
+            let deadline = handoff.answered_at + left;
             let handed_on = heard.wait_for(|known| known.get(&holder).is_some_and(|&c| c >= handoff.clock));
             if tokio::time::timeout_at(deadline.into(), handed_on).await.is_err() {
                 tracing::debug!(holder, clock = handoff.clock, "a list lease ran out before its holder said so");
@@ -221,20 +231,24 @@ impl Leases {
         };
         *self.held.lock().unwrap_or_else(|p| p.into_inner()) =
             Some(Held { holder, trusted_until: None, clock: i64::MIN });
-        let renew = tokio::spawn(Arc::clone(self).renew(pool.clone(), holder));
+        let renew = tokio::spawn(Arc::clone(self).renew(pool.clone(), Arc::clone(&feed), holder));
         let say = tokio::spawn(Arc::clone(self).say(feed, holder));
         Session { leases: Arc::clone(self), pool: pool.clone(), holder, tasks: [renew, say] }
     }
 
-    /// Grants the lease, then renews it, for ever.
-    async fn renew(self: Arc<Self>, pool: Pool, holder: i64) {
+    /// Grants the lease, then renews it, for ever, through the feed's own
+    /// connection: a feed whose connection died, or that stopped reading
+    /// it (its hub behind), stops renewing, and its lease runs out by
+    /// itself.
+    async fn renew(self: Arc<Self>, pool: Pool, feed: Arc<Client>, holder: i64) {
         if let Err(e) = forget_old_leases(&pool).await {
             tracing::debug!(error = %e, "cannot delete old list leases");
         }
         let mut failing = false;
+        let mut statement = None;
         loop {
             let sent = Instant::now();
-            match grant(&pool, holder).await {
+            match grant(&feed, &mut statement, holder).await {
                 Ok(clock) => {
                     failing = false;
                     let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
@@ -260,7 +274,10 @@ impl Leases {
         let notify = match feed.prepare("SELECT pg_notify($1, $2)").await {
             Ok(notify) => notify,
             Err(e) => {
-                tracing::debug!(error = %e, "cannot say what the feed handed on");
+                // A holder that cannot speak must not be trusted: writers
+                // would wait for it.
+                tracing::warn!(error = %e, "cannot say what the feed handed on: giving up the list lease");
+                *self.held.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 return;
             }
         };
@@ -318,12 +335,15 @@ impl Drop for Session {
     }
 }
 
-/// Grants or renews `holder`'s lease; the list clock it read.
-async fn grant(pool: &Pool, holder: i64) -> Result<i64> {
-    let client = pool.get().await?;
-    let stmt = client.prepare_cached(GRANT).await?;
+/// Grants or renews `holder`'s lease through `feed` (preparing the
+/// statement the first time); the list clock it read.
+async fn grant(feed: &Client, statement: &mut Option<Statement>, holder: i64) -> Result<i64> {
+    let statement = match statement {
+        Some(statement) => statement,
+        None => statement.insert(feed.prepare(GRANT).await?),
+    };
     let lease_ms = LEASE.as_secs_f64() * 1_000.0;
-    Ok(client.query_one(&stmt, &[&holder, &lease_ms]).await?.try_get(0)?)
+    Ok(feed.query_one(statement, &[&holder, &lease_ms]).await?.try_get(0)?)
 }
 
 /// Deletes `holder`'s lease and says so, in one transaction.

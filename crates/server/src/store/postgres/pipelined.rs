@@ -89,8 +89,10 @@ impl Tx {
     }
 
     /// `BEGIN`: poll it before the first statements (join it ahead of them).
+    /// READ COMMITTED whatever the database's default: each statement sees
+    /// what committed before it began (the list leases rely on it).
     pub(super) async fn begin(&self) -> std::result::Result<u64, tokio_postgres::Error> {
-        self.client().batch_execute("BEGIN").await.map(|()| 0)
+        self.client().batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED").await.map(|()| 0)
     }
 
     /// Notifies every instance of `event` when the transaction commits.
@@ -117,7 +119,12 @@ impl Tx {
         let moved_to = Mutex::new(None::<i64>);
         let holders = Mutex::new(Vec::new());
         let mut writes: Vec<Pipelined<'_>> = writes;
-        let deferred = std::mem::take(&mut *self.deferred.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut deferred = std::mem::take(&mut *self.deferred.lock().unwrap_or_else(|p| p.into_inner()));
+        // The list changes first: an instance's feed then hands a change on
+        // to its list cache before it pushes the message or event that
+        // came with it, so a list fetched through that instance right
+        // after the push shows it.
+        deferred.sort_by_key(|said| !matches!(said, Deferred::Announce(_)));
         let client = self.client();
         let announces = deferred.iter().any(|said| matches!(said, Deferred::Announce(_)));
         if !deferred.is_empty() {
