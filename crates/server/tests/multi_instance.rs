@@ -504,6 +504,29 @@ async fn a_list_right_after_a_change_is_fresh_while_the_feed_lags() {
     b.shutdown().await;
 }
 
+/// A writer answers without waiting for its own instance's feed, and that
+/// instance still counts the change at once: with one instance under a
+/// list lease and its feed far behind (a burst of notifications ahead of
+/// the change), a list right after the send shows it.
+#[tokio::test]
+async fn an_instances_own_change_shows_in_its_next_list_while_its_feed_lags() {
+    let Some((a, b)) = two_instances().await else { return };
+    b.shutdown().await;
+    let (ann_a, ben_a) = (a.client(ANN).await, a.client(BEN).await);
+    ben_a.send_text(GROUP, ChatType::Group, "hello", &[]).await.unwrap();
+    lease_held(&a, &ann_a).await;
+    let admin = database_client(&a).await;
+    for round in 1..=5u64 {
+        admin
+            .batch_execute("SELECT pg_notify('yhconv_push', 'list:0:c' || i) FROM generate_series(1, 100000) AS i")
+            .await
+            .unwrap();
+        ben_a.send_text(GROUP, ChatType::Group, &format!("behind the burst {round}"), &[]).await.unwrap();
+        assert_eq!(summary(&ann_a).await, pairs(&[(GROUP, round + 1)]), "round {round}");
+    }
+    a.shutdown().await;
+}
+
 async fn next(socket: &mut yhconv_client::PushSocket) -> PushEvent {
     tokio::time::timeout(Duration::from_secs(10), socket.next_event()).await.expect("in time").unwrap().unwrap()
 }

@@ -19,15 +19,18 @@
 //!   clock: never later than the row's expiry.
 //! - **Writing.** A transaction that moves the list clock reads the leases
 //!   in force once the clock's row is its own, in the pipeline of its
-//!   `COMMIT`. Committed, and before it answers, it waits until each holder
-//!   said it handed the change on (a holder's feed NOTIFYs
+//!   `COMMIT`. Committed, and before it answers, it waits until each other
+//!   holder said it handed the change on (a holder's feed NOTIFYs
 //!   [`LEASE_CHANNEL`] with `holder:clock` after handing changes on to its
 //!   cache), or until that lease has run out by the writer's own clock.
+//!   Its own instance needs no word: it counts the change from the commit
+//!   (see Reading).
 //! - **Reading.** While a grant is trusted, a list request's clock is the
-//!   higher of the grant's clock and what this instance's feed handed on:
-//!   every change committed before the request began is numbered at most
-//!   that, whether it was acknowledged (its writer waited for this holder)
-//!   or committed before the grant.
+//!   highest of the grant's clock, what this instance's feed handed on and
+//!   what this process committed: every change committed before the
+//!   request began is numbered at most that, whether another process wrote
+//!   and answered it (its writer waited for this holder), this one did, or
+//!   it was committed before the grant.
 //! - **Giving up.** When its feed stops listening, an instance stops
 //!   trusting its lease at once, then deletes the row and says
 //!   `holder:released`, so that writers stop waiting for it. A holder that
@@ -206,8 +209,11 @@ impl Leases {
     /// Waits until every holder of `handoff` handed its change on, or its
     /// lease ran out.
     pub(super) async fn wait(&self, handoff: Handoff) {
+        // Not for this process's own lease: its lists count their own
+        // changes from the commit ([`Self::clock_at_hand`]).
+        let own = self.held.lock().unwrap_or_else(|p| p.into_inner()).map(|held| held.holder);
         let mut heard = self.handed_on.subscribe();
-        for (holder, left_ms) in handoff.holders {
+        for (holder, left_ms) in handoff.holders.into_iter().filter(|(holder, _)| Some(*holder) != own) {
             // At most one lease: no grant is longer.
             let left = Duration::from_secs_f64((left_ms / 1_000.0).clamp(0.0, LEASE.as_secs_f64()));
             let deadline = handoff.answered_at + left;
