@@ -92,7 +92,7 @@ pub(super) struct Leases {
     own: watch::Sender<i64>,
     /// The highest one of those that another process wrote, as far as this
     /// one knows: what its holder must say (nobody waits to hear of a
-    /// process's own changes: it waits for its own feed).
+    /// process's own changes: it counts them from their commit).
     to_say: watch::Sender<i64>,
     /// The list clocks of changes this process committed that its feed has
     /// not handed on yet.
@@ -139,7 +139,8 @@ impl Leases {
         let held = (*self.held.lock().unwrap_or_else(|p| p.into_inner()))?;
         held.trusted_until.filter(|until| Instant::now() < *until)?;
         // This process's own changes its feed has not handed on yet count
-        // too: a request may follow a push of one of them.
+        // too: a request may follow their writers' answers (which do not
+        // wait for this feed) or a push of one of them.
         let written = self.written.lock().unwrap_or_else(|p| p.into_inner()).last().copied().unwrap_or(i64::MIN);
         Some(held.clock.max(*self.own.borrow()).max(written))
     }
@@ -179,9 +180,6 @@ impl Leases {
                 *to_say = (*to_say).max(clock);
                 moved
             });
-        }
-        if let Some(held) = *self.held.lock().unwrap_or_else(|p| p.into_inner()) {
-            self.note(held.holder, clock);
         }
     }
 
