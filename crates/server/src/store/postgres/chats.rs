@@ -277,7 +277,6 @@ pub(super) async fn append_message(tx: Tx, chat: ChatRef, msg: NewMessage) -> Re
             "INSERT INTO mention (chat_id, target_id, seq, mentioner_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         )
         .await?;
-    let notify = client.prepare_cached("SELECT pg_notify($1, $2)").await?;
     // The draft's notification goes out only when there was a draft.
     let clear_draft = client
         .prepare_cached(
@@ -294,11 +293,10 @@ pub(super) async fn append_message(tx: Tx, chat: ChatRef, msg: NewMessage) -> Re
             MentionTarget::User(id) => id.get(),
         })
         .collect();
-    let message_event = Event::Message(MessageKey { chat, seq }).encode();
     let peer = msg.sender_peer.get();
     let draft_event = Event::Draft { user: msg.sender, peer: msg.sender_peer, origin: SocketOrigin::NONE }.encode();
 
-    let mut writes: Vec<Pipelined<'_>> = Vec::with_capacity(5 + targets.len());
+    let mut writes: Vec<Pipelined<'_>> = Vec::with_capacity(2 + targets.len());
     let row: [Param<'_>; 8] =
         [&chat.0, &seq, &msg.msg_id, &sender, &content_type, &msg.content, &msg.quote_msg_id, &msg.sent_ms];
     writes.push(Box::pin(client.execute_raw(&insert, row)));
@@ -310,12 +308,14 @@ pub(super) async fn append_message(tx: Tx, chat: ChatRef, msg: NewMessage) -> Re
         let row: [Param<'_>; 4] = [&chat.0, target, &seq, &sender];
         writes.push(Box::pin(client.execute_raw(&mention, row)));
     }
-    let message: [Param<'_>; 2] = [&PUSH_CHANNEL, &message_event];
-    writes.push(Box::pin(client.execute_raw(&notify, message)));
-    let draft: [Param<'_>; 4] = [&sender, &peer, &PUSH_CHANNEL, &draft_event];
-    writes.push(Box::pin(client.execute_raw(&clear_draft, draft)));
+    // The list change, then the message, then the cleared draft: each
+    // instance hands the change on to its lists before it pushes the
+    // message (see `Tx::commit_with`).
     tx.announce(&[ListFact::Chat(chat)]);
-    tx.commit_with(writes).await?;
+    tx.notify(&Event::Message(MessageKey { chat, seq }));
+    let draft: [Param<'_>; 4] = [&sender, &peer, &PUSH_CHANNEL, &draft_event];
+    let after: Vec<Pipelined<'_>> = vec![Box::pin(client.execute_raw(&clear_draft, draft))];
+    tx.commit_with(writes, after).await?;
     tx.finished().await;
     Ok(Appended::New { seq })
 }

@@ -223,9 +223,10 @@ impl Leases {
     }
 
     /// Holds a lease while the returned session lives: grants and renews it
-    /// through `pool`, and says on `feed` (the listening connection) what
-    /// the feed handed on. Call once the feed listens and the list cache
-    /// has resynced.
+    /// and says what the feed handed on, both through `feed` (the listening
+    /// connection); `pool` deletes leases long run out, and this one when
+    /// it is let go. Call once the feed listens, the list cache has
+    /// resynced and the feed has caught up.
     pub(super) fn hold(self: &Arc<Self>, pool: &Pool, feed: Arc<Client>) -> Session {
         let holder = loop {
             let id = rand::random::<i64>();
@@ -275,7 +276,7 @@ impl Leases {
     /// Says what the feed handed on whenever that covers a change another
     /// process wrote, one word at a time, for ever.
     async fn say(self: Arc<Self>, feed: Arc<Client>, holder: i64) {
-        let notify = match feed.prepare("SELECT pg_notify($1, $2)").await {
+        let notify = match feed.prepare(super::NOTIFY).await {
             Ok(notify) => notify,
             Err(e) => {
                 // A holder that cannot speak must not be trusted: writers

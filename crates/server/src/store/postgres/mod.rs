@@ -188,6 +188,9 @@ pub(super) fn entity_from(row: &Row, columns: &EntityColumns) -> Result<Entity> 
     })
 }
 
+/// Notifies the channel `$1` with the payload `$2`.
+pub(super) const NOTIFY: &str = "SELECT pg_notify($1, $2)";
+
 /// Moves the list clock and announces facts with its new value to every
 /// instance, in one statement (`$1` the channel, `$2` the payload prefix,
 /// `$3` the encoded facts), and returns the value: the clock row stays
@@ -264,9 +267,6 @@ impl Store for PostgresStore {
     /// left at 0: here it moves only with an identities list change, which
     /// the clock numbers like any other.
     async fn list_clock(&self) -> Result<ListClock> {
-        if let Some(clock) = self.list_clock_at_hand() {
-            return Ok(clock);
-        }
         let changes = match self.lists.barrier.pass().await {
             Some(clock) => clock,
             None => feed::read_list_clock(&self.pool).await?,

@@ -110,11 +110,12 @@ impl Tx {
         self.deferred.lock().unwrap_or_else(|p| p.into_inner()).push(said);
     }
 
-    /// Sends `writes`, then what was notified and announced (and, when the
-    /// list clock moves, a read of the list leases in force), then
-    /// `COMMIT`, in one pipeline; it rolls back instead when any of them
-    /// failed. Then say [`Self::finished`].
-    pub(super) async fn commit_with<'a>(&'a self, writes: Vec<Pipelined<'a>>) -> Result<()> {
+    /// Sends `writes`, then what was announced and notified, then `after`
+    /// (statements whose own notifications follow those), then, when the
+    /// list clock moves, a read of the list leases in force, then `COMMIT`,
+    /// in one pipeline; it rolls back instead when any of them failed. Then
+    /// say [`Self::finished`].
+    pub(super) async fn commit_with<'a>(&'a self, writes: Vec<Pipelined<'a>>, after: Vec<Pipelined<'a>>) -> Result<()> {
         // The list clock's new value, and the leases in force once it moved.
         let moved_to = Mutex::new(None::<i64>);
         let holders = Mutex::new(Vec::new());
@@ -128,7 +129,7 @@ impl Tx {
         let client = self.client();
         let announces = deferred.iter().any(|said| matches!(said, Deferred::Announce(_)));
         if !deferred.is_empty() {
-            let notify = client.prepare_cached("SELECT pg_notify($1, $2)").await?;
+            let notify = client.prepare_cached(super::NOTIFY).await?;
             let announce = client.prepare_cached(super::ANNOUNCE_LISTS).await?;
             for said in deferred {
                 // Each owns what it sends, and sends it on its first poll.
@@ -148,6 +149,7 @@ impl Tx {
                 });
             }
         }
+        writes.extend(after);
         if announces {
             let in_force = client.prepare_cached(super::leases::IN_FORCE).await?;
             let holders = &holders;
@@ -234,7 +236,7 @@ pub(super) async fn transact<T>(
             return Err(e);
         }
     };
-    tx.commit_with(Vec::new()).await?;
+    tx.commit_with(Vec::new(), Vec::new()).await?;
     tx.finished().await;
     Ok(value)
 }
