@@ -403,6 +403,33 @@ async fn a_list_right_after_a_push_shows_the_pushed_message() {
     b.shutdown().await;
 }
 
+/// 100,000 list changes numbered 0 (distinct, so PostgreSQL keeps them
+/// all): every feed reads and drops them, in order, before what follows.
+async fn burst_ahead_of_the_feeds(admin: &tokio_postgres::Client) {
+    admin
+        .batch_execute("SELECT pg_notify('yhconv_push', 'list:0:c' || i) FROM generate_series(1, 100000) AS i")
+        .await
+        .unwrap();
+}
+
+/// Writes a lease for `holder` that runs out `lasting` after the database's
+/// clock now; when it runs out.
+async fn fake_lease(admin: &tokio_postgres::Client, holder: i64, lasting: &str) -> std::time::SystemTime {
+    admin
+        .query_one(
+            "INSERT INTO list_lease (holder, expires_at) VALUES ($1, now() + $2::text::interval) RETURNING expires_at",
+            &[&holder, &lasting],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// The database's clock.
+async fn database_now(admin: &tokio_postgres::Client) -> std::time::SystemTime {
+    admin.query_one("SELECT clock_timestamp()", &[]).await.unwrap().get(0)
+}
+
 /// A list change answers only once every list lease in force when it
 /// committed was handed the change or ran out: here a holder that never
 /// says anything (an instance gone without a word), whose lease the change
@@ -412,31 +439,15 @@ async fn a_change_outwaits_the_lease_of_a_silent_holder() {
     let Some((a, b)) = two_instances().await else { return };
     let ben_a = a.client(BEN).await;
     let admin = database_client(&a).await;
-    let silent: i64 = 42;
-    let expires: std::time::SystemTime = admin
-        .query_one(
-            "INSERT INTO list_lease (holder, expires_at) VALUES ($1, now() + interval '600 milliseconds') \
-             RETURNING expires_at",
-            &[&silent],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let expires = fake_lease(&admin, 42, "600 milliseconds").await;
     ben_a.send_text(GROUP, ChatType::Group, "after the silent lease", &[]).await.unwrap();
-    let now: std::time::SystemTime = admin.query_one("SELECT clock_timestamp()", &[]).await.unwrap().get(0);
+    let now = database_now(&admin).await;
     assert!(now >= expires, "the send answered before the silent holder's lease ran out");
     // A holder that lets go is not waited for.
-    let expires: std::time::SystemTime = admin
-        .query_one(
-            "INSERT INTO list_lease (holder, expires_at) VALUES (43, now() + interval '60 seconds') RETURNING expires_at",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let expires = fake_lease(&admin, 43, "60 seconds").await;
     admin.batch_execute("SELECT pg_notify('yhconv_lease', '43:released')").await.unwrap();
     ben_a.send_text(GROUP, ChatType::Group, "after the lease was let go", &[]).await.unwrap();
-    let now: std::time::SystemTime = admin.query_one("SELECT clock_timestamp()", &[]).await.unwrap().get(0);
+    let now = database_now(&admin).await;
     assert!(now < expires, "the send waited for a lease its holder had let go");
     a.shutdown().await;
     b.shutdown().await;
@@ -491,12 +502,7 @@ async fn a_list_right_after_a_change_is_fresh_while_the_feed_lags() {
     for round in 1..=5u64 {
         ben_a.send_text(GROUP, ChatType::Group, &format!("settled {round}"), &[]).await.unwrap();
         fresh_on(&ann_b, &whole, ANN, "cached").await;
-        // List changes numbered 0 (distinct, so PostgreSQL keeps them all):
-        // every feed reads and drops them, in order, before what follows.
-        admin
-            .batch_execute("SELECT pg_notify('yhconv_push', 'list:0:c' || i) FROM generate_series(1, 100000) AS i")
-            .await
-            .unwrap();
+        burst_ahead_of_the_feeds(&admin).await;
         ben_a.send_text(GROUP, ChatType::Group, &format!("behind the burst {round}"), &[]).await.unwrap();
         assert_eq!(summary(&ann_b).await, pairs(&[(GROUP, 2 * round)]), "round {round}");
     }
@@ -517,10 +523,7 @@ async fn an_instances_own_change_shows_in_its_next_list_while_its_feed_lags() {
     lease_held(&a, &ann_a).await;
     let admin = database_client(&a).await;
     for round in 1..=5u64 {
-        admin
-            .batch_execute("SELECT pg_notify('yhconv_push', 'list:0:c' || i) FROM generate_series(1, 100000) AS i")
-            .await
-            .unwrap();
+        burst_ahead_of_the_feeds(&admin).await;
         ben_a.send_text(GROUP, ChatType::Group, &format!("behind the burst {round}"), &[]).await.unwrap();
         assert_eq!(summary(&ann_a).await, pairs(&[(GROUP, round + 1)]), "round {round}");
     }
