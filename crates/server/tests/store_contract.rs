@@ -868,6 +868,41 @@ async fn the_next_start_finishes_a_purge_cut_short() {
     }
 }
 
+/// One message sent many times at once (a client retrying before its first
+/// try was answered): stored once, every other try answered as its retry,
+/// one event; then another sender's tries of that msg_id are all refused,
+/// and the store goes on serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_sent_many_times_at_once_is_stored_once() {
+    for (engine, store, mut events, _dir) in engines().await {
+        let group = position(store.as_ref(), ANN, GROUP).await.unwrap().chat;
+        let tries = |sender: Id| {
+            let tasks: Vec<_> = (0..24)
+                .map(|_| {
+                    let store = Arc::clone(&store);
+                    tokio::spawn(async move { store.append_message(group, text(sender, "once", "hi", vec![])).await })
+                })
+                .collect();
+            async move {
+                let mut answers = Vec::new();
+                for task in tasks {
+                    answers.push(task.await.unwrap().unwrap());
+                }
+                answers
+            }
+        };
+        let answers = tries(ANN).await;
+        let new = answers.iter().filter(|a| **a == Appended::New { seq: 1 }).count();
+        let retries = answers.iter().filter(|a| matches!(a, Appended::Retry { seq: 1, .. })).count();
+        assert_eq!((new, retries), (1, answers.len() - 1), "{engine}: {answers:?}");
+        assert_eq!(next_event(&mut events).await, Event::Message(MessageKey { chat: group, seq: 1 }), "{engine}");
+        assert!(tries(BEN).await.iter().all(|a| *a == Appended::IdTaken), "{engine}");
+        let next = store.append_message(group, text(BEN, "next", "hi", vec![])).await.unwrap();
+        assert_eq!(next, Appended::New { seq: 2 }, "{engine}: the sequence has no gap");
+        assert_eq!(next_event(&mut events).await, Event::Message(MessageKey { chat: group, seq: 2 }), "{engine}");
+    }
+}
+
 /// list_clock through the service's shared reads (`service::clock_reads`):
 /// many requests at once each get a clock read after they began.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -75,7 +75,7 @@ impl Event {
     /// `edit:CHAT:SEQ` and `recall:CHAT:SEQ`, `logout:` and the token hash
     /// in hex for a logout.
     pub fn encode(&self) -> String {
-        let key = |k: &MessageKey| format!("{}:{}", k.chat.0, k.seq);
+        let key = |k: &MessageKey| format!("{}{}", Self::message_payload_prefix(k.chat), k.seq);
         match self {
             Self::Message(k) => key(k),
             Self::Edited(k) => format!("{EDIT_PREFIX}{}", key(k)),
@@ -85,6 +85,13 @@ impl Event {
                 format!("{DRAFT_PREFIX}{}:{}:{}.{}", user.get(), peer.get(), origin.instance, origin.socket)
             }
         }
+    }
+
+    /// The text of [`Event::Message`] for `chat` up to its sequence
+    /// number: the message's text is this followed by the number, in
+    /// decimal (for a store that learns the number only as it writes).
+    pub fn message_payload_prefix(chat: ChatRef) -> String {
+        format!("{}:", chat.0)
     }
 
     /// Parses [`Event::encode`]'s text; `None` for anything else.
@@ -134,6 +141,7 @@ mod tests {
             assert_eq!(Event::decode(&event.encode()), Some(event.clone()), "{}", event.encode());
         }
         assert_eq!(Event::Message(MessageKey { chat: ChatRef(3), seq: 9 }).encode(), "3:9");
+        assert_eq!(Event::message_payload_prefix(ChatRef(3)) + "9", "3:9");
     }
 
     #[test]

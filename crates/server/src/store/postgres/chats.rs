@@ -1,7 +1,8 @@
 //! Conversations and messages: the hot half of the PostgreSQL store.
 
 use deadpool_postgres::GenericClient;
-use futures_util::future::try_join4;
+use futures_util::future::join;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::Row;
 use yhconv_proto::ChatType;
 
@@ -224,59 +225,39 @@ pub(super) async fn change_view<C: GenericClient>(
     Ok(member_chat(client, user, peer).await?.map(|_| false))
 }
 
-/// Stores one message in one transaction of two round trips: O(1 +
-/// mentions) rows touched, whatever the chat size. `BEGIN` and the bump of
-/// the chat's row go first (which locks the row until the commit, so
-/// concurrent sends into one chat, from any instance, take sequence numbers
-/// one after another), with the looks for a retry behind them in the same
-/// pipeline (one session runs its statements in order, so they see every
-/// earlier send of the chat committed); then every other write, the
-/// notifications (the list clock's row locked last) and `COMMIT` in one
-/// pipeline. A retry or a taken id has bumped the row too: it rolls back.
+/// Stores a message, its mentions and the sender's read position in one
+/// statement: the chat's row is bumped first (which locks it until the
+/// commit, so concurrent sends into one chat, from any instance, take
+/// sequence numbers one after another) and the new number goes on to the
+/// other writes. `$1` chat, `$2` preview, `$3` sender, `$4` sent time,
+/// `$5` msg_id, `$6` content type, `$7` content, `$8` quoted msg_id, `$9`
+/// whether the sender has read it, `$10` the mentioned ids (0 for all).
+const STORE_MESSAGE: &str = "\
+    WITH bumped AS ( \
+        UPDATE chat SET last_seq = last_seq + 1, last_preview = $2, last_sender_id = $3, last_message_ms = $4 \
+        WHERE id = $1 RETURNING last_seq), \
+    stored AS ( \
+        INSERT INTO message (chat_id, seq, msg_id, sender_id, content_type, content, quote_msg_id, sent_ms) \
+        SELECT $1, last_seq, $5, $3, $6, $7, $8, $4 FROM bumped RETURNING seq), \
+    read AS ( \
+        UPDATE member SET read_seq = GREATEST(read_seq, bumped.last_seq) FROM bumped \
+        WHERE $9 AND member.chat_id = $1 AND member.user_id = $3), \
+    mentioned AS ( \
+        INSERT INTO mention (chat_id, target_id, seq, mentioner_id) \
+        SELECT $1, target, bumped.last_seq, $3 FROM bumped, unnest($10::BIGINT[]) AS target \
+        ON CONFLICT DO NOTHING) \
+    SELECT seq FROM stored";
+
+/// Stores one message in one transaction of one round trip: O(1 +
+/// mentions) rows touched, whatever the chat size. `BEGIN`, the message
+/// ([`STORE_MESSAGE`]), its notifications (the list clock's row locked
+/// last), the cleared draft and `COMMIT` go in one pipeline, so the chat's
+/// row stays locked only while PostgreSQL runs it. A retry, or a msg_id
+/// another sender took in the chat, fails the insert on a unique index and
+/// rolls the whole back; the stored message then says which it was.
 pub(super) async fn append_message(tx: Tx, chat: ChatRef, msg: NewMessage) -> Result<Appended> {
     let client = tx.client();
-    let bump = client
-        .prepare_cached(
-            "UPDATE chat SET last_seq = last_seq + 1, last_preview = $2, last_sender_id = $3, last_message_ms = $4 \
-             WHERE id = $1 RETURNING last_seq",
-        )
-        .await?;
-    let earlier =
-        client.prepare_cached("SELECT seq, sent_ms FROM message WHERE sender_id = $1 AND msg_id = $2").await?;
-    let taken = client.prepare_cached("SELECT 1 FROM message WHERE chat_id = $1 AND msg_id = $2").await?;
-    let sender = msg.sender.get();
-    let (_, bumped, earlier, taken) = try_join4(
-        tx.begin(),
-        client.query_one(&bump, &[&chat.0, &msg.preview, &sender, &msg.sent_ms]),
-        client.query_opt(&earlier, &[&sender, &msg.msg_id]),
-        client.query_opt(&taken, &[&chat.0, &msg.msg_id]),
-    )
-    .await?;
-    if let Some(row) = earlier {
-        let retry = Appended::Retry { seq: row.try_get("seq")?, sent_ms: row.try_get("sent_ms")? };
-        tx.rollback().await?;
-        return Ok(retry);
-    }
-    if taken.is_some() {
-        tx.rollback().await?;
-        return Ok(Appended::IdTaken);
-    }
-    let seq: i64 = bumped.try_get("last_seq")?;
-
-    let insert = client
-        .prepare_cached(
-            "INSERT INTO message (chat_id, seq, msg_id, sender_id, content_type, content, quote_msg_id, sent_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .await?;
-    let mark_read = client
-        .prepare_cached("UPDATE member SET read_seq = GREATEST(read_seq, $3) WHERE chat_id = $1 AND user_id = $2")
-        .await?;
-    let mention = client
-        .prepare_cached(
-            "INSERT INTO mention (chat_id, target_id, seq, mentioner_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        )
-        .await?;
+    let store = client.prepare_cached(STORE_MESSAGE).await?;
     // The draft's notification goes out only when there was a draft.
     let clear_draft = client
         .prepare_cached(
@@ -284,6 +265,7 @@ pub(super) async fn append_message(tx: Tx, chat: ChatRef, msg: NewMessage) -> Re
              SELECT pg_notify($3, $4) FROM gone",
         )
         .await?;
+    let sender = msg.sender.get();
     let content_type = msg.content_type.code() as i64;
     let targets: Vec<i64> = msg
         .mentions
@@ -296,28 +278,63 @@ pub(super) async fn append_message(tx: Tx, chat: ChatRef, msg: NewMessage) -> Re
     let peer = msg.sender_peer.get();
     let draft_event = Event::Draft { user: msg.sender, peer: msg.sender_peer, origin: SocketOrigin::NONE }.encode();
 
-    let mut writes: Vec<Pipelined<'_>> = Vec::with_capacity(2 + targets.len());
-    let row: [Param<'_>; 8] =
-        [&chat.0, &seq, &msg.msg_id, &sender, &content_type, &msg.content, &msg.quote_msg_id, &msg.sent_ms];
-    writes.push(Box::pin(client.execute_raw(&insert, row)));
-    if msg.read_by_sender {
-        let read: [Param<'_>; 3] = [&chat.0, &sender, &seq];
-        writes.push(Box::pin(client.execute_raw(&mark_read, read)));
-    }
-    for target in &targets {
-        let row: [Param<'_>; 4] = [&chat.0, target, &seq, &sender];
-        writes.push(Box::pin(client.execute_raw(&mention, row)));
-    }
+    let seq = std::sync::Mutex::new(None::<i64>);
+    let row: [Param<'_>; 10] = [
+        &chat.0,
+        &msg.preview,
+        &sender,
+        &msg.sent_ms,
+        &msg.msg_id,
+        &content_type,
+        &msg.content,
+        &msg.quote_msg_id,
+        &msg.read_by_sender,
+        &targets,
+    ];
+    let seq_ref = &seq;
+    let writes: Vec<Pipelined<'_>> = vec![Box::pin(async move {
+        let stored: i64 = client.query_one(&store, &row).await?.try_get("seq")?;
+        *seq_ref.lock().unwrap_or_else(|p| p.into_inner()) = Some(stored);
+        Ok(1)
+    })];
     // The list change, then the message, then the cleared draft: each
     // instance hands the change on to its lists before it pushes the
     // message (see `Tx::commit_with`).
     tx.announce(&[ListFact::Chat(chat)]);
-    tx.notify(&Event::Message(MessageKey { chat, seq }));
+    tx.notify_last_message(chat);
     let draft: [Param<'_>; 4] = [&sender, &peer, &PUSH_CHANNEL, &draft_event];
     let after: Vec<Pipelined<'_>> = vec![Box::pin(client.execute_raw(&clear_draft, draft))];
-    tx.commit_with(writes, after).await?;
+    // `join` polls `BEGIN` first, so it is sent first.
+    let (begun, committed) = join(tx.begin(), tx.commit_with(writes, after)).await;
+    match committed {
+        Ok(()) => begun?,
+        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => return taken_msg_id(tx, chat, &msg, e).await,
+        Err(e) => return Err(e.into()),
+    };
+    let seq = seq.into_inner().unwrap_or_else(|p| p.into_inner());
+    let seq = seq.ok_or_else(|| Error::Internal(anyhow::anyhow!("chat {} to store a message in is gone", chat.0)))?;
     tx.finished().await;
     Ok(Appended::New { seq })
+}
+
+/// After a send rolled back on a unique index: the sender's earlier
+/// message with this msg_id (a retry), or another sender's in the chat.
+async fn taken_msg_id(tx: Tx, chat: ChatRef, msg: &NewMessage, violation: tokio_postgres::Error) -> Result<Appended> {
+    let client = tx.client();
+    let earlier =
+        client.prepare_cached("SELECT seq, sent_ms FROM message WHERE sender_id = $1 AND msg_id = $2").await?;
+    if let Some(row) = client.query_opt(&earlier, &[&msg.sender.get(), &msg.msg_id]).await? {
+        let retry = Appended::Retry { seq: row.try_get("seq")?, sent_ms: row.try_get("sent_ms")? };
+        tx.finished().await;
+        return Ok(retry);
+    }
+    let taken = client.prepare_cached("SELECT 1 FROM message WHERE chat_id = $1 AND msg_id = $2").await?;
+    let found = client.query_opt(&taken, &[&chat.0, &msg.msg_id]).await?;
+    tx.finished().await;
+    match found {
+        Some(_) => Ok(Appended::IdTaken),
+        None => Err(violation.into()),
+    }
 }
 
 /// The columns of a stored message, with its sender prefixed `s_`.

@@ -191,6 +191,12 @@ pub(super) fn entity_from(row: &Row, columns: &EntityColumns) -> Result<Entity> 
 /// Notifies the channel `$1` with the payload `$2`.
 pub(super) const NOTIFY: &str = "SELECT pg_notify($1, $2)";
 
+/// Notifies the channel `$1` of the last message of the chat `$3`: the
+/// payload is `$2` ([`Event::message_payload_prefix`]) and the chat's
+/// `last_seq`, which is [`Event::Message`]'s text.
+pub(super) const NOTIFY_LAST_MESSAGE: &str =
+    "SELECT pg_notify($1::text, $2::text || last_seq::text) FROM chat WHERE id = $3";
+
 /// Moves the list clock and announces facts with its new value to every
 /// instance, in one statement (`$1` the channel, `$2` the payload prefix,
 /// `$3` the encoded facts), and returns the value: the clock row stays

@@ -14,28 +14,32 @@
 //! statement fails, the rest of the transaction fails too and its `COMMIT`
 //! rolls back, so a pipeline whose every statement (the `COMMIT` included)
 //! succeeded has committed, and any error means it did not (or, when the
-//! connection broke, that it is unknown, as for any commit).
+//! connection broke, that it is unknown, as for any commit). A failed
+//! pipeline is still read to its end, so when its `COMMIT` was answered the
+//! connection is idle and goes back to the pool: a statement that fails
+//! (a taken unique key, say) costs no connection.
 //!
 //! A transaction that moved the list clock reads the list leases in force
 //! in the pipeline of its `COMMIT`, and [`Tx::finished`] waits for their
 //! holders once the connection is back in the pool (see [`super::leases`]).
 //!
 //! A transaction dropped before [`Tx::finished`] (an error, or the
-//! request's future dropped mid-way) takes its connection out of the pool
-//! and closes it, which rolls back whatever was open: a connection never
-//! goes back to the pool inside a transaction.
+//! request's future dropped mid-way) whose end was not answered takes its
+//! connection out of the pool and closes it, which rolls back whatever was
+//! open: a connection never goes back to the pool inside a transaction.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use deadpool_postgres::{GenericClient, Object, Pool};
-use futures_util::future::{join, try_join_all, BoxFuture};
+use futures_util::future::{join, join_all, BoxFuture};
 
 use super::leases::{Handoff, Leases};
 use crate::domain::error::Result;
-use crate::domain::event::Event;
+use crate::domain::event::{ChatRef, Event};
 use crate::domain::list_change::{ListChange, ListFact};
 
 /// A statement parameter.
@@ -51,6 +55,9 @@ pub(super) type Pipelined<'a> =
 enum Deferred {
     /// `pg_notify` of an event for the hubs.
     Notify(String),
+    /// `pg_notify` of [`Event::Message`] for the chat's last message, whose
+    /// sequence number the transaction took ([`super::NOTIFY_LAST_MESSAGE`]).
+    LastMessage(ChatRef),
     /// The list clock's move with these facts ([`super::ANNOUNCE_LISTS`]):
     /// its row stays locked from here to the commit, which follows at once.
     Announce(String),
@@ -67,7 +74,7 @@ pub(super) struct Tx {
     leases: Arc<Leases>,
     handoff: Mutex<Option<Handoff>>,
     /// The transaction's end was answered: the connection is idle again.
-    finished: bool,
+    finished: AtomicBool,
 }
 
 impl Tx {
@@ -79,7 +86,7 @@ impl Tx {
             deferred: Mutex::default(),
             leases: Arc::clone(leases),
             handoff: Mutex::default(),
-            finished: false,
+            finished: AtomicBool::new(false),
         }
     }
 
@@ -100,6 +107,13 @@ impl Tx {
         self.defer(Deferred::Notify(event.encode()));
     }
 
+    /// Notifies every instance of the message this transaction stored last
+    /// in `chat` (its sequence number is read in the pipeline, so it need
+    /// not be known here) when the transaction commits.
+    pub(super) fn notify_last_message(&self, chat: ChatRef) {
+        self.defer(Deferred::LastMessage(chat));
+    }
+
     /// Moves the list clock and announces `facts` when the transaction
     /// commits (see [`crate::domain::list_change`]).
     pub(super) fn announce(&self, facts: &[ListFact]) {
@@ -113,9 +127,13 @@ impl Tx {
     /// Sends `writes`, then what was announced and notified, then `after`
     /// (statements whose own notifications follow those), then, when the
     /// list clock moves, a read of the list leases in force, then `COMMIT`,
-    /// in one pipeline; it rolls back instead when any of them failed. Then
-    /// say [`Self::finished`].
-    pub(super) async fn commit_with<'a>(&'a self, writes: Vec<Pipelined<'a>>, after: Vec<Pipelined<'a>>) -> Result<()> {
+    /// in one pipeline; it rolls back instead when any of them failed, and
+    /// returns the first statement's error. Then say [`Self::finished`].
+    pub(super) async fn commit_with<'a>(
+        &'a self,
+        writes: Vec<Pipelined<'a>>,
+        after: Vec<Pipelined<'a>>,
+    ) -> std::result::Result<(), tokio_postgres::Error> {
         // The list clock's new value, and the leases in force once it moved.
         let moved_to = Mutex::new(None::<i64>);
         let holders = Mutex::new(Vec::new());
@@ -130,14 +148,21 @@ impl Tx {
         let announces = deferred.iter().any(|said| matches!(said, Deferred::Announce(_)));
         if !deferred.is_empty() {
             let notify = client.prepare_cached(super::NOTIFY).await?;
+            let notify_last = client.prepare_cached(super::NOTIFY_LAST_MESSAGE).await?;
             let announce = client.prepare_cached(super::ANNOUNCE_LISTS).await?;
             for said in deferred {
                 // Each owns what it sends, and sends it on its first poll.
-                let (notify, announce, moved_to) = (notify.clone(), announce.clone(), &moved_to);
+                let (notify, notify_last, announce) = (notify.clone(), notify_last.clone(), announce.clone());
+                let moved_to = &moved_to;
                 writes.push(match said {
                     Deferred::Notify(payload) => Box::pin(async move {
                         let params: [Param<'_>; 2] = [&super::PUSH_CHANNEL, &payload];
                         client.execute_raw(&notify, params).await
+                    }),
+                    Deferred::LastMessage(chat) => Box::pin(async move {
+                        let prefix = Event::message_payload_prefix(chat);
+                        let params: [Param<'_>; 3] = [&super::PUSH_CHANNEL, &prefix, &chat.0];
+                        client.execute_raw(&notify_last, params).await
                     }),
                     Deferred::Announce(facts) => Box::pin(async move {
                         let params: [Param<'_>; 3] = [&super::PUSH_CHANNEL, &ListChange::payload_prefix(), &facts];
@@ -164,7 +189,15 @@ impl Tx {
             }));
         }
         writes.push(Box::pin(async move { client.batch_execute("COMMIT").await.map(|()| 0) }));
-        try_join_all(writes).await?;
+        // Every answer is read, so that a failed pipeline leaves the
+        // connection idle (its `COMMIT` rolled back) rather than mid-way.
+        let mut answers = join_all(writes).await;
+        let ended = answers.pop().expect("the COMMIT is in the pipeline");
+        self.finished.store(ended.is_ok(), Ordering::Relaxed);
+        if let Some(failed) = answers.into_iter().find_map(|answer| answer.err()) {
+            return Err(failed);
+        }
+        ended?;
         if let Some(clock) = moved_to.into_inner().unwrap_or_else(|p| p.into_inner()) {
             self.leases.wrote(clock);
             let holders = holders.into_inner().unwrap_or_else(|p| p.into_inner());
@@ -175,9 +208,9 @@ impl Tx {
     }
 
     /// Rolls back, on a round trip of its own.
-    pub(super) async fn rollback(mut self) -> Result<()> {
+    pub(super) async fn rollback(self) -> Result<()> {
         self.client().batch_execute("ROLLBACK").await?;
-        self.finished = true;
+        self.finished.store(true, Ordering::Relaxed);
         Ok(())
     }
 
@@ -185,7 +218,7 @@ impl Tx {
     /// then a list change waits until the holders of list leases have
     /// handed it on (see [`super::leases`]).
     pub(super) async fn finished(mut self) {
-        self.finished = true;
+        *self.finished.get_mut() = true;
         let handoff = self.handoff.get_mut().unwrap_or_else(|p| p.into_inner()).take();
         let leases = Arc::clone(&self.leases);
         drop(self);
@@ -205,7 +238,7 @@ impl std::ops::Deref for Tx {
 
 impl Drop for Tx {
     fn drop(&mut self) {
-        if !self.finished {
+        if !*self.finished.get_mut() {
             if let Some(client) = self.client.take() {
                 // Out of the pool, then closed: PostgreSQL rolls back.
                 drop(Object::take(client));
