@@ -275,7 +275,14 @@ fn sorted(mut values: Vec<f64>) -> Vec<f64> {
 /// Runs the scenario against the servers at `base_urls` (processes `pids`,
 /// in the same order): sockets spread over them in turn, messages and the
 /// probe sent through the first; memory and CPU are the servers' sums.
-pub async fn run(base_urls: &[String], pids: &[u32], cast: Cast, duration: Duration) -> anyhow::Result<FanoutResult> {
+/// `progress` hears when each phase begins (for a profiler to start on).
+pub async fn run(
+    base_urls: &[String],
+    pids: &[u32],
+    cast: Cast,
+    duration: Duration,
+    progress: impl Fn(&str),
+) -> anyhow::Result<FanoutResult> {
     let base_url = base_urls.first().context("no server to run the fan-out against")?.as_str();
     let open_files = yhconv_server::app::raise_open_files_limit();
     let sockets = cast.receivers.len();
@@ -337,6 +344,7 @@ pub async fn run(base_urls: &[String], pids: &[u32], cast: Cast, duration: Durat
     };
 
     // 2. One message at a time.
+    progress("one message at a time");
     let (server_before, load_gen_before) = (cpu_ticks(), server::cpu_ticks(Some(std::process::id())));
     let mut sent_at = Vec::new();
     for i in 0..LATENCY_MESSAGES {
@@ -353,6 +361,7 @@ pub async fn run(base_urls: &[String], pids: &[u32], cast: Cast, duration: Durat
 
     // 3. Saturation, with the probe.
     let probe = Probe::start(base_url, &ws_url, &cast.probe_sender_token, cast.probe_receiver.clone()).await?;
+    progress(&format!("saturation: {SENDERS} senders and the probe for {:.1} s", duration.as_secs_f64()));
     let (ticks_before, load_gen_before) = (cpu_ticks(), server::cpu_ticks(Some(std::process::id())));
     let started = Instant::now();
     let deadline = started + duration;

@@ -313,7 +313,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 servers.len()
             );
             let pids: Vec<u32> = servers.iter().map(|s| s.pid()).collect();
-            let measured = fanout::run(&base_urls, &pids, cast, load.duration).await?;
+            let progress = |phase: &str| say!(quiet, "  {phase} ...");
+            let measured = fanout::run(&base_urls, &pids, cast, load.duration, progress).await?;
             if !servers.iter_mut().all(|s| s.is_running()) {
                 bail!("a server died during the fan-out scenario");
             }
