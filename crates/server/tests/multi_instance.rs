@@ -439,10 +439,16 @@ async fn a_change_outwaits_the_lease_of_a_silent_holder() {
     let Some((a, b)) = two_instances().await else { return };
     let ben_a = a.client(BEN).await;
     let admin = database_client(&a).await;
+    let run_outs = "yhconv_list_lease_run_outs_total";
+    let ran_out_before = a.metric(run_outs).await;
     let expires = fake_lease(&admin, 42, "600 milliseconds").await;
     ben_a.send_text(GROUP, ChatType::Group, "after the silent lease", &[]).await.unwrap();
     let now = database_now(&admin).await;
     assert!(now >= expires, "the send answered before the silent holder's lease ran out");
+    // `/metrics` counts the wait, and that it ran to the lease's end.
+    assert!(a.metric(run_outs).await > ran_out_before);
+    assert!(a.metric("yhconv_list_lease_wait_seconds_total").await > 0.0);
+    assert!(a.metric("yhconv_list_lease_waits_total").await >= 1.0);
     // A holder that lets go is not waited for.
     let expires = fake_lease(&admin, 43, "60 seconds").await;
     admin.batch_execute("SELECT pg_notify('yhconv_lease', '43:released')").await.unwrap();

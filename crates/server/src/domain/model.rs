@@ -167,6 +167,18 @@ pub struct NewMessage {
     pub sender_peer: Id,
 }
 
+/// What a store's writes waited for under other instances' list leases
+/// (running totals; see `store/postgres/leases.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LeaseWaitStats {
+    /// Changes answered only once other instances said they had them.
+    pub changes: u64,
+    /// The time those changes waited, in all.
+    pub seconds: f64,
+    /// Holders waited for until their lease ran out (gone, or stuck).
+    pub ran_out: u64,
+}
+
 /// What storing a message did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Appended {

@@ -49,6 +49,11 @@ pub trait Store: Send + Sync + 'static {
     fn list_clock_at_hand(&self) -> Option<ListClock> {
         None
     }
+    /// How long this process's writes waited for other instances' list
+    /// leases so far; `None` for a store without leases.
+    fn lease_wait_stats(&self) -> Option<LeaseWaitStats> {
+        None
+    }
 
     /// Stores a token.
     async fn insert_token(&self, token: NewToken) -> Result<()>;

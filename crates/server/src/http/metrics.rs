@@ -145,7 +145,31 @@ impl Collector for ListCacheCollector {
             ("list_cache_entries", "Lists kept in memory", stats.entries),
             ("list_cache_bytes", "Memory the kept lists weigh, bytes", stats.bytes),
         ];
-        encode_figures(&mut encoder, &counters, &gauges)
+        encode_figures(&mut encoder, &counters, &gauges)?;
+        if let Some(waits) = self.0.lease_wait_stats() {
+            let counters = [
+                (
+                    "list_lease_waits",
+                    "List changes answered only once the other instances holding list leases said they had them",
+                    waits.changes,
+                ),
+                (
+                    "list_lease_run_outs",
+                    "Holders of list leases waited for until their lease ran out (an instance gone or stuck)",
+                    waits.ran_out,
+                ),
+            ];
+            encode_figures(&mut encoder, &counters, &[])?;
+            let seconds = ConstCounter::new(waits.seconds);
+            let help = "Time list changes waited for other instances' list leases, in all";
+            seconds.encode(encoder.encode_descriptor(
+                "list_lease_wait_seconds",
+                help,
+                None,
+                seconds.metric_type(),
+            )?)?;
+        }
+        Ok(())
     }
 }
 

@@ -126,6 +126,12 @@ impl Service {
         self.clock.stats()
     }
 
+    /// What this instance's writes waited for under other instances' list
+    /// leases; `None` without leases (one process alone on its store).
+    pub fn lease_wait_stats(&self) -> Option<crate::domain::model::LeaseWaitStats> {
+        self.store.lease_wait_stats()
+    }
+
     /// Purges of dismissed groups' member rows running on this instance.
     pub fn purges_running(&self) -> u64 {
         self.purges.load(std::sync::atomic::Ordering::Relaxed)

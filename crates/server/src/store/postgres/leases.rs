@@ -41,6 +41,7 @@
 //! holder: its list changes wait until the leases they found run out.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,7 @@ use tokio::sync::watch;
 use tokio_postgres::{Client, Statement};
 
 use crate::domain::error::Result;
+use crate::domain::model::LeaseWaitStats;
 
 /// The channel holders say what they handed on (and that they let go) on.
 pub(super) const LEASE_CHANNEL: &str = "yhconv_lease";
@@ -97,6 +99,16 @@ pub(super) struct Leases {
     /// The list clocks of changes this process committed that its feed has
     /// not handed on yet.
     written: Mutex<BTreeSet<i64>>,
+    /// What this process's writers waited for, for `/metrics`.
+    waits: WaitCounters,
+}
+
+/// Running totals behind [`LeaseWaitStats`].
+#[derive(Debug, Default)]
+struct WaitCounters {
+    changes: AtomicU64,
+    micros: AtomicU64,
+    ran_out: AtomicU64,
 }
 
 /// A lease held by this instance.
@@ -128,6 +140,7 @@ impl Default for Leases {
             own: watch::Sender::new(0),
             to_say: watch::Sender::new(0),
             written: Mutex::default(),
+            waits: WaitCounters::default(),
         }
     }
 }
@@ -211,14 +224,32 @@ impl Leases {
         // changes from the commit ([`Self::clock_at_hand`]).
         let own = self.held.lock().unwrap_or_else(|p| p.into_inner()).map(|held| held.holder);
         let mut heard = self.handed_on.subscribe();
-        for (holder, left_ms) in handoff.holders.into_iter().filter(|(holder, _)| Some(*holder) != own) {
+        let mut others = handoff.holders.into_iter().filter(|(holder, _)| Some(*holder) != own).peekable();
+        if others.peek().is_none() {
+            return;
+        }
+        let began = Instant::now();
+        for (holder, left_ms) in others {
             // At most one lease: no grant is longer.
             let left = Duration::from_secs_f64((left_ms / 1_000.0).clamp(0.0, LEASE.as_secs_f64()));
             let deadline = handoff.answered_at + left;
             let handed_on = heard.wait_for(|known| known.get(&holder).is_some_and(|&c| c >= handoff.clock));
             if tokio::time::timeout_at(deadline.into(), handed_on).await.is_err() {
+                self.waits.ran_out.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(holder, clock = handoff.clock, "a list lease ran out before its holder said so");
             }
+        }
+        self.waits.changes.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.waits.micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// What this process's writers waited for so far.
+    pub(super) fn wait_stats(&self) -> LeaseWaitStats {
+        LeaseWaitStats {
+            changes: self.waits.changes.load(Ordering::Relaxed),
+            seconds: self.waits.micros.load(Ordering::Relaxed) as f64 / 1e6,
+            ran_out: self.waits.ran_out.load(Ordering::Relaxed),
         }
     }
 

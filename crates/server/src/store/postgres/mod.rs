@@ -286,6 +286,10 @@ impl Store for PostgresStore {
         Some(ListClock { identity_epoch: 0, changes: Some(changes) })
     }
 
+    fn lease_wait_stats(&self) -> Option<LeaseWaitStats> {
+        Some(self.lists.leases.wait_stats())
+    }
+
     async fn insert_token(&self, token: NewToken) -> Result<()> {
         let client = self.pool.get().await?;
         let stmt = client
