@@ -1,10 +1,7 @@
 //! Edits, recalls and roles in PostgreSQL: O(1 + mentions) per message,
 //! never a member row.
 
-use std::collections::HashSet;
-
 use deadpool_postgres::GenericClient;
-use futures_util::future::{try_join, try_join4};
 
 use super::pipelined::Tx;
 use crate::domain::error::Result;
@@ -63,102 +60,86 @@ pub(super) async fn locate_message<C: GenericClient>(
     }
 }
 
-/// Locks the chat's row, as a send does, so that sends, edits and recalls
-/// in one chat take their turns; sent ahead of the rest in one pipeline.
-const LOCK_CHAT: &str = "SELECT last_seq FROM chat WHERE id = $1 FOR UPDATE";
-
-/// Keeps a message's content as an edit record, replaces it and, when it
-/// is the chat's last message, the preview; returns its sender. `$1` chat,
-/// `$2` seq, `$3` content type, `$4` content, `$5` edit time, `$6` preview.
-/// (The record reads the message as it was before the statement.)
-const EDIT: &str = "\
-    WITH recorded AS ( \
-        INSERT INTO edit_record (chat_id, seq, content_type, content, edit_ms) \
-        SELECT chat_id, seq, content_type, content, $5 FROM message WHERE chat_id = $1 AND seq = $2), \
-    edited AS ( \
-        UPDATE message SET content_type = $3, content = $4, edit_ms = $5 WHERE chat_id = $1 AND seq = $2 \
-        RETURNING sender_id), \
-    previewed AS (UPDATE chat SET last_preview = $6 WHERE id = $1 AND last_seq = $2) \
-    SELECT sender_id FROM edited";
-
-/// Mentions `$3` (ids, 0 for all) by the message `$2` of the chat `$1`,
-/// its sender the mentioner.
-const MENTION: &str = "\
-    INSERT INTO mention (chat_id, target_id, seq, mentioner_id) \
-    SELECT $1, target, $2, m.sender_id FROM message m, unnest($3::BIGINT[]) AS target \
-    WHERE m.chat_id = $1 AND m.seq = $2 \
-    ON CONFLICT DO NOTHING";
-
-/// Recalls the messages `$2` (seqs) of the chat `$1` not recalled yet:
-/// content emptied, mentions dropped, the chat's recall mark moved and its
-/// preview set to `$5` when its last message is among them; returns the
-/// seqs recalled. `$3` recall time, `$4` who recalls.
-const RECALL: &str = "\
-    WITH stamped AS ( \
-        UPDATE message SET recall_ms = $3, recalled_by = $4, content = ''::bytea \
-        WHERE chat_id = $1 AND seq = ANY($2::BIGINT[]) AND recall_ms = 0 \
-        RETURNING seq), \
-    unmentioned AS (DELETE FROM mention WHERE chat_id = $1 AND seq IN (SELECT seq FROM stamped)), \
-    marked AS ( \
-        UPDATE chat SET max_recalled_seq = GREATEST(max_recalled_seq, (SELECT max(seq) FROM stamped)), \
-            last_preview = CASE WHEN last_seq IN (SELECT seq FROM stamped) THEN $5 ELSE last_preview END \
-        WHERE id = $1 AND EXISTS (SELECT 1 FROM stamped)) \
-    SELECT seq FROM stamped";
-
-/// The mention targets as stored: user ids, 0 for all.
-fn target_ids(mentions: &[MentionTarget]) -> Vec<i64> {
-    mentions
-        .iter()
-        .map(|target| match target {
+/// Replaces the mention rows of one message.
+async fn set_mentions(tx: &Tx, chat: ChatRef, seq: i64, mentions: &[MentionTarget], by: i64) -> Result<()> {
+    let delete = tx.prepare_cached("DELETE FROM mention WHERE chat_id = $1 AND seq = $2").await?;
+    tx.execute(&delete, &[&chat.0, &seq]).await?;
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO mention (chat_id, target_id, seq, mentioner_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .await?;
+    for target in mentions {
+        let target_id = match target {
             MentionTarget::All => 0,
             MentionTarget::User(id) => id.get(),
-        })
-        .collect()
+        };
+        tx.execute(&insert, &[&chat.0, &target_id, &seq, &by]).await?;
+    }
+    Ok(())
 }
 
-/// Replaces a message's content, keeping the old one as an edit record: in
-/// one pipeline behind `BEGIN` (the chat's row locked first), then the
-/// notifications and `COMMIT` in another.
+/// Replaces a message's content, keeping the old one as an edit record.
 pub(super) async fn edit_message(tx: &Tx, chat: ChatRef, edit: MessageEdit) -> Result<()> {
-    let lock = tx.prepare_cached(LOCK_CHAT).await?;
-    let edit_stmt = tx.prepare_cached(EDIT).await?;
-    let unmention = tx.prepare_cached("DELETE FROM mention WHERE chat_id = $1 AND seq = $2").await?;
-    let mention = tx.prepare_cached(MENTION).await?;
+    // The chat row first, as a send locks it: edits and sends in one chat
+    // take their turns.
+    let lock = tx.prepare_cached("SELECT last_seq FROM chat WHERE id = $1 FOR UPDATE").await?;
+    tx.query_one(&lock, &[&chat.0]).await?;
+    let record = tx
+        .prepare_cached(
+            "INSERT INTO edit_record (chat_id, seq, content_type, content, edit_ms) \
+             SELECT chat_id, seq, content_type, content, $3 FROM message WHERE chat_id = $1 AND seq = $2",
+        )
+        .await?;
+    tx.execute(&record, &[&chat.0, &edit.seq, &edit.edit_ms]).await?;
+    let update = tx
+        .prepare_cached(
+            "UPDATE message SET content_type = $3, content = $4, edit_ms = $5 WHERE chat_id = $1 AND seq = $2 \
+             RETURNING sender_id",
+        )
+        .await?;
     let content_type = edit.content_type.code() as i64;
-    let targets = target_ids(&edit.mentions);
-    try_join4(
-        tx.query_one(&lock, &[&chat.0]),
-        tx.query_one(&edit_stmt, &[&chat.0, &edit.seq, &content_type, &edit.content, &edit.edit_ms, &edit.preview]),
-        tx.execute(&unmention, &[&chat.0, &edit.seq]),
-        tx.execute(&mention, &[&chat.0, &edit.seq, &targets]),
-    )
-    .await?;
+    let sender: i64 = tx
+        .query_one(&update, &[&chat.0, &edit.seq, &content_type, &edit.content, &edit.edit_ms])
+        .await?
+        .try_get("sender_id")?;
+    set_mentions(tx, chat, edit.seq, &edit.mentions, sender).await?;
+    let preview = tx.prepare_cached("UPDATE chat SET last_preview = $3 WHERE id = $1 AND last_seq = $2").await?;
+    tx.execute(&preview, &[&chat.0, &edit.seq, &edit.preview]).await?;
     tx.notify(&Event::Edited(MessageKey { chat, seq: edit.seq }));
     tx.announce(&[ListFact::Chat(chat)]);
     Ok(())
 }
 
 /// Recalls messages: content emptied, mentions dropped, the preview set to
-/// the notice when the last message is among them; in one pipeline behind
-/// `BEGIN` (the chat's row locked first), then the notifications, for the
-/// messages not recalled before, and `COMMIT` in another.
+/// the notice when the last message is among them.
 pub(super) async fn recall_messages(tx: &Tx, chat: ChatRef, recall: Recall) -> Result<()> {
-    let lock = tx.prepare_cached(LOCK_CHAT).await?;
-    let recall_stmt = tx.prepare_cached(RECALL).await?;
-    let (_, rows) = try_join(
-        tx.query_one(&lock, &[&chat.0]),
-        tx.query(&recall_stmt, &[&chat.0, &recall.seqs, &recall.recall_ms, &recall.by.get(), &recall.notice]),
-    )
-    .await?;
-    let stamped = rows.iter().map(|r| r.try_get("seq")).collect::<Result<HashSet<i64>, _>>()?;
-    // In the order asked for, each once.
-    let mut notified = HashSet::new();
-    for seq in recall.seqs.iter().filter(|seq| stamped.contains(seq)) {
-        if notified.insert(*seq) {
-            tx.notify(&Event::Recalled(MessageKey { chat, seq: *seq }));
+    let lock = tx.prepare_cached("SELECT last_seq FROM chat WHERE id = $1 FOR UPDATE").await?;
+    tx.query_one(&lock, &[&chat.0]).await?;
+    let stamp = tx
+        .prepare_cached(
+            "UPDATE message SET recall_ms = $3, recalled_by = $4, content = ''::bytea \
+             WHERE chat_id = $1 AND seq = $2 AND recall_ms = 0",
+        )
+        .await?;
+    let delete = tx.prepare_cached("DELETE FROM mention WHERE chat_id = $1 AND seq = $2").await?;
+    let preview = tx
+        .prepare_cached(
+            "UPDATE chat SET max_recalled_seq = GREATEST(max_recalled_seq, $2), \
+               last_preview = CASE WHEN last_seq = $2 THEN $3 ELSE last_preview END WHERE id = $1",
+        )
+        .await?;
+    let mut recalled_any = false;
+    for seq in &recall.seqs {
+        if tx.execute(&stamp, &[&chat.0, seq, &recall.recall_ms, &recall.by.get()]).await? == 0 {
+            continue;
         }
+        tx.execute(&delete, &[&chat.0, seq]).await?;
+        tx.execute(&preview, &[&chat.0, seq, &recall.notice]).await?;
+        tx.notify(&Event::Recalled(MessageKey { chat, seq: *seq }));
+        recalled_any = true;
     }
-    if !stamped.is_empty() {
+    if recalled_any {
         tx.announce(&[ListFact::Chat(chat)]);
     }
     Ok(())
