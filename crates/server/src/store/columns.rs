@@ -1,6 +1,17 @@
-//! The select list both engines read an [`Entity`] from, by column name.
+//! What both engines store the same way: the select list they read an
+//! [`Entity`] from, by column name, and a mention's target.
 //!
 //! [`Entity`]: crate::domain::model::Entity
+
+use crate::domain::model::MentionTarget;
+
+/// A mention's `target_id` column: the user's id, or 0 for all.
+pub fn mention_target_id(target: &MentionTarget) -> i64 {
+    match target {
+        MentionTarget::All => 0,
+        MentionTarget::User(id) => id.get(),
+    }
+}
 
 /// The column names an entity is read from, in the order of
 /// [`ENTITY_FIELDS`]: `id, kind, name, avatar_url, avatar_id,

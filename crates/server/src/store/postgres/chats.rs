@@ -14,9 +14,10 @@ use crate::domain::event::{ChatRef, Event, MessageKey, SocketOrigin};
 use crate::domain::ids::Id;
 use crate::domain::list_change::ListFact;
 use crate::domain::model::{
-    AddressedMessage, Appended, ConversationRow, Entity, MentionRow, MentionTarget, NewMessage, ReadPosition,
-    SeqWindow, StoredMessage, ViewChange,
+    AddressedMessage, Appended, ConversationRow, Entity, MentionRow, NewMessage, ReadPosition, SeqWindow,
+    StoredMessage, ViewChange,
 };
+use crate::store::columns::mention_target_id;
 
 /// Every conversation of `user` (unordered and unfiltered) in one query:
 /// its member rows, with the unread mentions of each (LATERAL) only where
@@ -267,14 +268,7 @@ pub(super) async fn append_message(tx: Tx, chat: ChatRef, msg: NewMessage) -> Re
         .await?;
     let sender = msg.sender.get();
     let content_type = msg.content_type.code() as i64;
-    let targets: Vec<i64> = msg
-        .mentions
-        .iter()
-        .map(|target| match target {
-            MentionTarget::All => 0,
-            MentionTarget::User(id) => id.get(),
-        })
-        .collect();
+    let targets: Vec<i64> = msg.mentions.iter().map(mention_target_id).collect();
     let peer = msg.sender_peer.get();
     let draft_event = Event::Draft { user: msg.sender, peer: msg.sender_peer, origin: SocketOrigin::NONE }.encode();
 

@@ -9,6 +9,7 @@ use crate::domain::event::{ChatRef, Event, MessageKey};
 use crate::domain::ids::Id;
 use crate::domain::list_change::ListFact;
 use crate::domain::model::{EditRecord, MentionTarget, MessageEdit, MessageMeta, Recall, Role};
+use crate::store::columns::mention_target_id;
 
 /// A [`MessageMeta`] from the columns `seq, sender_id, content_type,
 /// sent_ms, recall_ms`.
@@ -70,11 +71,7 @@ async fn set_mentions(tx: &Tx, chat: ChatRef, seq: i64, mentions: &[MentionTarge
         )
         .await?;
     for target in mentions {
-        let target_id = match target {
-            MentionTarget::All => 0,
-            MentionTarget::User(id) => id.get(),
-        };
-        tx.execute(&insert, &[&chat.0, &target_id, &seq, &by]).await?;
+        tx.execute(&insert, &[&chat.0, &mention_target_id(target), &seq, &by]).await?;
     }
     Ok(())
 }

@@ -10,9 +10,10 @@ use crate::domain::event::{ChatRef, Event, MessageKey};
 use crate::domain::ids::Id;
 use crate::domain::list_change::ListFact;
 use crate::domain::model::{
-    AddressedMessage, Appended, ConversationRow, Entity, MentionRow, MentionTarget, NewMessage, ReadPosition,
-    SeqWindow, StoredMessage, ViewChange,
+    AddressedMessage, Appended, ConversationRow, Entity, MentionRow, NewMessage, ReadPosition, SeqWindow,
+    StoredMessage, ViewChange,
 };
+use crate::store::columns::mention_target_id;
 
 /// Every conversation of `user` (unordered and unfiltered), in two indexed
 /// passes over its member rows: one for the conversations, one for every
@@ -316,11 +317,7 @@ pub(super) fn append_message(
         "INSERT INTO mention (chat_id, target_id, seq, mentioner_id) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
     )?;
     for target in &msg.mentions {
-        let target_id = match target {
-            MentionTarget::All => 0,
-            MentionTarget::User(id) => id.get(),
-        };
-        mention.execute(params![chat.0, target_id, seq, msg.sender.get()])?;
+        mention.execute(params![chat.0, mention_target_id(target), seq, msg.sender.get()])?;
     }
     outbox.push(Event::Message(MessageKey { chat, seq }));
     outbox.list(ListFact::Chat(chat));

@@ -9,6 +9,7 @@ use crate::domain::event::{ChatRef, Event, MessageKey};
 use crate::domain::ids::Id;
 use crate::domain::list_change::ListFact;
 use crate::domain::model::{EditRecord, MentionTarget, MessageEdit, MessageMeta, Recall, Role};
+use crate::store::columns::mention_target_id;
 
 /// A [`MessageMeta`] from the columns `seq, sender_id, content_type,
 /// sent_ms, recall_ms`.
@@ -53,11 +54,7 @@ fn set_mentions(tx: &Transaction<'_>, chat: ChatRef, seq: i64, mentions: &[Menti
         "INSERT INTO mention (chat_id, target_id, seq, mentioner_id) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
     )?;
     for target in mentions {
-        let target_id = match target {
-            MentionTarget::All => 0,
-            MentionTarget::User(id) => id.get(),
-        };
-        insert.execute(params![chat.0, target_id, seq, by])?;
+        insert.execute(params![chat.0, mention_target_id(target), seq, by])?;
     }
     Ok(())
 }
