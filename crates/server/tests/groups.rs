@@ -114,6 +114,8 @@ async fn owners_and_admins_manage_members_as_the_official_server_says() {
     ann.gag_member(GROUP, CAT, -1).await.unwrap();
     let (page, _) = ann.group_members(GROUP, 1, 10, "cat").await.unwrap();
     assert_eq!((page[0].is_gag, page[0].gag_time), (true, -1));
+    // Though the server keeps what Cat's last send was decided on.
+    assert_eq!(api_error(cat.send_text(GROUP, ChatType::Group, "still?", &[]).await), gagged);
     assert_eq!(
         api_error(ann.gag_member(GROUP, CAT, -5).await),
         (-1, "gagTime must be seconds, 0 (lift) or -1 (until lifted), got -5".into())

@@ -590,3 +590,29 @@ async fn group_pushes_on_one_instance_follow_memberships_changed_through_the_oth
     a.shutdown().await;
     b.shutdown().await;
 }
+
+/// A send through one instance follows gags, renames and removals made
+/// through the other at once, though that instance keeps what its last
+/// send by the same user was decided on: the write checks it again.
+#[tokio::test]
+async fn sends_through_one_instance_follow_gags_renames_and_kicks_made_through_the_other() {
+    let Some((a, b)) = two_instances().await else { return };
+    let (cat_on_a, cat_on_b, ann_on_b) = (a.client(CAT).await, b.client(CAT).await, b.client(ANN).await);
+    cat_on_a.send_text(GROUP, ChatType::Group, "kept", &[]).await.unwrap();
+    ann_on_b.gag_member(GROUP, CAT, 60).await.unwrap();
+    let gagged = (-1, "you are gagged in this group".to_owned());
+    assert_eq!(api_error(cat_on_a.send_text(GROUP, ChatType::Group, "muted", &[]).await), gagged);
+    ann_on_b.gag_member(GROUP, CAT, 0).await.unwrap();
+    cat_on_a.send_text(GROUP, ChatType::Group, "free", &[]).await.unwrap();
+    cat_on_b.edit_nickname("Catherine").await.unwrap();
+    cat_on_a.send_text(GROUP, ChatType::Group, "renamed", &[]).await.unwrap();
+    assert_eq!(entry(&ann_on_b, GROUP).await.chat_content, "Catherine: renamed", "the preview names her anew");
+    ann_on_b.remove_member(GROUP, CAT).await.unwrap();
+    let kicked = (-1, format!("not a member of group {GROUP}"));
+    assert_eq!(api_error(cat_on_a.send_text(GROUP, ChatType::Group, "gone", &[]).await), kicked);
+    let history = ann_on_b.list_messages(GROUP, ChatType::Group, 10, None).await.unwrap();
+    let texts: Vec<String> = history.iter().map(|m| m.content.as_ref().unwrap().text.clone()).collect();
+    assert_eq!(texts, ["renamed", "free", "kept"], "newest first");
+    a.shutdown().await;
+    b.shutdown().await;
+}

@@ -81,6 +81,8 @@ fn text(sender: Id, msg_id: &str, preview: &str, mentions: Vec<MentionTarget>) -
         // A chat with oneself, where no draft ever is (the drafts test
         // names a real one).
         sender_peer: sender,
+        // Not gagged, and a preview that names nobody.
+        facts: SendFacts::default(),
     }
 }
 
@@ -963,5 +965,47 @@ async fn a_send_abandoned_mid_way_is_stored_whole_or_not_at_all() {
                 (was, again) => panic!("{engine}: {msg_id} stored as {was:?}, sent again: {again:?}"),
             }
         }
+    }
+}
+
+/// append_message and its SendFacts: a message is stored only while what
+/// its send was decided on holds (the sender a member of a chat not
+/// dismissed, with that gag and that name); otherwise it is refused whole:
+/// nothing stored, no gap in the sequence, the sender's draft kept.
+#[tokio::test]
+async fn a_send_decided_on_facts_that_no_longer_hold_is_refused() {
+    for (engine, store, _events, _dir) in engines().await {
+        let store = store.as_ref();
+        let group = position(store, BEN, GROUP).await.unwrap().chat;
+        let from = |sender, msg_id, name: &str, gag_until_ms| NewMessage {
+            sender_peer: GROUP,
+            facts: SendFacts { gag_until_ms, sender_name: Some(name.into()) },
+            ..text(sender, msg_id, "hi", vec![])
+        };
+        assert_eq!(store.append_message(group, from(BEN, "f1", "Ben", 0)).await.unwrap(), Appended::New { seq: 1 });
+        // Another name, or another gag, than the stored ones.
+        let renamed = store.append_message(group, from(BEN, "f2", "Benjamin", 0)).await.unwrap();
+        assert_eq!(renamed, Appended::Stale, "{engine}: the name");
+        assert!(store.set_gag(GROUP, BEN, 5_000).await.unwrap(), "{engine}");
+        store.set_draft(BEN, GROUP, "typing".into(), 1, SocketOrigin::NONE).await.unwrap();
+        let gagged = store.append_message(group, from(BEN, "f3", "Ben", 0)).await.unwrap();
+        assert_eq!(gagged, Appended::Stale, "{engine}: the gag");
+        assert_eq!(store.draft(BEN, GROUP).await.unwrap().as_deref(), Some("typing"), "{engine}: kept");
+        // A retry of a stored message with a stale fact is refused too: the
+        // rules decide again before the retry is answered.
+        assert_eq!(store.append_message(group, from(BEN, "f1", "Ben", 0)).await.unwrap(), Appended::Stale);
+        // With the facts as they are now, stored, the next number.
+        let current = store.append_message(group, from(BEN, "f3", "Ben", 5_000)).await.unwrap();
+        assert_eq!(current, Appended::New { seq: 2 }, "{engine}");
+        assert_eq!(store.draft(BEN, GROUP).await.unwrap(), None, "{engine}: sent, so cleared");
+        // A member no more; a group dismissed.
+        assert!(store.leave_group(BEN, GROUP).await.unwrap(), "{engine}");
+        assert_eq!(store.append_message(group, from(BEN, "f4", "Ben", 5_000)).await.unwrap(), Appended::Stale);
+        assert!(store.dismiss_group(GROUP, 9_000).await.unwrap(), "{engine}");
+        assert_eq!(store.append_message(group, from(ANN, "f5", "Ann", 0)).await.unwrap(), Appended::Stale);
+        let window = SeqWindow { after: 0, up_to: i64::MAX, limit: 9, newest_first: false };
+        let stored: Vec<(i64, String)> =
+            store.messages(group, window).await.unwrap().into_iter().map(|m| (m.seq, m.msg_id)).collect();
+        assert_eq!(stored, [(1, "f1".to_owned()), (2, "f3".to_owned())], "{engine}");
     }
 }

@@ -165,6 +165,23 @@ pub struct NewMessage {
     /// bot): the sender's draft there is deleted with the message, emitting
     /// [`crate::domain::event::Event::Draft`] when there was one.
     pub sender_peer: Id,
+    /// What the send was decided on, checked again as it is stored.
+    pub facts: SendFacts,
+}
+
+/// What the rules found of a message's sender when they let it be sent: a
+/// member of the chat (whose peer is not a dismissed group), gagged until
+/// `gag_until_ms`, and named `sender_name` when the preview names the
+/// sender. The store writes the message only while all of it still holds,
+/// in the write's own transaction, and answers [`Appended::Stale`]
+/// otherwise, so that a send decided on what it remembered, or on what
+/// changed just after it looked, is never stored against the rules.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SendFacts {
+    /// When the sender's gag in the chat ends (ms; 0 when not gagged).
+    pub gag_until_ms: i64,
+    /// The sender's name as the preview shows it; None when it shows none.
+    pub sender_name: Option<String>,
 }
 
 /// What a store's writes waited for under other instances' list leases
@@ -188,6 +205,9 @@ pub enum Appended {
     Retry { seq: i64, sent_ms: i64 },
     /// Another sender's message in this chat has this `msg_id`: nothing changed.
     IdTaken,
+    /// The message's [`SendFacts`] no longer hold (the sender left or was
+    /// gagged or renamed, the group was dismissed): nothing changed.
+    Stale,
 }
 
 /// A stored message, as history shows it.

@@ -64,7 +64,7 @@ impl Service {
         if !ContentType::from_code(meta.content_type).is_some_and(ContentType::is_textual) {
             return Err(Error::invalid("only text, markdown and html messages can be edited"));
         }
-        let mentions = self.counted_mentions(user, &peer, &mentions).await?;
+        let mentions = self.counted_mentions(user, peer.id, peer.kind, &mentions).await?;
         let group_sender = match peer.kind {
             ChatType::Group => Some(self.name_of(user).await?),
             ChatType::User | ChatType::Bot => None,

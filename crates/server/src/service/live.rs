@@ -133,6 +133,8 @@ impl Parts {
             lists: cache,
             tokens: None,
             order_locks: Arc::from(Vec::new()),
+            // It sends nothing.
+            send_targets: Arc::new(super::send_targets::SendTargets::new(1)),
             live: self.live.upgrade()?,
             purges: Arc::default(),
         })

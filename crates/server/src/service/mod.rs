@@ -20,6 +20,8 @@
 //! - [`drafts`]: what users type, kept per chat and pushed to their other
 //!   devices.
 //! - [`token_cache`]: which user a token belongs to.
+//! - `send_targets`: what recent sends were decided on (a sender's chat,
+//!   gag and name), which the store checks again as it writes.
 //! - [`clock_reads`]: one read of the list clock for the list requests
 //!   waiting at once.
 //!
@@ -50,6 +52,7 @@ pub mod list_wire;
 pub mod live;
 pub mod msg;
 pub mod pins;
+mod send_targets;
 pub mod token_cache;
 pub mod user;
 
@@ -69,6 +72,9 @@ use token_cache::TokenCache;
 
 /// Most tokens kept in memory (about 100 bytes each).
 const TOKEN_CACHE_CAPACITY: usize = 100_000;
+/// Most send targets kept, and most senders' names (each a few dozen
+/// bytes; see [`send_targets`]).
+const SEND_TARGETS_CAPACITY: usize = 65_536;
 /// Locks that order sends within a chat (see [`Service::order_lock`]).
 const ORDER_LOCKS: usize = 64;
 
@@ -83,6 +89,8 @@ pub struct Service {
     /// nobody.
     tokens: Option<Arc<TokenCache>>,
     order_locks: Arc<[tokio::sync::Mutex<()>]>,
+    /// What recent sends were decided on (see [`send_targets`]).
+    send_targets: Arc<send_targets::SendTargets>,
     live: Arc<live::LiveLists>,
     clock: Arc<clock_reads::ClockReads>,
     /// Purges of dismissed groups' member rows running (see `groups::purge`).
@@ -113,7 +121,8 @@ impl Service {
         let purges = Arc::default();
         tokio::spawn(groups::sweep_dismissals(Arc::clone(&store), Arc::clone(&purges)));
         let clock = Arc::new(clock_reads::ClockReads::new(Arc::clone(&store)));
-        Self { store, hub, lists, tokens, order_locks, live, clock, purges }
+        let send_targets = Arc::new(send_targets::SendTargets::new(SEND_TARGETS_CAPACITY));
+        Self { store, hub, lists, tokens, order_locks, send_targets, live, clock, purges }
     }
 
     /// How the list cache is doing; None when lists are not cached.
@@ -190,10 +199,10 @@ impl Service {
     /// The lock that orders sends within one chat: held from before a
     /// message's send time is taken until it is stored, so send times grow
     /// with `msg_seq` (the store emits pushes in commit order).
-    fn order_lock(&self, sender: Id, peer: &Entity) -> &tokio::sync::Mutex<()> {
-        let key = match peer.kind {
-            ChatType::Group => peer.id.get() as u64,
-            _ => (sender.get() as u64) ^ (peer.id.get() as u64),
+    fn order_lock(&self, sender: Id, peer: Id, kind: ChatType) -> &tokio::sync::Mutex<()> {
+        let key = match kind {
+            ChatType::Group => peer.get() as u64,
+            _ => (sender.get() as u64) ^ (peer.get() as u64),
         };
         &self.order_locks[(key % self.order_locks.len() as u64) as usize]
     }

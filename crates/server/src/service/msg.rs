@@ -4,10 +4,12 @@ use prost::Message as _;
 use yhconv_proto::pb::{MsgContent, SendMessage};
 use yhconv_proto::{ChatType, ContentType};
 
+use super::send_targets::SendTarget;
 use super::{now_ms, Service};
 use crate::domain::error::{Error, Result};
+use crate::domain::event::ChatRef;
 use crate::domain::ids::Id;
-use crate::domain::model::{Appended, Entity, MentionTarget, NewMessage, ReadPosition};
+use crate::domain::model::{Appended, Entity, MentionTarget, NewMessage, ReadPosition, SendFacts};
 use crate::preview::preview;
 
 /// Longest accepted `msg_id`, in bytes.
@@ -58,21 +60,28 @@ pub(super) async fn resolve_typed(
     chat_id: &str,
     chat_type: u64,
 ) -> Result<(Entity, Option<ReadPosition>)> {
-    let declared = ChatType::from_code(chat_type)
-        .ok_or_else(|| Error::invalid(format!("unknown chat_type {chat_type} (1, 2 or 3)")))?;
+    let declared = declared_type(chat_type)?;
     let id = Id::parse(chat_id, "chat_id")?;
     let (peer, position) =
         service.store.read_position(user, id).await?.ok_or_else(|| Error::UnknownChat(id.to_string()))?;
-    if peer.kind != declared {
+    check_declared(peer.id, peer.kind, declared)?;
+    Ok((peer, position))
+}
+
+/// The chat type a request declares.
+fn declared_type(chat_type: u64) -> Result<ChatType> {
+    ChatType::from_code(chat_type).ok_or_else(|| Error::invalid(format!("unknown chat_type {chat_type} (1, 2 or 3)")))
+}
+
+/// Whether the chat `peer` is of the type the request declared.
+fn check_declared(peer: Id, kind: ChatType, declared: ChatType) -> Result<()> {
+    if kind != declared {
         return Err(Error::invalid(format!(
-            "chat {} is a {}, not a {} (chat_type {})",
-            peer.id,
-            peer.kind,
-            declared,
+            "chat {peer} is a {kind}, not a {declared} (chat_type {})",
             declared.code()
         )));
     }
-    Ok((peer, position))
+    Ok(())
 }
 
 fn parse_mentions(content: &MsgContent) -> Result<Vec<MentionTarget>> {
@@ -177,75 +186,138 @@ impl Service {
     pub(super) async fn counted_mentions(
         &self,
         user: Id,
-        peer: &Entity,
+        peer: Id,
+        kind: ChatType,
         mentions: &[MentionTarget],
     ) -> Result<Vec<MentionTarget>> {
         let named: Vec<Id> = mentions
             .iter()
             .filter_map(|m| match m {
-                MentionTarget::User(id) if peer.kind == ChatType::Group && *id != user => Some(*id),
+                MentionTarget::User(id) if kind == ChatType::Group && *id != user => Some(*id),
                 _ => None,
             })
             .collect();
         let members = match named.is_empty() {
             true => Vec::new(),
-            false => self.store.members_among(peer.id, named).await?,
+            false => self.store.members_among(peer, named).await?,
         };
-        Ok(effective_mentions(peer.kind, user, peer.id, mentions, &members))
+        Ok(effective_mentions(kind, user, peer, mentions, &members))
     }
 
     /// Stores a message from `user` (the store pushes it); a retried
     /// `msg_id` is answered as a success and stored once.
+    ///
+    /// The sender's conversation, gag and name come from memory when they
+    /// were used before ([`super::send_targets`]); the store checks them
+    /// again as it writes, and when they changed the send is decided again
+    /// on what the store says now.
     pub async fn send_message(&self, user: Id, req: Outgoing) -> Result<Sent> {
-        let CheckedSend { msg_id, chat_id, chat_type, content_type, content, mentions, quote_msg_id } =
-            check_send(req)?;
-        let id = Id::parse(&chat_id, "chat_id")?;
-        self.check_not_self(user, id)?;
-        // Both lookups at once: with PostgreSQL each is a round trip.
-        let ((peer, position), sender) = tokio::try_join!(resolve_typed(self, user, &chat_id, chat_type), async {
-            self.store
-                .entity(user)
-                .await?
-                .ok_or_else(|| Error::Internal(anyhow::anyhow!("sender {user} no longer exists")))
-        })?;
-        let chat = match position {
-            Some(position) => position.chat,
-            // A group lists its members; a chat with a user or bot begins
-            // with its first message.
-            None if peer.kind == ChatType::Group => return Err(Error::NotMember(peer.id.to_string())),
-            None => self.store.open_conversation(user, &peer).await?,
-        };
-        if position.is_some_and(|p| super::groups::is_gagged(p.gag_until_ms, now_ms())) {
-            return Err(Error::invalid(super::groups::texts::GAGGED));
-        }
-        let mentions = self.counted_mentions(user, &peer, &mentions).await?;
-        let group_sender = (peer.kind == ChatType::Group).then_some(sender.name.as_str());
-        let preview = preview(content_type, &content, group_sender);
-        // A chat whose pushes lag behind its sends waits here (per-chat
-        // back-pressure: other chats' sends do not).
-        self.hub.wait_for_room(chat).await;
-        // Held until stored, so that send times grow with msg_seq.
-        let _order = self.order_lock(user, &peer).lock().await;
-        let new = NewMessage {
-            sender: user,
-            msg_id: msg_id.clone(),
-            content_type,
-            content: content.encode_to_vec(),
-            quote_msg_id,
-            preview,
-            mentions,
-            sent_ms: now_ms(),
-            // The sender's own message never counts as unread for them.
-            read_by_sender: true,
-            sender_peer: peer.id,
-        };
-        match self.store.append_message(chat, new).await? {
-            Appended::New { seq } => Ok(Sent { seq, duplicate: false }),
-            Appended::Retry { seq, .. } => Ok(Sent { seq, duplicate: true }),
-            Appended::IdTaken => {
-                Err(Error::invalid(format!("msg_id {msg_id:?} is already used by another sender in this chat")))
+        let checked = check_send(req)?;
+        let peer = Id::parse(&checked.chat_id, "chat_id")?;
+        self.check_not_self(user, peer)?;
+        let declared = declared_type(checked.chat_type)?;
+        for fresh in [false, true, true] {
+            let (chat, kind, new) = match self.decide_send(user, peer, declared, &checked, fresh).await {
+                // Kept facts may let a send through (the store checks
+                // them); only the store's own refuse it.
+                Err(_) if !fresh => self.decide_send(user, peer, declared, &checked, true).await?,
+                decided => decided?,
+            };
+            // A chat whose pushes lag behind its sends waits here (per-chat
+            // back-pressure: other chats' sends do not).
+            self.hub.wait_for_room(chat).await;
+            // Held until stored, so that send times grow with msg_seq.
+            let _order = self.order_lock(user, peer, kind).lock().await;
+            match self.store.append_message(chat, NewMessage { sent_ms: now_ms(), ..new }).await? {
+                Appended::New { seq } => return Ok(Sent { seq, duplicate: false }),
+                Appended::Retry { seq, .. } => return Ok(Sent { seq, duplicate: true }),
+                Appended::IdTaken => {
+                    let msg_id = &checked.msg_id;
+                    return Err(Error::invalid(format!(
+                        "msg_id {msg_id:?} is already used by another sender in this chat"
+                    )));
+                }
+                Appended::Stale => self.send_targets.forget(user, peer),
             }
         }
+        // Only when the chat changed under three tries in a row.
+        Err(Error::invalid("the chat changed while the message was being sent: send it again"))
+    }
+
+    /// The message `checked` from `user` to `peer` as the rules let it be
+    /// sent (its chat, the chat's type, the message but for its time),
+    /// decided on what is kept of the sender and the chat unless `fresh`.
+    async fn decide_send(
+        &self,
+        user: Id,
+        peer: Id,
+        declared: ChatType,
+        checked: &CheckedSend,
+        fresh: bool,
+    ) -> Result<(ChatRef, ChatType, NewMessage)> {
+        // Both at once: with PostgreSQL each is a round trip when not kept.
+        let (target, name) =
+            tokio::try_join!(self.send_target(user, peer, checked, declared, fresh), self.sender_name(user, fresh))?;
+        if super::groups::is_gagged(target.gag_until_ms, now_ms()) {
+            return Err(Error::invalid(super::groups::texts::GAGGED));
+        }
+        let mentions = self.counted_mentions(user, peer, target.kind, &checked.mentions).await?;
+        let group_sender = (target.kind == ChatType::Group).then_some(name);
+        let new = NewMessage {
+            sender: user,
+            msg_id: checked.msg_id.clone(),
+            content_type: checked.content_type,
+            content: checked.content.encode_to_vec(),
+            quote_msg_id: checked.quote_msg_id.clone(),
+            preview: preview(checked.content_type, &checked.content, group_sender.as_deref()),
+            mentions,
+            sent_ms: 0,
+            // The sender's own message never counts as unread for them.
+            read_by_sender: true,
+            sender_peer: peer,
+            facts: SendFacts { gag_until_ms: target.gag_until_ms, sender_name: group_sender },
+        };
+        Ok((target.chat, target.kind, new))
+    }
+
+    /// `user`'s conversation with `peer`, kept or (when not kept, or
+    /// `fresh`) read: a group lists its members; a chat with a user or bot
+    /// begins with its first message.
+    async fn send_target(
+        &self,
+        user: Id,
+        peer: Id,
+        checked: &CheckedSend,
+        declared: ChatType,
+        fresh: bool,
+    ) -> Result<SendTarget> {
+        if let Some(kept) = self.send_targets.target(user, peer).filter(|_| !fresh) {
+            check_declared(peer, kept.kind, declared)?;
+            return Ok(kept);
+        }
+        let (entity, position) = resolve_typed(self, user, &checked.chat_id, checked.chat_type).await?;
+        let (chat, gag_until_ms) = match position {
+            Some(position) => (position.chat, position.gag_until_ms),
+            None if entity.kind == ChatType::Group => return Err(Error::NotMember(peer.to_string())),
+            None => (self.store.open_conversation(user, &entity).await?, 0),
+        };
+        let target = SendTarget { peer, kind: entity.kind, chat, gag_until_ms };
+        self.send_targets.keep_target(user, target);
+        Ok(target)
+    }
+
+    /// The sender's name, kept or (when not kept, or `fresh`) read.
+    async fn sender_name(&self, user: Id, fresh: bool) -> Result<String> {
+        if let Some(kept) = self.send_targets.name(user).filter(|_| !fresh) {
+            return Ok(kept);
+        }
+        let sender = self
+            .store
+            .entity(user)
+            .await?
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("sender {user} no longer exists")))?;
+        self.send_targets.keep_name(user, sender.name.clone());
+        Ok(sender.name)
     }
 }
 

@@ -14,7 +14,7 @@ use crate::domain::event::{ChatRef, Event, MessageKey, SocketOrigin};
 use crate::domain::ids::Id;
 use crate::domain::list_change::ListFact;
 use crate::domain::model::{
-    AddressedMessage, Appended, ConversationRow, Entity, MentionRow, NewMessage, ReadPosition, SeqWindow,
+    AddressedMessage, Appended, ConversationRow, Entity, MentionRow, NewMessage, ReadPosition, SendFacts, SeqWindow,
     StoredMessage, ViewChange,
 };
 use crate::store::columns::mention_target_id;
@@ -232,11 +232,17 @@ pub(super) async fn change_view<C: GenericClient>(
 /// sequence numbers one after another) and the new number goes on to the
 /// other writes. `$1` chat, `$2` preview, `$3` sender, `$4` sent time,
 /// `$5` msg_id, `$6` content type, `$7` content, `$8` quoted msg_id, `$9`
-/// whether the sender has read it, `$10` the mentioned ids (0 for all).
+/// whether the sender has read it, `$10` the mentioned ids (0 for all),
+/// `$11` and `$12` the [`SendFacts`]: nothing is bumped unless they hold,
+/// and then the statement refuses.
 const STORE_MESSAGE: &str = "\
     WITH bumped AS ( \
         UPDATE chat SET last_seq = last_seq + 1, last_preview = $2, last_sender_id = $3, last_message_ms = $4 \
-        WHERE id = $1 RETURNING last_seq), \
+        WHERE id = $1 \
+          AND EXISTS (SELECT 1 FROM member m JOIN entity e ON e.id = m.peer_id \
+                      WHERE m.chat_id = $1 AND m.user_id = $3 AND e.dismissed_ms = 0 AND m.gag_until_ms = $11) \
+          AND ($12::TEXT IS NULL OR EXISTS (SELECT 1 FROM entity WHERE id = $3 AND name = $12)) \
+        RETURNING last_seq), \
     stored AS ( \
         INSERT INTO message (chat_id, seq, msg_id, sender_id, content_type, content, quote_msg_id, sent_ms) \
         SELECT $1, last_seq, $5, $3, $6, $7, $8, $4 FROM bumped RETURNING seq), \
@@ -247,7 +253,10 @@ const STORE_MESSAGE: &str = "\
         INSERT INTO mention (chat_id, target_id, seq, mentioner_id) \
         SELECT $1, target, bumped.last_seq, $3 FROM bumped, unnest($10::BIGINT[]) AS target \
         ON CONFLICT DO NOTHING) \
-    SELECT seq FROM stored";
+    SELECT COALESCE((SELECT seq FROM stored), yhconv_refuse('send facts changed')) AS seq";
+
+/// The SQLSTATE of `yhconv_refuse` (migration 0011).
+const REFUSED: &str = "YH001";
 
 /// Stores one message in one transaction of one round trip: O(1 +
 /// mentions) rows touched, whatever the chat size. `BEGIN`, the message
@@ -255,7 +264,9 @@ const STORE_MESSAGE: &str = "\
 /// last), the cleared draft and `COMMIT` go in one pipeline, so the chat's
 /// row stays locked only while PostgreSQL runs it. A retry, or a msg_id
 /// another sender took in the chat, fails the insert on a unique index and
-/// rolls the whole back; the stored message then says which it was.
+/// rolls the whole back; the stored message then says which it was. So
+/// does a message whose [`SendFacts`] no longer hold: it refuses
+/// (`yhconv_refuse`, SQLSTATE [`REFUSED`]) before anything is written.
 pub(super) async fn append_message(tx: Tx, chat: ChatRef, msg: NewMessage) -> Result<Appended> {
     let client = tx.client();
     let store = client.prepare_cached(STORE_MESSAGE).await?;
@@ -272,8 +283,9 @@ pub(super) async fn append_message(tx: Tx, chat: ChatRef, msg: NewMessage) -> Re
     let peer = msg.sender_peer.get();
     let draft_event = Event::Draft { user: msg.sender, peer: msg.sender_peer, origin: SocketOrigin::NONE }.encode();
 
+    let SendFacts { gag_until_ms, sender_name } = &msg.facts;
     let seq = std::sync::Mutex::new(None::<i64>);
-    let row: [Param<'_>; 10] = [
+    let row: [Param<'_>; 12] = [
         &chat.0,
         &msg.preview,
         &sender,
@@ -284,6 +296,8 @@ pub(super) async fn append_message(tx: Tx, chat: ChatRef, msg: NewMessage) -> Re
         &msg.quote_msg_id,
         &msg.read_by_sender,
         &targets,
+        gag_until_ms,
+        sender_name,
     ];
     let seq_ref = &seq;
     let writes: Vec<Pipelined<'_>> = vec![Box::pin(async move {
@@ -303,6 +317,10 @@ pub(super) async fn append_message(tx: Tx, chat: ChatRef, msg: NewMessage) -> Re
     match committed {
         Ok(()) => begun?,
         Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => return taken_msg_id(tx, chat, &msg, e).await,
+        Err(e) if e.code().map(SqlState::code) == Some(REFUSED) => {
+            tx.finished().await;
+            return Ok(Appended::Stale);
+        }
         Err(e) => return Err(e.into()),
     };
     let seq = seq.into_inner().unwrap_or_else(|p| p.into_inner());

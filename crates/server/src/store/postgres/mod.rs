@@ -51,6 +51,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0008_groups_friends.sql"),
     include_str!("0009_drafts.sql"),
     include_str!("0010_list_leases.sql"),
+    include_str!("0011_refuse.sql"),
 ];
 /// Advisory lock key held while migrating ("yhconv" in ASCII, as a number).
 const MIGRATION_LOCK: i64 = 0x7968_636f_6e76;

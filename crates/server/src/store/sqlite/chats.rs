@@ -10,7 +10,7 @@ use crate::domain::event::{ChatRef, Event, MessageKey};
 use crate::domain::ids::Id;
 use crate::domain::list_change::ListFact;
 use crate::domain::model::{
-    AddressedMessage, Appended, ConversationRow, Entity, MentionRow, NewMessage, ReadPosition, SeqWindow,
+    AddressedMessage, Appended, ConversationRow, Entity, MentionRow, NewMessage, ReadPosition, SendFacts, SeqWindow,
     StoredMessage, ViewChange,
 };
 use crate::store::columns::mention_target_id;
@@ -276,6 +276,9 @@ pub(super) fn append_message(
     chat: ChatRef,
     msg: NewMessage,
 ) -> Result<Appended> {
+    if !send_facts_hold(tx, chat, &msg)? {
+        return Ok(Appended::Stale);
+    }
     let earlier = tx
         .prepare_cached("SELECT seq, sent_ms FROM message WHERE sender_id = ?1 AND msg_id = ?2")?
         .query_row(params![msg.sender.get(), msg.msg_id], |r| Ok((r.get("seq")?, r.get("sent_ms")?)))
@@ -323,6 +326,26 @@ pub(super) fn append_message(
     outbox.list(ListFact::Chat(chat));
     super::drafts::clear_draft(tx, outbox, msg.sender, msg.sender_peer)?;
     Ok(Appended::New { seq })
+}
+
+/// Whether the [`SendFacts`] a message was decided on still hold: the
+/// sender's member row in the chat, its peer not a dismissed group, with
+/// that gag, and the sender named so when the preview names them.
+fn send_facts_hold(tx: &Transaction<'_>, chat: ChatRef, msg: &NewMessage) -> Result<bool> {
+    let SendFacts { gag_until_ms, sender_name } = &msg.facts;
+    let member = tx
+        .prepare_cached(
+            "SELECT 1 FROM member m JOIN entity e ON e.id = m.peer_id \
+             WHERE m.chat_id = ?1 AND m.user_id = ?2 AND e.dismissed_ms = 0 AND m.gag_until_ms = ?3",
+        )?
+        .exists(params![chat.0, msg.sender.get(), gag_until_ms])?;
+    let named = match sender_name {
+        None => true,
+        Some(name) => tx
+            .prepare_cached("SELECT 1 FROM entity WHERE id = ?1 AND name = ?2")?
+            .exists(params![msg.sender.get(), name])?,
+    };
+    Ok(member && named)
 }
 
 /// The columns of a stored message, with its sender prefixed `s_`.

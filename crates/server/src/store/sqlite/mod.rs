@@ -47,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0008_groups_friends.sql"),
     include_str!("0009_drafts.sql"),
     include_str!("0010_list_leases.sql"),
+    include_str!("0011_refuse.sql"),
 ];
 
 /// How hard SQLite syncs a commit to disk.

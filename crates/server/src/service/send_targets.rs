@@ -1,0 +1,72 @@
+//! What a send needs to know of its sender and chat, kept in memory so
+//! that a send costs no lookup before its write: the chat row of the
+//! sender's conversation with a peer, the sender's gag there, and the
+//! sender's name.
+//!
+//! Nothing here needs to be current. The rules decide on what is kept and
+//! hand it to the store with the message ([`SendFacts`]); the store writes
+//! the message only while those facts still hold, in the write's own
+//! transaction, and answers [`Appended::Stale`] otherwise. The send then
+//! forgets what it kept and decides again on what the store says now. So
+//! a change made anywhere (another instance's gag, a leave, a rename)
+//! costs the next send one more try, never a message stored against the
+//! rules; and a send decided on what it had just read is checked the same
+//! way, which also closes the gap between its reads and its write.
+//!
+//! [`SendFacts`]: crate::domain::model::SendFacts
+//! [`Appended::Stale`]: crate::domain::model::Appended::Stale
+
+use quick_cache::sync::Cache;
+use yhconv_proto::ChatType;
+
+use crate::domain::event::ChatRef;
+use crate::domain::ids::Id;
+
+/// A sender's conversation with a peer, as a send needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct SendTarget {
+    pub peer: Id,
+    pub kind: ChatType,
+    pub chat: ChatRef,
+    /// When the sender's gag there ends (ms; 0 when not gagged).
+    pub gag_until_ms: i64,
+}
+
+/// Recently used send targets and senders' names.
+pub(super) struct SendTargets {
+    targets: Cache<(Id, Id), SendTarget>,
+    names: Cache<Id, String>,
+}
+
+impl SendTargets {
+    /// Keeps at most `capacity` targets and as many names.
+    pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        Self { targets: Cache::new(capacity), names: Cache::new(capacity) }
+    }
+
+    /// The kept target of `sender`'s sends to `peer`.
+    pub fn target(&self, sender: Id, peer: Id) -> Option<SendTarget> {
+        self.targets.get(&(sender, peer))
+    }
+
+    pub fn keep_target(&self, sender: Id, target: SendTarget) {
+        self.targets.insert((sender, target.peer), target);
+    }
+
+    /// The kept name of `sender`.
+    pub fn name(&self, sender: Id) -> Option<String> {
+        self.names.get(&sender)
+    }
+
+    pub fn keep_name(&self, sender: Id, name: String) {
+        self.names.insert(sender, name);
+    }
+
+    /// Forgets what a send to `peer` by `sender` was decided on, once the
+    /// store found it no longer holds.
+    pub fn forget(&self, sender: Id, peer: Id) {
+        self.targets.remove(&(sender, peer));
+        self.names.remove(&sender);
+    }
+}
