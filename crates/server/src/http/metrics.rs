@@ -1,6 +1,7 @@
 //! `GET /metrics`: Prometheus text format. Requests and latencies by route,
 //! method and status, open connections and the ones refused or timed out,
-//! live push sockets and why sockets closed, and how the list cache is doing.
+//! live push sockets and why sockets closed, how sends were decided, and how
+//! the list cache is doing.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -91,7 +92,7 @@ impl Metrics {
             "Push sockets ended, by reason (client: the client left or the socket broke)",
             socket_closes.clone(),
         );
-        registry.register_collector(Box::new(ListCacheCollector(service.clone())));
+        registry.register_collector(Box::new(ServiceCollector(service.clone())));
         registry.register_collector(Box::new(PushCollector(service.clone())));
         Arc::new(Self { registry, requests, latency, sockets, connections, refused, header_timeouts, socket_closes })
     }
@@ -114,18 +115,28 @@ impl Metrics {
     }
 }
 
-/// The list cache's figures, read at each scrape (nothing when lists are
-/// not cached).
-struct ListCacheCollector(Service);
+/// The service's figures, read at each scrape: how sends were decided, and
+/// the list cache's (nothing of those when lists are not cached).
+struct ServiceCollector(Service);
 
-impl std::fmt::Debug for ListCacheCollector {
+impl std::fmt::Debug for ServiceCollector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ListCacheCollector")
+        f.write_str("ServiceCollector")
     }
 }
 
-impl Collector for ListCacheCollector {
+impl Collector for ServiceCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let sends = self.0.send_target_stats();
+        let counters = [
+            ("sends_decided_on_kept_facts", "Sends decided with no lookup, on what the last send kept", sends.kept),
+            (
+                "sends_decided_again",
+                "Sends refused by the store because what they were decided on had changed, then decided again",
+                sends.decided_again,
+            ),
+        ];
+        encode_figures(&mut encoder, &counters, &[])?;
         let Some(stats) = self.0.list_cache_stats() else {
             return Ok(());
         };

@@ -20,7 +20,7 @@
 //! - [`drafts`]: what users type, kept per chat and pushed to their other
 //!   devices.
 //! - [`token_cache`]: which user a token belongs to.
-//! - `send_targets`: what recent sends were decided on (a sender's chat,
+//! - [`send_targets`]: what recent sends were decided on (a sender's chat,
 //!   gag and name), which the store checks again as it writes.
 //! - [`clock_reads`]: one read of the list clock for the list requests
 //!   waiting at once.
@@ -52,7 +52,7 @@ pub mod list_wire;
 pub mod live;
 pub mod msg;
 pub mod pins;
-mod send_targets;
+pub mod send_targets;
 pub mod token_cache;
 pub mod user;
 
@@ -123,6 +123,11 @@ impl Service {
         let clock = Arc::new(clock_reads::ClockReads::new(Arc::clone(&store)));
         let send_targets = Arc::new(send_targets::SendTargets::new(SEND_TARGETS_CAPACITY));
         Self { store, hub, lists, tokens, order_locks, send_targets, live, clock, purges }
+    }
+
+    /// How sends were decided: on kept facts, or again once those changed.
+    pub fn send_target_stats(&self) -> send_targets::SendTargetStats {
+        self.send_targets.stats()
     }
 
     /// How the list cache is doing; None when lists are not cached.

@@ -291,7 +291,7 @@ impl Service {
         declared: ChatType,
         fresh: bool,
     ) -> Result<SendTarget> {
-        if let Some(kept) = self.send_targets.target(user, peer).filter(|_| !fresh) {
+        if let Some(kept) = (!fresh).then(|| self.send_targets.target(user, peer)).flatten() {
             check_declared(peer, kept.kind, declared)?;
             return Ok(kept);
         }
@@ -308,7 +308,7 @@ impl Service {
 
     /// The sender's name, kept or (when not kept, or `fresh`) read.
     async fn sender_name(&self, user: Id, fresh: bool) -> Result<String> {
-        if let Some(kept) = self.send_targets.name(user).filter(|_| !fresh) {
+        if let Some(kept) = (!fresh).then(|| self.send_targets.name(user)).flatten() {
             return Ok(kept);
         }
         let sender = self

@@ -16,6 +16,8 @@
 //! [`SendFacts`]: crate::domain::model::SendFacts
 //! [`Appended::Stale`]: crate::domain::model::Appended::Stale
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use quick_cache::sync::Cache;
 use yhconv_proto::ChatType;
 
@@ -36,18 +38,41 @@ pub(super) struct SendTarget {
 pub(super) struct SendTargets {
     targets: Cache<(Id, Id), SendTarget>,
     names: Cache<Id, String>,
+    /// Sends decided on a kept target, and sends decided again because
+    /// what they were decided on had changed (for `/metrics`).
+    kept: AtomicU64,
+    decided_again: AtomicU64,
+}
+
+/// How sends were decided (running totals).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SendTargetStats {
+    /// Sends decided on a kept target, with no lookup.
+    pub kept: u64,
+    /// Sends the store refused because what they were decided on had
+    /// changed, then decided again.
+    pub decided_again: u64,
 }
 
 impl SendTargets {
     /// Keeps at most `capacity` targets and as many names.
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
-        Self { targets: Cache::new(capacity), names: Cache::new(capacity) }
+        Self {
+            targets: Cache::new(capacity),
+            names: Cache::new(capacity),
+            kept: AtomicU64::new(0),
+            decided_again: AtomicU64::new(0),
+        }
     }
 
     /// The kept target of `sender`'s sends to `peer`.
     pub fn target(&self, sender: Id, peer: Id) -> Option<SendTarget> {
-        self.targets.get(&(sender, peer))
+        let kept = self.targets.get(&(sender, peer));
+        if kept.is_some() {
+            self.kept.fetch_add(1, Ordering::Relaxed);
+        }
+        kept
     }
 
     pub fn keep_target(&self, sender: Id, target: SendTarget) {
@@ -66,7 +91,16 @@ impl SendTargets {
     /// Forgets what a send to `peer` by `sender` was decided on, once the
     /// store found it no longer holds.
     pub fn forget(&self, sender: Id, peer: Id) {
+        self.decided_again.fetch_add(1, Ordering::Relaxed);
         self.targets.remove(&(sender, peer));
         self.names.remove(&sender);
+    }
+
+    /// How sends were decided so far.
+    pub fn stats(&self) -> SendTargetStats {
+        SendTargetStats {
+            kept: self.kept.load(Ordering::Relaxed),
+            decided_again: self.decided_again.load(Ordering::Relaxed),
+        }
     }
 }
