@@ -129,7 +129,11 @@ impl Collector for ServiceCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let sends = self.0.send_target_stats();
         let counters = [
-            ("sends_decided_on_kept_facts", "Sends decided with no lookup, on what the last send kept", sends.kept),
+            (
+                "send_targets_found_kept",
+                "Sends that found their chat, and the sender's gag there, kept from the sender's last send into it",
+                sends.kept,
+            ),
             (
                 "sends_decided_again",
                 "Sends refused by the store because what they were decided on had changed, then decided again",

@@ -38,7 +38,7 @@ pub(super) struct SendTarget {
 pub(super) struct SendTargets {
     targets: Cache<(Id, Id), SendTarget>,
     names: Cache<Id, String>,
-    /// Sends decided on a kept target, and sends decided again because
+    /// Sends that found their target kept, and sends decided again because
     /// what they were decided on had changed (for `/metrics`).
     kept: AtomicU64,
     decided_again: AtomicU64,
@@ -47,7 +47,8 @@ pub(super) struct SendTargets {
 /// How sends were decided (running totals).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SendTargetStats {
-    /// Sends decided on a kept target, with no lookup.
+    /// Sends that found their target kept (no lookup, unless a refusal
+    /// decided on it had to be decided again on fresh facts).
     pub kept: u64,
     /// Sends the store refused because what they were decided on had
     /// changed, then decided again.
