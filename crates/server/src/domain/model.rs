@@ -174,8 +174,10 @@ pub struct NewMessage {
 /// `gag_until_ms`, and named `sender_name` when the preview names the
 /// sender. The store writes the message only while all of it still holds,
 /// in the write's own transaction, and answers [`Appended::Stale`]
-/// otherwise, so that a send decided on what it remembered, or on what
-/// changed just after it looked, is never stored against the rules.
+/// otherwise, so that a send decided on what it remembered is never
+/// stored against the rules, nor one decided on what changed just after
+/// it looked (PostgreSQL: unless that commits while the write waits for
+/// the chat's row).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SendFacts {
     /// When the sender's gag in the chat ends (ms; 0 when not gagged).

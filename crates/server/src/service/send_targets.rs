@@ -11,7 +11,8 @@
 //! a change made anywhere (another instance's gag, a leave, a rename)
 //! costs the next send one more try, never a message stored against the
 //! rules; and a send decided on what it had just read is checked the same
-//! way, which also closes the gap between its reads and its write.
+//! way, which also narrows the gap between its reads and its write to the
+//! write's own statement (closes it, with SQLite's one writer).
 //!
 //! [`SendFacts`]: crate::domain::model::SendFacts
 //! [`Appended::Stale`]: crate::domain::model::Appended::Stale
