@@ -696,7 +696,7 @@ async fn load(hub: &Hub, store: &dyn Store, key: MessageKey, kind: PushKind) -> 
                     }
                 }
             }
-            members.into_iter().map(|m| (m, peer)).collect()
+            group_receivers(peer, members)
         }
     };
     let content = match kind {
@@ -708,6 +708,16 @@ async fn load(hub: &Hub, store: &dyn Store, key: MessageKey, kind: PushKind) -> 
         PushKind::New | PushKind::Edited => MsgContent::decode(stored.message.content.as_slice()).unwrap_or_default(),
     };
     Some((PushFrames::new(&stored, &content, kind), receivers))
+}
+
+/// A group message's receivers, in the order of their ids whatever order
+/// the online index's sets and the database's answer came in: consecutive
+/// messages join into one delivery (one write per socket) only when their
+/// receivers compare equal, and without one order they did not whenever
+/// the index had changed or was still loading between two loads.
+fn group_receivers(group: Id, mut members: Vec<Id>) -> Vec<(Id, Id)> {
+    members.sort_unstable();
+    members.into_iter().map(|member| (member, group)).collect()
 }
 
 /// One message's push frames, encoded once for all its receivers. The
@@ -838,6 +848,16 @@ pub fn encode_heartbeat_ack(seq: &str) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_same_members_in_any_order_are_the_same_receivers() {
+        let group = Id::from_raw(9);
+        let members: Vec<Id> = (1..=50).map(Id::from_raw).collect();
+        let mut shuffled = members.clone();
+        shuffled.reverse();
+        shuffled.swap(3, 40);
+        assert_eq!(group_receivers(group, members), group_receivers(group, shuffled));
+    }
     use crate::domain::model::{Entity, StoredMessage};
 
     fn entity(id: i64, kind: ChatType, name: &str) -> Entity {
