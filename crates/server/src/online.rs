@@ -323,14 +323,23 @@ async fn load_groups(index: Weak<OnlineGroups>, store: Arc<dyn Store>) {
                 continue;
             }
         }
-        for (user, ticket) in online.take_queued() {
-            match store.groups_of(user).await {
-                Ok(groups) => online.install(user, ticket, groups),
-                Err(e) => {
-                    tracing::warn!(error = %e, %user, "online index: cannot read the user's groups");
-                    online.requeue(user);
-                    tokio::time::sleep(RETRY_DELAY).await;
+        let batch = online.take_queued();
+        match store.groups_of(batch.iter().map(|&(user, _)| user).collect()).await {
+            Ok(pairs) => {
+                let mut groups: HashMap<Id, Vec<Id>> = HashMap::new();
+                for (user, group) in pairs {
+                    groups.entry(user).or_default().push(group);
                 }
+                for (user, ticket) in batch {
+                    online.install(user, ticket, groups.remove(&user).unwrap_or_default());
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, users = batch.len(), "online index: cannot read the users' groups");
+                for (user, _) in batch {
+                    online.requeue(user);
+                }
+                tokio::time::sleep(RETRY_DELAY).await;
             }
         }
     }

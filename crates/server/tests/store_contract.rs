@@ -138,6 +138,13 @@ async fn row(store: &dyn Store, user: Id, peer: Id) -> ConversationRow {
     rows.into_iter().find(|r| r.peer.id == peer).unwrap_or_else(|| panic!("{user} has no row for {peer}"))
 }
 
+/// One user's groups, read through the batch read.
+async fn groups_of(store: &dyn Store, user: Id) -> Vec<Id> {
+    let pairs = store.groups_of(vec![user]).await.unwrap();
+    assert!(pairs.iter().all(|&(of, _)| of == user), "only the user asked about: {pairs:?}");
+    pairs.into_iter().map(|(_, group)| group).collect()
+}
+
 async fn position(store: &dyn Store, user: Id, peer: Id) -> Option<ReadPosition> {
     store.read_position(user, peer).await.unwrap().expect("peer exists").1
 }
@@ -554,8 +561,8 @@ async fn leave_group() {
         assert_eq!(pins, [ANN], "{engine}");
         assert!(!store.leave_group(BEN, GROUP).await.unwrap(), "{engine}: not a member any more");
         assert!(store.members_among(GROUP, vec![ANN, BEN]).await.unwrap() == [ANN], "{engine}");
-        assert!(store.groups_of(BEN).await.unwrap().is_empty(), "{engine}: left");
-        assert_eq!(store.groups_of(ANN).await.unwrap(), [GROUP], "{engine}");
+        assert!(groups_of(store, BEN).await.is_empty(), "{engine}: left");
+        assert_eq!(groups_of(store, ANN).await, [GROUP], "{engine}");
     }
 }
 
@@ -733,11 +740,17 @@ async fn groups_from_creation_to_dismissal() {
             groups.sort();
             groups
         };
-        assert_eq!(store.groups_of(CAT).await.unwrap(), [club], "{engine}: a new group's owner");
-        assert_eq!(store.groups_of(ANN).await.unwrap(), [GROUP], "{engine}: not the user or the bot");
+        assert_eq!(groups_of(store, CAT).await, [club], "{engine}: a new group's owner");
+        assert_eq!(groups_of(store, ANN).await, [GROUP], "{engine}: not the user or the bot");
         assert_eq!(store.join_group(club, vec![ANN, BEN, CAT], 8_000).await.unwrap(), [ANN, BEN], "{engine}");
-        assert_eq!(sorted(store.groups_of(ANN).await.unwrap()), sorted(vec![GROUP, club]), "{engine}: joined");
-        assert!(store.groups_of(id(4242)).await.unwrap().is_empty(), "{engine}: nobody");
+        assert_eq!(sorted(groups_of(store, ANN).await), sorted(vec![GROUP, club]), "{engine}: joined");
+        assert!(groups_of(store, id(4242)).await.is_empty(), "{engine}: nobody");
+        // Several users in one read: each user's groups, nobody's for a stranger.
+        let mut pairs = store.groups_of(vec![ANN, CAT, id(4242)]).await.unwrap();
+        pairs.sort_unstable();
+        let mut expected = vec![(ANN, GROUP), (ANN, club), (CAT, club)];
+        expected.sort_unstable();
+        assert_eq!(pairs, expected, "{engine}: a batch");
         let ann_row = row(store, ANN, club).await;
         assert_eq!((ann_row.read_seq, ann_row.sort_ms), (1, 8_000), "{engine}: joined read, at the top");
         let owner = store.membership(club, CAT).await.unwrap().unwrap();
@@ -767,8 +780,8 @@ async fn groups_from_creation_to_dismissal() {
         }
         assert!(store.pins(BEN).await.unwrap().is_empty(), "{engine}: its pins are hidden");
         assert!(store.members_among(club, vec![ANN, BEN, CAT]).await.unwrap().is_empty(), "{engine}");
-        assert_eq!(store.groups_of(ANN).await.unwrap(), [GROUP], "{engine}: a dismissed group is nobody's");
-        assert!(store.groups_of(CAT).await.unwrap().is_empty(), "{engine}");
+        assert_eq!(groups_of(store, ANN).await, [GROUP], "{engine}: a dismissed group is nobody's");
+        assert!(groups_of(store, CAT).await.is_empty(), "{engine}");
         let said = store.pushed_message(MessageKey { chat, seq: 1 }).await.unwrap().unwrap();
         assert!(said.peer_dismissed, "{engine}: a push of a dismissed group's message knows it");
         assert_eq!(store.roster(club).await.unwrap().headcount, 0, "{engine}");

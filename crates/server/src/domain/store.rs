@@ -115,10 +115,11 @@ pub trait Store: Send + Sync + 'static {
     async fn pushed_message(&self, key: MessageKey) -> Result<Option<AddressedMessage>>;
     /// Those of `candidates` who are members of `group`.
     async fn members_among(&self, group: Id, candidates: Vec<Id>) -> Result<Vec<Id>>;
-    /// The groups `user` is a member of, dismissed ones left out, in no
-    /// particular order: one key range of the user's member rows (what
-    /// the push hub indexes for each online user, see `crate::online`).
-    async fn groups_of(&self, user: Id) -> Result<Vec<Id>>;
+    /// The groups each of `users` is a member of, dismissed ones left out,
+    /// as (user, group) pairs in no particular order: one key range of each
+    /// user's member rows, all in one read (what the push hub indexes for
+    /// each online user, a batch at a time, see `crate::online`).
+    async fn groups_of(&self, users: Vec<Id>) -> Result<Vec<(Id, Id)>>;
 
     /// The user's pins, in no particular order.
     async fn pins(&self, user: Id) -> Result<Vec<PinRow>>;

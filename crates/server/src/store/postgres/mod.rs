@@ -422,17 +422,18 @@ impl Store for PostgresStore {
         rows.iter().map(|r| Ok(Id::from_raw(r.try_get("user_id")?))).collect()
     }
 
-    async fn groups_of(&self, user: Id) -> Result<Vec<Id>> {
+    async fn groups_of(&self, users: Vec<Id>) -> Result<Vec<(Id, Id)>> {
         let client = self.pool.get().await?;
         let stmt = client
             .prepare_cached(
-                "SELECT m.peer_id AS group_id FROM member m JOIN chat c ON c.id = m.chat_id \
-                 JOIN entity e ON e.id = m.peer_id \
-                 WHERE m.user_id = $1 AND c.kind = 2 AND c.b = 0 AND e.dismissed_ms = 0",
+                "SELECT m.user_id AS user_id, m.peer_id AS group_id FROM member m \
+                 JOIN chat c ON c.id = m.chat_id JOIN entity e ON e.id = m.peer_id \
+                 WHERE m.user_id = ANY($1::BIGINT[]) AND c.kind = 2 AND c.b = 0 AND e.dismissed_ms = 0",
             )
             .await?;
-        let rows = client.query(&stmt, &[&user.get()]).await?;
-        rows.iter().map(|r| Ok(Id::from_raw(r.try_get("group_id")?))).collect()
+        let users: Vec<i64> = users.iter().map(|user| user.get()).collect();
+        let rows = client.query(&stmt, &[&users]).await?;
+        rows.iter().map(|r| Ok((Id::from_raw(r.try_get("user_id")?), Id::from_raw(r.try_get("group_id")?)))).collect()
     }
 
     async fn pins(&self, user: Id) -> Result<Vec<PinRow>> {

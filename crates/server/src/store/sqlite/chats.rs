@@ -421,14 +421,23 @@ pub(super) fn pushed_message(conn: &Connection, key: MessageKey) -> Result<Optio
 
 /// The groups `user` is a member of, dismissed ones left out: one range of
 /// the member table's key (the user's rows).
-pub(super) fn groups_of(conn: &Connection, user: Id) -> Result<Vec<Id>> {
-    let mut stmt = conn.prepare_cached(
+pub(super) fn groups_of(conn: &Connection, users: &[Id]) -> Result<Vec<(Id, Id)>> {
+    // One read transaction for all: one snapshot, one WAL read lock.
+    let tx = conn.unchecked_transaction()?;
+    let mut stmt = tx.prepare_cached(
         "SELECT m.peer_id AS group_id FROM member m JOIN chat c ON c.id = m.chat_id \
          JOIN entity e ON e.id = m.peer_id \
          WHERE m.user_id = ?1 AND c.kind = 2 AND c.b = 0 AND e.dismissed_ms = 0",
     )?;
-    let groups = stmt.query_map([user.get()], |r| r.get::<_, i64>("group_id"))?;
-    groups.map(|group| Ok(Id::from_raw(group?))).collect()
+    let mut pairs = Vec::new();
+    for &user in users {
+        for group in stmt.query_map([user.get()], |r| r.get::<_, i64>("group_id"))? {
+            pairs.push((user, Id::from_raw(group?)));
+        }
+    }
+    drop(stmt);
+    tx.commit()?;
+    Ok(pairs)
 }
 
 /// Those of `candidates` who are members of `group`: a key lookup each when

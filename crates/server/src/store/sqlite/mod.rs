@@ -459,8 +459,8 @@ impl Store for SqliteStore {
         self.read(move |conn| chats::members_among(conn, group, &candidates)).await
     }
 
-    async fn groups_of(&self, user: Id) -> Result<Vec<Id>> {
-        self.read(move |conn| chats::groups_of(conn, user)).await
+    async fn groups_of(&self, users: Vec<Id>) -> Result<Vec<(Id, Id)>> {
+        self.read(move |conn| chats::groups_of(conn, &users)).await
     }
 
     async fn pins(&self, user: Id) -> Result<Vec<PinRow>> {
