@@ -104,6 +104,8 @@ pub(super) fn start(
         hub: Arc::downgrade(hub),
         cache: cache.map(Arc::downgrade),
         live: Arc::downgrade(&live),
+        // Its services send nothing: one that keeps nothing, made once.
+        send_targets: Arc::new(super::send_targets::SendTargets::new(1)),
     };
     tokio::spawn(serve(parts, hints));
     (live, facts)
@@ -116,6 +118,7 @@ struct Parts {
     hub: Weak<Hub>,
     cache: Option<Weak<ListCache>>,
     live: Weak<LiveLists>,
+    send_targets: Arc<super::send_targets::SendTargets>,
 }
 
 impl Parts {
@@ -133,8 +136,7 @@ impl Parts {
             lists: cache,
             tokens: None,
             order_locks: Arc::from(Vec::new()),
-            // It sends nothing.
-            send_targets: Arc::new(super::send_targets::SendTargets::new(1)),
+            send_targets: Arc::clone(&self.send_targets),
             live: self.live.upgrade()?,
             purges: Arc::default(),
         })

@@ -62,6 +62,17 @@ pub(super) async fn resolve_typed(
 ) -> Result<(Entity, Option<ReadPosition>)> {
     let declared = declared_type(chat_type)?;
     let id = Id::parse(chat_id, "chat_id")?;
+    read_declared(service, user, id, declared).await
+}
+
+/// The chat `id`, checked against the type `declared`, and the caller's
+/// position in it.
+async fn read_declared(
+    service: &Service,
+    user: Id,
+    id: Id,
+    declared: ChatType,
+) -> Result<(Entity, Option<ReadPosition>)> {
     let (peer, position) =
         service.store.read_position(user, id).await?.ok_or_else(|| Error::UnknownChat(id.to_string()))?;
     check_declared(peer.id, peer.kind, declared)?;
@@ -257,7 +268,7 @@ impl Service {
     ) -> Result<(ChatRef, ChatType, NewMessage)> {
         // Both at once: with PostgreSQL each is a round trip when not kept.
         let (target, name) =
-            tokio::try_join!(self.send_target(user, peer, checked, declared, fresh), self.sender_name(user, fresh))?;
+            tokio::try_join!(self.send_target(user, peer, declared, fresh), self.sender_name(user, fresh))?;
         if super::groups::is_gagged(target.gag_until_ms, now_ms()) {
             return Err(Error::invalid(super::groups::texts::GAGGED));
         }
@@ -283,19 +294,12 @@ impl Service {
     /// `user`'s conversation with `peer`, kept or (when not kept, or
     /// `fresh`) read: a group lists its members; a chat with a user or bot
     /// begins with its first message.
-    async fn send_target(
-        &self,
-        user: Id,
-        peer: Id,
-        checked: &CheckedSend,
-        declared: ChatType,
-        fresh: bool,
-    ) -> Result<SendTarget> {
+    async fn send_target(&self, user: Id, peer: Id, declared: ChatType, fresh: bool) -> Result<SendTarget> {
         if let Some(kept) = (!fresh).then(|| self.send_targets.target(user, peer)).flatten() {
             check_declared(peer, kept.kind, declared)?;
             return Ok(kept);
         }
-        let (entity, position) = resolve_typed(self, user, &checked.chat_id, checked.chat_type).await?;
+        let (entity, position) = read_declared(self, user, peer, declared).await?;
         let (chat, gag_until_ms) = match position {
             Some(position) => (position.chat, position.gag_until_ms),
             None if entity.kind == ChatType::Group => return Err(Error::NotMember(peer.to_string())),
