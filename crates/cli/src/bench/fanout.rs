@@ -68,6 +68,12 @@ pub struct FanoutResult {
     /// process (the receivers, on the same cores), µs.
     pub latency_server_cpu_us_per_frame: f64,
     pub latency_load_gen_cpu_us_per_frame: f64,
+    /// Of those, the part spent in the kernel, µs: on loopback a send
+    /// system call also runs the receiving side of the packet.
+    pub latency_server_kernel_us_per_frame: f64,
+    pub latency_load_gen_kernel_us_per_frame: f64,
+    /// Cores of the machine the phase shared.
+    pub cores: usize,
     /// Saturation: messages sent, frames delivered, server CPU per frame.
     pub saturation_messages: usize,
     pub frames_delivered: u64,
@@ -292,7 +298,9 @@ pub async fn run(
     let ws_urls: Vec<String> = base_urls.iter().map(|url| format!("{}/ws", url.replacen("http", "ws", 1))).collect();
     let ws_url = ws_urls[0].clone();
     let rss = || -> anyhow::Result<u64> { pids.iter().map(|&pid| Ok(server::memory(pid)?.rss_kib)).sum() };
-    let cpu_ticks = || pids.iter().map(|&pid| server::cpu_ticks(Some(pid))).sum::<u64>();
+    let server_ticks = || pids.iter().map(|&pid| server::process_ticks(pid)).sum::<server::ProcessTicks>();
+    let cpu_ticks = || server_ticks().total();
+    let own_ticks = || server::process_ticks(std::process::id());
     let rss_before = rss()?;
 
     // Every socket logs in; each then counts frames into `arrived` and notes
@@ -345,7 +353,7 @@ pub async fn run(
 
     // 2. One message at a time.
     progress("one message at a time");
-    let (server_before, load_gen_before) = (cpu_ticks(), server::cpu_ticks(Some(std::process::id())));
+    let (server_before, load_gen_before) = (server_ticks(), own_ticks());
     let mut sent_at = Vec::new();
     for i in 0..LATENCY_MESSAGES {
         sent_at.push(Instant::now());
@@ -355,9 +363,7 @@ pub async fn run(
 
     let latency_frames = (sockets * LATENCY_MESSAGES).max(1) as f64;
     let per_frame = |ticks: u64, frames: f64| ticks as f64 / server::TICKS_PER_SEC * 1e6 / frames;
-    let latency_server_cpu_us_per_frame = per_frame(cpu_ticks().saturating_sub(server_before), latency_frames);
-    let latency_load_gen_cpu_us_per_frame =
-        per_frame(server::cpu_ticks(Some(std::process::id())).saturating_sub(load_gen_before), latency_frames);
+    let (latency_server, latency_load_gen) = (server_ticks().since(server_before), own_ticks().since(load_gen_before));
 
     // 3. Saturation, with the probe.
     let probe = Probe::start(base_url, &ws_url, &cast.probe_sender_token, cast.probe_receiver.clone()).await?;
@@ -421,8 +427,11 @@ pub async fn run(
         last_socket_p99_ms: percentile(&last_socket, 0.99),
         saturation_messages,
         frames_delivered,
-        latency_server_cpu_us_per_frame,
-        latency_load_gen_cpu_us_per_frame,
+        latency_server_cpu_us_per_frame: per_frame(latency_server.total(), latency_frames),
+        latency_load_gen_cpu_us_per_frame: per_frame(latency_load_gen.total(), latency_frames),
+        latency_server_kernel_us_per_frame: per_frame(latency_server.kernel, latency_frames),
+        latency_load_gen_kernel_us_per_frame: per_frame(latency_load_gen.kernel, latency_frames),
+        cores: std::thread::available_parallelism().map_or(1, usize::from),
         server_cpu_us_per_frame: per_frame(ticks, frames_delivered.max(1) as f64),
         load_gen_cpu_us_per_frame: per_frame(load_gen_ticks, frames_delivered.max(1) as f64),
         saturation_secs,

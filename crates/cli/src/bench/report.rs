@@ -189,7 +189,7 @@ impl Report {
             out.push_str(&format!(
                 "\nfan-out: {} push sockets in one group on {} instance(s), {:.1} KiB of server memory each while idle\n\
                  \x20 one message at a time: median socket p50 {:.1} ms, last socket p50 {:.1} ms, p99 {:.1} ms; \
-                 CPU per frame: server {:.2} µs, receivers {:.2} µs\n\
+                 CPU per frame: server {:.2} µs ({:.2} in the kernel), receivers {:.2} µs ({:.2} in the kernel)\n\
                  \x20 saturated ({} messages, {} frames in {:.1} s): {:.2} µs of server CPU per frame \
                  (load generator {:.2} µs); a direct chat's push meanwhile p50 {:.1} ms, p99 {:.1} ms ({} probes)\n\
                  \x20 of which the probe's send until answered p50 {:.1} ms, p99 {:.1} ms; from the answer to the push \
@@ -201,7 +201,9 @@ impl Report {
                 f.last_socket_p50_ms,
                 f.last_socket_p99_ms,
                 f.latency_server_cpu_us_per_frame,
+                f.latency_server_kernel_us_per_frame,
                 f.latency_load_gen_cpu_us_per_frame,
+                f.latency_load_gen_kernel_us_per_frame,
                 f.saturation_messages,
                 f.frames_delivered,
                 f.saturation_secs,
@@ -384,13 +386,7 @@ pub fn checks(report: &Report, big_group: usize, rss_limit_mib: f64) -> Vec<Chec
                 "KiB",
                 16.0,
             ),
-            fanout_check(
-                format!("fan-out: one message to the last of {sockets} sockets, p99"),
-                "<=",
-                f.map(|f| f.last_socket_p99_ms),
-                "ms",
-                60.0,
-            ),
+            last_socket_check(f),
             fanout_check(
                 "fan-out: an unrelated chat's push while saturated, p99".into(),
                 "<=",
@@ -419,6 +415,39 @@ pub fn checks(report: &Report, big_group: usize, rss_limit_mib: f64) -> Vec<Chec
         ]);
     }
     checks
+}
+
+/// Most ms for one message to reach the last socket.
+const MAX_LAST_SOCKET_MS: f64 = 60.0;
+
+/// The last-socket target, with what the CPU alone needs for it: every
+/// socket's frame costs the server's CPU and the receivers' on the same
+/// cores, so one message to `sockets` sockets takes at least their sum
+/// times `sockets` over the cores, and the kernel's part of it is what no
+/// server can take away (one send system call per socket).
+fn last_socket_check(f: Option<&super::fanout::FanoutResult>) -> Check {
+    let (measured, pass) = match f {
+        Some(f) => {
+            let over_cores = |us_per_frame: f64| us_per_frame * f.sockets as f64 / f.cores.max(1) as f64 / 1e3;
+            let cpu = over_cores(f.latency_server_cpu_us_per_frame + f.latency_load_gen_cpu_us_per_frame);
+            let kernel = over_cores(f.latency_server_kernel_us_per_frame + f.latency_load_gen_kernel_us_per_frame);
+            (
+                format!(
+                    "{:.2} ms (the CPU of server and receivers alone needs {cpu:.0} ms on {} cores, the kernel's part {kernel:.0} ms)",
+                    f.last_socket_p99_ms, f.cores
+                ),
+                Some(f.last_socket_p99_ms <= MAX_LAST_SOCKET_MS),
+            )
+        }
+        None => ("not measured".to_owned(), None),
+    };
+    let sockets = f.map_or(0, |f| f.sockets);
+    Check {
+        name: format!("fan-out: one message to the last of {sockets} sockets, p99"),
+        target: format!("<= {MAX_LAST_SOCKET_MS} ms"),
+        measured,
+        pass,
+    }
 }
 
 /// `model name` from `/proc/cpuinfo`.

@@ -124,19 +124,51 @@ pub fn memory(pid: u32) -> anyhow::Result<Memory> {
     Ok(Memory { rss_kib: field("VmRSS:"), peak_kib: field("VmHWM:") })
 }
 
+/// CPU time used so far by one process, in clock ticks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProcessTicks {
+    /// In user space (`utime`).
+    pub user: u64,
+    /// In the kernel on the process's behalf (`stime`): system calls, and
+    /// on loopback the receiving side of every packet it sends.
+    pub kernel: u64,
+}
+
+impl ProcessTicks {
+    /// Both together.
+    pub fn total(self) -> u64 {
+        self.user + self.kernel
+    }
+
+    /// What was used since `before`.
+    pub fn since(self, before: ProcessTicks) -> ProcessTicks {
+        ProcessTicks { user: self.user.saturating_sub(before.user), kernel: self.kernel.saturating_sub(before.kernel) }
+    }
+}
+
+impl std::iter::Sum for ProcessTicks {
+    fn sum<I: Iterator<Item = Self>>(iter: I) -> Self {
+        iter.fold(ProcessTicks::default(), |a, b| ProcessTicks { user: a.user + b.user, kernel: a.kernel + b.kernel })
+    }
+}
+
+/// CPU time used so far by `pid`, split into user space and the kernel
+/// (zero when it cannot be read).
+pub fn process_ticks(pid: u32) -> ProcessTicks {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return ProcessTicks::default() };
+    // Fields after the command name (which may hold spaces) start at field
+    // 3; utime and stime are fields 14 and 15.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) else { return ProcessTicks::default() };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let get = |i: usize| fields.get(i - 3).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    ProcessTicks { user: get(14), kernel: get(15) }
+}
+
 /// CPU time used so far, in clock ticks, by `pid` (user + system) or, for
 /// `None`, by the whole machine (all non-idle time over all cores).
 pub fn cpu_ticks(pid: Option<u32>) -> u64 {
     match pid {
-        Some(pid) => {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0 };
-            // Fields after the command name (which may hold spaces) start at
-            // field 3; utime and stime are fields 14 and 15.
-            let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) else { return 0 };
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            let get = |i: usize| fields.get(i - 3).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-            get(14) + get(15)
-        }
+        Some(pid) => process_ticks(pid).total(),
         None => {
             let Ok(stat) = std::fs::read_to_string("/proc/stat") else { return 0 };
             let Some(cpu) = stat.lines().next() else { return 0 };
