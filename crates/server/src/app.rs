@@ -184,6 +184,7 @@ impl Application {
         let Self { listener, _sqlite_lock, state, shutdown, mut drained, limits } = self;
         let tally = Arc::clone(&state.connections);
         let metrics = Arc::clone(&state.metrics);
+        let service = state.service.clone();
         let router = http::router(state);
         let stop = async move {
             stop.await;
@@ -194,6 +195,8 @@ impl Application {
         if tokio::time::timeout(DRAIN_TIMEOUT, drained.recv()).await.is_err() {
             tracing::warn!("some push sockets did not close within {DRAIN_TIMEOUT:?}");
         }
+        // Other instances' writes stop waiting for this one's list lease.
+        service.stop_feed().await;
         tracing::info!("stopped");
         Ok(())
     }

@@ -459,6 +459,28 @@ async fn a_change_outwaits_the_lease_of_a_silent_holder() {
     b.shutdown().await;
 }
 
+/// An instance that shuts down gives its list lease up first: the changes
+/// made through the other right after do not wait for it to run out (a
+/// rolling restart would otherwise hold up every instance's writes for up
+/// to a lease).
+#[tokio::test]
+async fn an_instance_that_shuts_down_lets_its_lease_go_first() {
+    let Some((a, b)) = two_instances().await else { return };
+    let (ann_a, ann_b) = (a.client(ANN).await, b.client(ANN).await);
+    lease_held(&a, &ann_a).await;
+    lease_held(&b, &ann_b).await;
+    let admin = database_client(&a).await;
+    let leases = || async { admin.query_one("SELECT count(*) FROM list_lease", &[]).await.unwrap().get::<_, i64>(0) };
+    assert_eq!(leases().await, 2);
+    let run_outs = "yhconv_list_lease_run_outs_total";
+    let ran_out_before = a.metric(run_outs).await;
+    b.shutdown().await;
+    assert_eq!(leases().await, 1, "B's lease is gone once B has shut down");
+    a.client(BEN).await.send_text(GROUP, ChatType::Group, "after B left", &[]).await.unwrap();
+    assert_eq!(a.metric(run_outs).await, ran_out_before, "the send waited for B's lease to run out");
+    a.shutdown().await;
+}
+
 /// While B's feed is disconnected (and until it has caught up), B does not
 /// trust its cached lists: changes made through A meanwhile show at once.
 #[tokio::test]

@@ -185,12 +185,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 server_kind.push_str(&format!(", {} instances", args.instances));
             }
             let spec = args.spec();
-            let config = Config { db: DbUrl::parse(&db)?, ..Config::default() };
+            // No list cache: it would hold a list lease that the servers'
+            // writes wait for.
+            let config = Config { db: DbUrl::parse(&db)?, list_cache_mib: 0, ..Config::default() };
             // `config.db` prints with its password redacted.
             say!(quiet, "building the world in {} ...", config.db);
             let built = {
                 let service = yhconv_server::app::open_service(&config).await.context("opening the database")?;
-                world::build(&service, spec, quiet).await?
+                let built = world::build(&service, spec, quiet).await?;
+                service.stop_feed().await;
+                built
             };
             say!(quiet, "world built in {:.2} s", built.total.as_secs_f64());
             for (what, took) in &built.steps {

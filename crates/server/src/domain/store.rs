@@ -230,6 +230,12 @@ pub trait Store: Send + Sync + 'static {
     /// after their commit (and before answering).
     fn start_feed(&self, sink: EventSink);
 
+    /// Stops the feed for good, for a process that shuts down: what it
+    /// holds for other instances (a list lease) is given up first, so that
+    /// none of their writes waits for it to run out. Nothing for a store
+    /// no other instance writes.
+    async fn stop_feed(&self) {}
+
     /// Hands every list change committed from now on (for a shared store:
     /// by any instance, through the feed) to `sink`. Called once, by the
     /// list cache.

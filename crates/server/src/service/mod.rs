@@ -162,6 +162,13 @@ impl Service {
         self.hub.wait_for_feed(within).await
     }
 
+    /// Stops the store's feed for good, letting go of what it holds for
+    /// other instances (see [`Store::stop_feed`]): the last step of a
+    /// shutdown.
+    pub async fn stop_feed(&self) {
+        self.store.stop_feed().await
+    }
+
     /// Number of logged-in push sockets on this instance.
     pub fn socket_count(&self) -> usize {
         self.hub.socket_count()

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use deadpool_postgres::Pool;
 use futures_util::StreamExt;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_postgres::{AsyncMessage, Client, NoTls};
 
 use super::leases::LEASE_CHANNEL;
@@ -144,10 +144,12 @@ impl Delivered {
     }
 }
 
-/// Runs until the hub goes away.
+/// Runs until the hub goes away or [`ListWatch::stop`] is called; either
+/// way, lets the list lease go before it returns.
 pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: EventSink, lists: Arc<ListWatch>) {
     let mut delay = Duration::from_millis(200);
     let mut delivered = Delivered::default();
+    let mut stopping = lists.stopping.subscribe();
     // When the last listening session ended: (wall-clock ms, instant).
     let mut lost: Option<(i64, Instant)> = None;
     while !sink.is_closed() {
@@ -207,6 +209,16 @@ pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: EventS
                     loop {
                         let payload = tokio::select! {
                             payload = incoming.recv() => payload,
+                            // Stopping for good (the instance shuts down, or
+                            // its hub is gone): the lease goes first, so that
+                            // no writer waits for it to run out.
+                            () = stopped(&sink, &mut stopping) => {
+                                if let Some(lease) = lease.take() {
+                                    lease.let_go().await;
+                                }
+                                driver.abort();
+                                return;
+                            }
                             () = lists.attached.notified() => {
                                 if let Err(e) = resync_lists(&pool, &lists).await {
                                     tracing::warn!(error = %e, "feed cannot read the list clock");
@@ -220,6 +232,9 @@ pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: EventS
                         };
                         let Some(payload) = payload else { break };
                         if !handle(&sink, &lists, &mut delivered, &payload).await {
+                            if let Some(lease) = lease.take() {
+                                lease.let_go().await;
+                            }
                             driver.abort();
                             return;
                         }
@@ -235,8 +250,20 @@ pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: EventS
             }
             Err(e) => tracing::warn!(error = %e, retry_in = ?delay, "push feed cannot connect"),
         }
-        tokio::time::sleep(delay).await;
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = stopped(&sink, &mut stopping) => return,
+        }
         delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Completes once the feed must stop for good: [`ListWatch::stop`] was
+/// called, or the hub it delivers to is gone.
+async fn stopped(sink: &EventSink, stopping: &mut watch::Receiver<bool>) {
+    tokio::select! {
+        () = sink.closed() => {}
+        _ = stopping.wait_for(|stop| *stop) => {}
     }
 }
 

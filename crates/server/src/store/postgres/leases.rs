@@ -269,7 +269,7 @@ impl Leases {
             Some(Held { holder, trusted_until: None, clock: i64::MIN });
         let renew = tokio::spawn(Arc::clone(self).renew(pool.clone(), Arc::clone(&feed), holder));
         let say = tokio::spawn(Arc::clone(self).say(feed, holder));
-        Session { leases: Arc::clone(self), pool: pool.clone(), holder, tasks: [renew, say] }
+        Session { leases: Arc::clone(self), pool: pool.clone(), holder, tasks: [renew, say], let_go: false }
     }
 
     /// Grants the lease, then renews it, for ever, through the feed's own
@@ -349,17 +349,41 @@ pub(super) struct Session {
     pool: Pool,
     holder: i64,
     tasks: [tokio::task::JoinHandle<()>; 2],
+    /// [`Session::let_go`] deleted the row already.
+    let_go: bool,
 }
 
-impl Drop for Session {
-    fn drop(&mut self) {
+impl Session {
+    /// Lets the lease go now, and returns once the database knows: writers
+    /// through every instance stop waiting for this one. For a feed that
+    /// stops for good (the process shuts down), where a release spawned on
+    /// drop could die with the runtime.
+    pub(super) async fn let_go(mut self) {
+        self.stop_trusting();
+        self.let_go = true;
+        if let Err(e) = release(&self.pool, self.holder).await {
+            tracing::warn!(error = %e, "cannot let the list lease go: writers wait until it runs out");
+        }
+    }
+
+    /// This instance stops trusting its lease, stops renewing it and
+    /// saying what its feed handed on, and its own writers stop waiting
+    /// for it (its feed may be gone, and with it the word it says).
+    fn stop_trusting(&self) {
         *self.leases.held.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        // This process's writers stop waiting for it at once (its feed may
-        // be gone, and with it the word it says below).
         self.leases.note(self.holder, i64::MAX);
         for task in &self.tasks {
             task.abort();
         }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if self.let_go {
+            return;
+        }
+        self.stop_trusting();
         let (pool, holder) = (self.pool.clone(), self.holder);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {

@@ -57,6 +57,8 @@ const MIGRATIONS: &[&str] = &[
 const MIGRATION_LOCK: i64 = 0x7968_636f_6e76;
 /// The channel events are announced on (as [`Event::encode`] writes them).
 const PUSH_CHANNEL: &str = "yhconv_push";
+/// Longest [`Store::stop_feed`] waits for the feed to let its lease go.
+const FEED_STOP_WAIT: Duration = Duration::from_secs(5);
 /// An import this large refreshes the planner's statistics at once.
 const BULK_IMPORT_ROWS: usize = 1_000;
 
@@ -82,6 +84,8 @@ pub struct PostgresStore {
     pool: Pool,
     config: tokio_postgres::Config,
     lists: Arc<ListWatch>,
+    /// The feed's task, once started.
+    feed: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// The list cache watching this store's list changes, a wake-up for the
@@ -94,9 +98,16 @@ pub(super) struct ListWatch {
     attached: tokio::sync::Notify,
     barrier: feed::Barrier,
     leases: Arc<leases::Leases>,
+    /// Set once: the feed lets its lease go and stops.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl ListWatch {
+    /// Tells the feed to let its lease go and stop.
+    pub(super) fn stop(&self) {
+        self.stopping.send_replace(true);
+    }
+
     /// The sink, if the list cache watches.
     pub(super) fn sink(&self) -> Option<Arc<dyn ListSink>> {
         self.sink.lock().unwrap_or_else(|p| p.into_inner()).clone()
@@ -134,7 +145,7 @@ impl PostgresStore {
             .runtime(Runtime::Tokio1)
             .build()
             .context("building the connection pool")?;
-        let store = Self { pool, config, lists: Arc::default() };
+        let store = Self { pool, config, lists: Arc::default(), feed: Mutex::default() };
         let deadline = tokio::time::Instant::now() + settings.startup_wait;
         let mut delay = Duration::from_millis(200);
         loop {
@@ -606,7 +617,20 @@ impl Store for PostgresStore {
         let mut config = self.config.clone();
         let name = format!("{} feed", config.get_application_name().unwrap_or("yhconv"));
         config.application_name(&name);
-        tokio::spawn(feed::run(config, self.pool.clone(), sink, Arc::clone(&self.lists)));
+        let task = tokio::spawn(feed::run(config, self.pool.clone(), sink, Arc::clone(&self.lists)));
+        *self.feed.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+    }
+
+    async fn stop_feed(&self) {
+        self.lists.stop();
+        let task = self.feed.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(task) = task {
+            if tokio::time::timeout(FEED_STOP_WAIT, task).await.is_err() {
+                tracing::warn!(
+                    "the push feed did not stop within {FEED_STOP_WAIT:?}: its list lease runs out by itself"
+                );
+            }
+        }
     }
 
     fn watch_lists(&self, sink: Arc<dyn ListSink>) {
