@@ -84,8 +84,8 @@ pub struct PostgresStore {
     pool: Pool,
     config: tokio_postgres::Config,
     lists: Arc<ListWatch>,
-    /// The feed's task, once started.
-    feed: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Answers once the feed's thread has ended.
+    feed: Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
 }
 
 /// The list cache watching this store's list changes, a wake-up for the
@@ -617,15 +617,35 @@ impl Store for PostgresStore {
         let mut config = self.config.clone();
         let name = format!("{} feed", config.get_application_name().unwrap_or("yhconv"));
         config.application_name(&name);
-        let task = tokio::spawn(feed::run(config, self.pool.clone(), sink, Arc::clone(&self.lists)));
-        *self.feed.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+        let feed = feed::run(config, self.pool.clone(), sink, Arc::clone(&self.lists));
+        let (done, stopped) = tokio::sync::oneshot::channel::<()>();
+        // A thread and runtime of its own: a list change through another
+        // instance answers only once this feed has handed it on and said so
+        // (see `leases`), and every push waits for the feed to hear it. On
+        // the server's runtime, each of those wake-ups queued behind the
+        // push sockets a big group's fan-out had woken.
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+        let spawned = runtime.map_err(anyhow::Error::from).and_then(|runtime| {
+            std::thread::Builder::new()
+                .name("yhconv-feed".into())
+                .spawn(move || {
+                    runtime.block_on(feed);
+                    let _ = done.send(());
+                })
+                .map_err(anyhow::Error::from)
+        });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the push feed's thread: this instance pushes nothing");
+            return;
+        }
+        *self.feed.lock().unwrap_or_else(|p| p.into_inner()) = Some(stopped);
     }
 
     async fn stop_feed(&self) {
         self.lists.stop();
-        let task = self.feed.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(task) = task {
-            if tokio::time::timeout(FEED_STOP_WAIT, task).await.is_err() {
+        let stopped = self.feed.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(stopped) = stopped {
+            if tokio::time::timeout(FEED_STOP_WAIT, stopped).await.is_err() {
                 tracing::warn!(
                     "the push feed did not stop within {FEED_STOP_WAIT:?}: its list lease runs out by itself"
                 );
