@@ -71,6 +71,53 @@ async fn concurrent_sends_through_two_instances_are_gap_free_and_counted_exactly
     b.shutdown().await;
 }
 
+/// Sends into one chat that arrive while one of them is being stored go
+/// together in the next transaction: each is answered, stored once and
+/// gap-free, with send times that grow with the sequence numbers; a batch
+/// holding a retried msg_id rolls back and is stored one at a time, the
+/// retry answered as one.
+#[tokio::test]
+async fn concurrent_sends_into_one_chat_are_stored_together_and_each_answered() {
+    let Some((a, b)) = two_instances().await else { return };
+    const SENDS: usize = 60;
+    let (ann, ben) = (a.client(ANN).await, a.client(BEN).await);
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(SENDS));
+    let mut tasks = Vec::new();
+    for i in 0..SENDS {
+        let client = if i < SENDS / 2 { ann.clone() } else { ben.clone() };
+        // Every tenth send retries the msg_id its sender used just before.
+        let msg_id = format!("together-{}", if i % 10 == 9 { i - 1 } else { i });
+        let start = std::sync::Arc::clone(&start);
+        tasks.push(tokio::spawn(async move {
+            let msg = SendMessage {
+                msg_id,
+                chat_id: GROUP.into(),
+                chat_type: 2,
+                content: Some(MsgContent { text: format!("together {i}"), ..Default::default() }),
+                content_type: 1,
+                ..Default::default()
+            };
+            start.wait().await;
+            client.send_message(&msg).await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().expect("every send answered as a success");
+    }
+    let history = b.client(CAT).await.list_messages(GROUP, ChatType::Group, 500, None).await.unwrap();
+    let mut history: Vec<_> = history.iter().map(|m| (m.msg_seq, m.send_time, m.msg_id.clone())).collect();
+    history.sort_unstable();
+    let distinct = SENDS - SENDS / 10;
+    assert_eq!(history.iter().map(|m| m.0).collect::<Vec<_>>(), (1..=distinct as u64).collect::<Vec<_>>());
+    assert_eq!(history.iter().map(|m| &m.2).collect::<HashSet<_>>().len(), distinct, "each msg_id once");
+    assert!(history.windows(2).all(|w| w[0].1 <= w[1].1), "send times grow with msg_seq: {history:?}");
+    assert_eq!(entry(&b.client(CAT).await, GROUP).await.unread_count, distinct as u64);
+    assert!(a.metric("yhconv_send_batches_total").await >= 1.0, "no sends were stored together");
+    assert!(a.metric("yhconv_sends_batched_total").await >= 2.0);
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_msg_id_retried_concurrently_on_two_instances_is_stored_once() {
     let Some((a, b)) = two_instances().await else { return };

@@ -186,6 +186,16 @@ pub struct SendFacts {
     pub sender_name: Option<String>,
 }
 
+/// Sends a store wrote together, one transaction for several messages of
+/// one chat (running totals; see `store/postgres/send_batches.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SendBatchStats {
+    /// Transactions that stored more than one message.
+    pub batches: u64,
+    /// The messages those stored.
+    pub messages: u64,
+}
+
 /// What a store's writes waited for under other instances' list leases
 /// (running totals; see `store/postgres/leases.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]

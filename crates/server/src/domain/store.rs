@@ -54,6 +54,18 @@ pub trait Store: Send + Sync + 'static {
     fn lease_wait_stats(&self) -> Option<LeaseWaitStats> {
         None
     }
+    /// True when [`Store::append_message`] stamps each message's send time
+    /// itself, as it queues it, in the order it stores the messages of a
+    /// chat: the service then need not hold a lock of its own from the
+    /// time it takes until the message is stored.
+    fn stamps_send_times(&self) -> bool {
+        false
+    }
+    /// How many sends were stored together so far; `None` for a store
+    /// that does not batch them this way.
+    fn send_batch_stats(&self) -> Option<SendBatchStats> {
+        None
+    }
 
     /// Stores a token.
     async fn insert_token(&self, token: NewToken) -> Result<()>;

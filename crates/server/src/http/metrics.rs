@@ -161,6 +161,17 @@ impl Collector for ServiceCollector {
             ("list_cache_bytes", "Memory the kept lists weigh, bytes", stats.bytes),
         ];
         encode_figures(&mut encoder, &counters, &gauges)?;
+        if let Some(sends) = self.0.send_batch_stats() {
+            let counters = [
+                ("send_batches", "Transactions that stored several sends into one chat together", sends.batches),
+                (
+                    "sends_batched",
+                    "Sends stored together with others into one chat, in one transaction",
+                    sends.messages,
+                ),
+            ];
+            encode_figures(&mut encoder, &counters, &[])?;
+        }
         if let Some(waits) = self.0.lease_wait_stats() {
             let counters = [
                 (

@@ -146,6 +146,12 @@ impl Service {
         self.store.lease_wait_stats()
     }
 
+    /// Sends this instance stored together, several in one transaction;
+    /// `None` for a store that does not batch them this way.
+    pub fn send_batch_stats(&self) -> Option<crate::domain::model::SendBatchStats> {
+        self.store.send_batch_stats()
+    }
+
     /// Purges of dismissed groups' member rows running on this instance.
     pub fn purges_running(&self) -> u64 {
         self.purges.load(std::sync::atomic::Ordering::Relaxed)

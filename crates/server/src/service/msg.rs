@@ -237,8 +237,12 @@ impl Service {
             // A chat whose pushes lag behind its sends waits here (per-chat
             // back-pressure: other chats' sends do not).
             self.hub.wait_for_room(chat).await;
-            // Held until stored, so that send times grow with msg_seq.
-            let _order = self.order_lock(user, peer, kind).lock().await;
+            // Held until stored, so that send times grow with msg_seq
+            // (unless the store takes them itself, in the order it stores).
+            let _order = match self.store.stamps_send_times() {
+                true => None,
+                false => Some(self.order_lock(user, peer, kind).lock().await),
+            };
             match self.store.append_message(chat, NewMessage { sent_ms: now_ms(), ..new }).await? {
                 Appended::New { seq } => return Ok(Sent { seq, duplicate: false }),
                 Appended::Retry { seq, .. } => return Ok(Sent { seq, duplicate: true }),

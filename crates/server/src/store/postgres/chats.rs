@@ -258,6 +258,57 @@ const STORE_MESSAGE: &str = "\
 /// The SQLSTATE of `yhconv_refuse` (migration 0011).
 const REFUSED: &str = "YH001";
 
+/// Clears the sender's draft in the chat, notifying its event only when
+/// there was one (`$1` the sender, `$2` the peer, `$3` the channel, `$4`
+/// the event).
+const CLEAR_DRAFT: &str = "WITH gone AS (DELETE FROM draft WHERE user_id = $1 AND peer_id = $2 RETURNING 1) \
+     SELECT pg_notify($3, $4) FROM gone";
+
+/// One message's values, owned, for the statements that store it.
+struct MessageValues {
+    sender: i64,
+    content_type: i64,
+    targets: Vec<i64>,
+    peer: i64,
+    draft_event: String,
+}
+
+impl MessageValues {
+    fn of(msg: &NewMessage) -> Self {
+        Self {
+            sender: msg.sender.get(),
+            content_type: msg.content_type.code() as i64,
+            targets: msg.mentions.iter().map(mention_target_id).collect(),
+            peer: msg.sender_peer.get(),
+            draft_event: Event::Draft { user: msg.sender, peer: msg.sender_peer, origin: SocketOrigin::NONE }.encode(),
+        }
+    }
+
+    /// [`STORE_MESSAGE`]'s parameters.
+    fn row<'a>(&'a self, chat: &'a ChatRef, msg: &'a NewMessage) -> [Param<'a>; 12] {
+        let SendFacts { gag_until_ms, sender_name } = &msg.facts;
+        [
+            &chat.0,
+            &msg.preview,
+            &self.sender,
+            &msg.sent_ms,
+            &msg.msg_id,
+            &self.content_type,
+            &msg.content,
+            &msg.quote_msg_id,
+            &msg.read_by_sender,
+            &self.targets,
+            gag_until_ms,
+            sender_name,
+        ]
+    }
+
+    /// [`CLEAR_DRAFT`]'s parameters.
+    fn draft(&self) -> [Param<'_>; 4] {
+        [&self.sender, &self.peer, &PUSH_CHANNEL, &self.draft_event]
+    }
+}
+
 /// Stores one message in one transaction of one round trip: O(1 +
 /// mentions) rows touched, whatever the chat size. `BEGIN`, the message
 /// ([`STORE_MESSAGE`]), its notifications (the list clock's row locked
@@ -268,65 +319,72 @@ const REFUSED: &str = "YH001";
 /// does a message whose [`SendFacts`] no longer hold: it refuses
 /// (`yhconv_refuse`, SQLSTATE [`REFUSED`]) before anything is written.
 pub(super) async fn append_message(tx: Tx, chat: ChatRef, msg: NewMessage) -> Result<Appended> {
-    let client = tx.client();
-    let store = client.prepare_cached(STORE_MESSAGE).await?;
-    // The draft's notification goes out only when there was a draft.
-    let clear_draft = client
-        .prepare_cached(
-            "WITH gone AS (DELETE FROM draft WHERE user_id = $1 AND peer_id = $2 RETURNING 1) \
-             SELECT pg_notify($3, $4) FROM gone",
-        )
-        .await?;
-    let sender = msg.sender.get();
-    let content_type = msg.content_type.code() as i64;
-    let targets: Vec<i64> = msg.mentions.iter().map(mention_target_id).collect();
-    let peer = msg.sender_peer.get();
-    let draft_event = Event::Draft { user: msg.sender, peer: msg.sender_peer, origin: SocketOrigin::NONE }.encode();
-
-    let SendFacts { gag_until_ms, sender_name } = &msg.facts;
-    let seq = std::sync::Mutex::new(None::<i64>);
-    let row: [Param<'_>; 12] = [
-        &chat.0,
-        &msg.preview,
-        &sender,
-        &msg.sent_ms,
-        &msg.msg_id,
-        &content_type,
-        &msg.content,
-        &msg.quote_msg_id,
-        &msg.read_by_sender,
-        &targets,
-        gag_until_ms,
-        sender_name,
-    ];
-    let seq_ref = &seq;
-    let writes: Vec<Pipelined<'_>> = vec![Box::pin(async move {
-        let stored: i64 = client.query_one(&store, &row).await?.try_get("seq")?;
-        *seq_ref.lock().unwrap_or_else(|p| p.into_inner()) = Some(stored);
-        Ok(1)
-    })];
-    // The list change, then the message, then the cleared draft: each
-    // instance hands the change on to its lists before it pushes the
-    // message (see `Tx::commit_with`).
-    tx.announce(&[ListFact::Chat(chat)]);
-    tx.notify_last_message(chat);
-    let draft: [Param<'_>; 4] = [&sender, &peer, &PUSH_CHANNEL, &draft_event];
-    let after: Vec<Pipelined<'_>> = vec![Box::pin(client.execute_raw(&clear_draft, draft))];
-    // `join` polls `BEGIN` first, so it is sent first.
-    let (begun, committed) = join(tx.begin(), tx.commit_with(writes, after)).await;
-    match committed {
-        Ok(()) => begun?,
-        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => return taken_msg_id(tx, chat, &msg, e).await,
+    match store_messages(&tx, chat, std::slice::from_ref(&msg)).await {
+        Ok(seqs) => {
+            tx.finished().await;
+            seqs.first()
+                .map(|&seq| Appended::New { seq })
+                .ok_or_else(|| Error::Internal(anyhow::anyhow!("chat {} to store a message in is gone", chat.0)))
+        }
+        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => taken_msg_id(tx, chat, &msg, e).await,
         Err(e) if e.code().map(SqlState::code) == Some(REFUSED) => {
             tx.finished().await;
-            return Ok(Appended::Stale);
+            Ok(Appended::Stale)
         }
-        Err(e) => return Err(e.into()),
-    };
-    let seq = seq.into_inner().unwrap_or_else(|p| p.into_inner());
-    let seq = seq.ok_or_else(|| Error::Internal(anyhow::anyhow!("chat {} to store a message in is gone", chat.0)))?;
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Stores several messages into one chat in one transaction of one round
+/// trip, as [`append_message`] stores one: their sequence numbers, in
+/// order. Any failure (a taken msg_id, facts that no longer hold) rolls
+/// every one of them back: store them one at a time then, to learn which.
+pub(super) async fn append_messages(tx: Tx, chat: ChatRef, msgs: &[NewMessage]) -> Result<Vec<i64>> {
+    let seqs = store_messages(&tx, chat, msgs).await?;
     tx.finished().await;
-    Ok(Appended::New { seq })
+    if seqs.len() != msgs.len() {
+        return Err(Error::Internal(anyhow::anyhow!("chat {} to store messages in is gone", chat.0)));
+    }
+    Ok(seqs)
+}
+
+/// The pipeline of [`append_message`] and [`append_messages`]: `BEGIN`,
+/// each message, the list change, each message's notification (in order:
+/// the k-th of n is the chat's `n - 1 - k`-th before its last), each
+/// cleared draft, `COMMIT`. The sequence numbers stored, in order.
+async fn store_messages(
+    tx: &Tx,
+    chat: ChatRef,
+    msgs: &[NewMessage],
+) -> std::result::Result<Vec<i64>, tokio_postgres::Error> {
+    let client = tx.client();
+    let store = client.prepare_cached(STORE_MESSAGE).await?;
+    let clear_draft = client.prepare_cached(CLEAR_DRAFT).await?;
+    let values: Vec<MessageValues> = msgs.iter().map(MessageValues::of).collect();
+    let seqs: Vec<std::sync::Mutex<Option<i64>>> = msgs.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let mut writes: Vec<Pipelined<'_>> = Vec::with_capacity(msgs.len());
+    let mut after: Vec<Pipelined<'_>> = Vec::with_capacity(msgs.len());
+    for ((msg, values), seq) in msgs.iter().zip(&values).zip(&seqs) {
+        let (store, chat) = (&store, &chat);
+        writes.push(Box::pin(async move {
+            let stored: i64 = client.query_one(store, &values.row(chat, msg)).await?.try_get("seq")?;
+            *seq.lock().unwrap_or_else(|p| p.into_inner()) = Some(stored);
+            Ok(1)
+        }));
+        after.push(Box::pin(client.execute_raw(&clear_draft, values.draft())));
+    }
+    // The list change, then the messages, then the cleared drafts: each
+    // instance hands the change on to its lists before it pushes a message
+    // (see `Tx::commit_with`).
+    tx.announce(&[ListFact::Chat(chat)]);
+    for before_last in (0..msgs.len() as i64).rev() {
+        tx.notify_message_before_last(chat, before_last);
+    }
+    // `join` polls `BEGIN` first, so it is sent first.
+    let (begun, committed) = join(tx.begin(), tx.commit_with(writes, after)).await;
+    committed?;
+    begun?;
+    Ok(seqs.into_iter().filter_map(|seq| seq.into_inner().unwrap_or_else(|p| p.into_inner())).collect())
 }
 
 /// After a send rolled back on a unique index: the sender's earlier

@@ -19,6 +19,7 @@ pub mod import;
 mod leases;
 mod pins;
 mod pipelined;
+mod send_batches;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -29,7 +30,7 @@ use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMe
 use tokio_postgres::{NoTls, Row};
 use yhconv_proto::ChatType;
 
-use self::pipelined::{transact, Tx};
+use self::pipelined::transact;
 use crate::domain::clock::now_ms;
 use crate::domain::error::{Error, Result};
 use crate::domain::event::{ChatRef, Event, EventSink, MessageKey, SocketOrigin, TokenHash};
@@ -86,6 +87,8 @@ pub struct PostgresStore {
     lists: Arc<ListWatch>,
     /// Answers once the feed's thread has ended.
     feed: Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
+    /// Sends into one chat, stored together while one is under way.
+    sends: Arc<send_batches::SendBatches>,
 }
 
 /// The list cache watching this store's list changes, a wake-up for the
@@ -145,7 +148,7 @@ impl PostgresStore {
             .runtime(Runtime::Tokio1)
             .build()
             .context("building the connection pool")?;
-        let store = Self { pool, config, lists: Arc::default(), feed: Mutex::default() };
+        let store = Self { pool, config, lists: Arc::default(), feed: Mutex::default(), sends: Arc::default() };
         let deadline = tokio::time::Instant::now() + settings.startup_wait;
         let mut delay = Duration::from_millis(200);
         loop {
@@ -203,11 +206,12 @@ pub(super) fn entity_from(row: &Row, columns: &EntityColumns) -> Result<Entity> 
 /// Notifies the channel `$1` with the payload `$2`.
 pub(super) const NOTIFY: &str = "SELECT pg_notify($1, $2)";
 
-/// Notifies the channel `$1` of the last message of the chat `$3`: the
-/// payload is `$2` ([`Event::message_payload_prefix`]) and the chat's
-/// `last_seq`, which is [`Event::Message`]'s text.
-pub(super) const NOTIFY_LAST_MESSAGE: &str =
-    "SELECT pg_notify($1::text, $2::text || last_seq::text) FROM chat WHERE id = $3";
+/// Notifies the channel `$1` of the message `$4` messages before the last
+/// of the chat `$3`: the payload is `$2` ([`Event::message_payload_prefix`])
+/// and its sequence number, the chat's `last_seq` less `$4`, which is
+/// [`Event::Message`]'s text.
+pub(super) const NOTIFY_MESSAGE: &str =
+    "SELECT pg_notify($1::text, $2::text || (last_seq - $4::BIGINT)::text) FROM chat WHERE id = $3";
 
 /// Moves the list clock and announces facts with its new value to every
 /// instance, in one statement (`$1` the channel, `$2` the payload prefix,
@@ -302,6 +306,14 @@ impl Store for PostgresStore {
         Some(self.lists.leases.wait_stats())
     }
 
+    fn stamps_send_times(&self) -> bool {
+        true
+    }
+
+    fn send_batch_stats(&self) -> Option<SendBatchStats> {
+        Some(self.sends.stats())
+    }
+
     async fn insert_token(&self, token: NewToken) -> Result<()> {
         let client = self.pool.get().await?;
         let stmt = client
@@ -380,7 +392,7 @@ impl Store for PostgresStore {
     }
 
     async fn append_message(&self, chat: ChatRef, msg: NewMessage) -> Result<Appended> {
-        chats::append_message(Tx::new(self.pool.get().await?, &self.lists.leases), chat, msg).await
+        self.sends.append(&self.pool, &self.lists.leases, chat, msg).await
     }
 
     async fn messages(&self, chat: ChatRef, window: SeqWindow) -> Result<Vec<StoredMessage>> {

@@ -55,9 +55,10 @@ pub(super) type Pipelined<'a> =
 enum Deferred {
     /// `pg_notify` of an event for the hubs.
     Notify(String),
-    /// `pg_notify` of [`Event::Message`] for the chat's last message, whose
-    /// sequence number the transaction took ([`super::NOTIFY_LAST_MESSAGE`]).
-    LastMessage(ChatRef),
+    /// `pg_notify` of [`Event::Message`] for the chat's message
+    /// `before_last` messages before its last, whose sequence number the
+    /// transaction took ([`super::NOTIFY_MESSAGE`]).
+    Message { chat: ChatRef, before_last: i64 },
     /// The list clock's move with these facts ([`super::ANNOUNCE_LISTS`]):
     /// its row stays locked from here to the commit, which follows at once.
     Announce(String),
@@ -107,11 +108,12 @@ impl Tx {
         self.defer(Deferred::Notify(event.encode()));
     }
 
-    /// Notifies every instance of the message this transaction stored last
-    /// in `chat` (its sequence number is read in the pipeline, so it need
-    /// not be known here) when the transaction commits.
-    pub(super) fn notify_last_message(&self, chat: ChatRef) {
-        self.defer(Deferred::LastMessage(chat));
+    /// Notifies every instance of the message this transaction stored in
+    /// `chat` `before_last` messages before its last one (0: the last; its
+    /// sequence number is read in the pipeline, so it need not be known
+    /// here) when the transaction commits.
+    pub(super) fn notify_message_before_last(&self, chat: ChatRef, before_last: i64) {
+        self.defer(Deferred::Message { chat, before_last });
     }
 
     /// Moves the list clock and announces `facts` when the transaction
@@ -148,21 +150,21 @@ impl Tx {
         let announces = deferred.iter().any(|said| matches!(said, Deferred::Announce(_)));
         if !deferred.is_empty() {
             let notify = client.prepare_cached(super::NOTIFY).await?;
-            let notify_last = client.prepare_cached(super::NOTIFY_LAST_MESSAGE).await?;
+            let notify_message = client.prepare_cached(super::NOTIFY_MESSAGE).await?;
             let announce = client.prepare_cached(super::ANNOUNCE_LISTS).await?;
             for said in deferred {
                 // Each owns what it sends, and sends it on its first poll.
-                let (notify, notify_last, announce) = (notify.clone(), notify_last.clone(), announce.clone());
+                let (notify, notify_message, announce) = (notify.clone(), notify_message.clone(), announce.clone());
                 let moved_to = &moved_to;
                 writes.push(match said {
                     Deferred::Notify(payload) => Box::pin(async move {
                         let params: [Param<'_>; 2] = [&super::PUSH_CHANNEL, &payload];
                         client.execute_raw(&notify, params).await
                     }),
-                    Deferred::LastMessage(chat) => Box::pin(async move {
+                    Deferred::Message { chat, before_last } => Box::pin(async move {
                         let prefix = Event::message_payload_prefix(chat);
-                        let params: [Param<'_>; 3] = [&super::PUSH_CHANNEL, &prefix, &chat.0];
-                        client.execute_raw(&notify_last, params).await
+                        let params: [Param<'_>; 4] = [&super::PUSH_CHANNEL, &prefix, &chat.0, &before_last];
+                        client.execute_raw(&notify_message, params).await
                     }),
                     Deferred::Announce(facts) => Box::pin(async move {
                         let params: [Param<'_>; 3] = [&super::PUSH_CHANNEL, &ListChange::payload_prefix(), &facts];
