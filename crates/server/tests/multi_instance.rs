@@ -73,47 +73,87 @@ async fn concurrent_sends_through_two_instances_are_gap_free_and_counted_exactly
 
 /// Sends into one chat that arrive while one of them is being stored go
 /// together in the next transaction: each is answered, stored once and
-/// gap-free, with send times that grow with the sequence numbers; a batch
-/// holding a retried msg_id rolls back and is stored one at a time, the
-/// retry answered as one.
+/// gap-free, with send times that grow with the sequence numbers. A batch
+/// holding a retried msg_id, or one another sender took, rolls back and is
+/// stored one at a time, each answered as it would be alone.
 #[tokio::test]
 async fn concurrent_sends_into_one_chat_are_stored_together_and_each_answered() {
     let Some((a, b)) = two_instances().await else { return };
-    const SENDS: usize = 60;
     let (ann, ben) = (a.client(ANN).await, a.client(BEN).await);
-    let start = std::sync::Arc::new(tokio::sync::Barrier::new(SENDS));
-    let mut tasks = Vec::new();
-    for i in 0..SENDS {
-        let client = if i < SENDS / 2 { ann.clone() } else { ben.clone() };
-        // Every tenth send retries the msg_id its sender used just before.
-        let msg_id = format!("together-{}", if i % 10 == 9 { i - 1 } else { i });
-        let start = std::sync::Arc::clone(&start);
-        tasks.push(tokio::spawn(async move {
-            let msg = SendMessage {
-                msg_id,
-                chat_id: GROUP.into(),
-                chat_type: 2,
-                content: Some(MsgContent { text: format!("together {i}"), ..Default::default() }),
-                content_type: 1,
-                ..Default::default()
-            };
-            start.wait().await;
-            client.send_message(&msg).await
-        }));
-    }
+    let admin = database_client(&a).await;
+    let send = |client: &Client, msg_id: String| {
+        let client = client.clone();
+        let msg = SendMessage {
+            content: Some(MsgContent { text: format!("text of {msg_id}"), ..Default::default() }),
+            msg_id,
+            chat_id: GROUP.into(),
+            chat_type: 2,
+            content_type: 1,
+            ..Default::default()
+        };
+        tokio::spawn(async move { client.send_message(&msg).await })
+    };
+    // The group's chat row is held while the sends arrive: the first one's
+    // transaction waits for it, and the others wait for that transaction.
+    let hold = || async {
+        admin.batch_execute("BEGIN").await.unwrap();
+        let group: i64 = GROUP.parse().unwrap();
+        admin.execute("SELECT 1 FROM chat WHERE kind = 2 AND a = $1 FOR UPDATE", &[&group]).await.unwrap();
+    };
+    // Until every send reached the store: in a transaction (waiting for
+    // the row) or waiting for one.
+    let all_arrived = |count: f64| {
+        let a = &a;
+        async move {
+            for _ in 0..3_000 {
+                let arrived = a.metric("yhconv_sends_waiting").await + a.metric("yhconv_sends_storing").await;
+                if arrived == count {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            panic!("the sends never all reached the store");
+        }
+    };
+
+    // The first transaction holds at most 32 sends: the rest, at least 8,
+    // go together in the next ones.
+    const SENDS: usize = 40;
+    hold().await;
+    let tasks: Vec<_> =
+        (0..SENDS).map(|i| send(if i % 2 == 0 { &ann } else { &ben }, format!("together-{i}"))).collect();
+    all_arrived(SENDS as f64).await;
+    admin.batch_execute("COMMIT").await.unwrap();
     for task in tasks {
         task.await.unwrap().expect("every send answered as a success");
     }
+    let batches = a.metric("yhconv_send_batches_total").await;
+    assert!(batches >= 1.0, "no sends were stored together");
+    assert!(a.metric("yhconv_sends_batched_total").await >= (SENDS - 1) as f64);
+
+    // Two retries and a msg_id another sender took: whichever go together
+    // fail together, and are stored one at a time.
+    hold().await;
+    let retries = [send(&ann, "together-0".into()), send(&ben, "together-1".into())];
+    let taken = send(&ann, "together-3".into());
+    all_arrived(3.0).await;
+    admin.batch_execute("COMMIT").await.unwrap();
+    for task in retries {
+        task.await.unwrap().expect("a retry answered as a success");
+    }
+    let error = taken.await.unwrap().expect_err("a msg_id another sender used is refused");
+    assert!(error.to_string().contains("already used by another sender"), "{error}");
+    assert_eq!(a.metric("yhconv_send_batches_total").await, batches, "a failed batch counts as none");
+    assert_eq!(a.metric("yhconv_sends_storing").await + a.metric("yhconv_sends_waiting").await, 0.0);
+
     let history = b.client(CAT).await.list_messages(GROUP, ChatType::Group, 500, None).await.unwrap();
     let mut history: Vec<_> = history.iter().map(|m| (m.msg_seq, m.send_time, m.msg_id.clone())).collect();
     history.sort_unstable();
-    let distinct = SENDS - SENDS / 10;
-    assert_eq!(history.iter().map(|m| m.0).collect::<Vec<_>>(), (1..=distinct as u64).collect::<Vec<_>>());
-    assert_eq!(history.iter().map(|m| &m.2).collect::<HashSet<_>>().len(), distinct, "each msg_id once");
+    let stored = SENDS;
+    assert_eq!(history.iter().map(|m| m.0).collect::<Vec<_>>(), (1..=stored as u64).collect::<Vec<_>>());
+    assert_eq!(history.iter().map(|m| &m.2).collect::<HashSet<_>>().len(), stored, "each msg_id once");
     assert!(history.windows(2).all(|w| w[0].1 <= w[1].1), "send times grow with msg_seq: {history:?}");
-    assert_eq!(entry(&b.client(CAT).await, GROUP).await.unread_count, distinct as u64);
-    assert!(a.metric("yhconv_send_batches_total").await >= 1.0, "no sends were stored together");
-    assert!(a.metric("yhconv_sends_batched_total").await >= 2.0);
+    assert_eq!(entry(&b.client(CAT).await, GROUP).await.unread_count, stored as u64);
     a.shutdown().await;
     b.shutdown().await;
 }

@@ -194,6 +194,10 @@ pub struct SendBatchStats {
     pub batches: u64,
     /// The messages those stored.
     pub messages: u64,
+    /// Sends waiting now for a transaction of their chat under way.
+    pub waiting: u64,
+    /// Sends being stored now.
+    pub storing: u64,
 }
 
 /// What a store's writes waited for under other instances' list leases

@@ -170,7 +170,11 @@ impl Collector for ServiceCollector {
                     sends.messages,
                 ),
             ];
-            encode_figures(&mut encoder, &counters, &[])?;
+            let gauges = [
+                ("sends_waiting", "Sends waiting for a transaction of their chat under way", sends.waiting),
+                ("sends_storing", "Sends in a transaction under way, not answered yet", sends.storing),
+            ];
+            encode_figures(&mut encoder, &counters, &gauges)?;
         }
         if let Some(waits) = self.0.lease_wait_stats() {
             let counters = [

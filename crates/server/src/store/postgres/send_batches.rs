@@ -40,6 +40,8 @@ pub(super) struct SendBatches {
     /// Transactions that stored more than one message, and those messages.
     batches: AtomicU64,
     batched: AtomicU64,
+    /// Sends taken from their queue and not answered yet.
+    storing: AtomicU64,
 }
 
 /// A send waiting for its chat's writer.
@@ -89,7 +91,13 @@ impl SendBatches {
 
     /// Running totals, for `/metrics`.
     pub(super) fn stats(&self) -> SendBatchStats {
-        SendBatchStats { batches: self.batches.load(Ordering::Relaxed), messages: self.batched.load(Ordering::Relaxed) }
+        let waiting = self.chats.lock().unwrap_or_else(|p| p.into_inner()).values().map(VecDeque::len).sum::<usize>();
+        SendBatchStats {
+            batches: self.batches.load(Ordering::Relaxed),
+            messages: self.batched.load(Ordering::Relaxed),
+            waiting: waiting as u64,
+            storing: self.storing.load(Ordering::Relaxed),
+        }
     }
 
     /// The chat's writer: stores what waits, a batch at a time, until
@@ -111,9 +119,13 @@ impl SendBatches {
                     return;
                 }
                 let take = waiting.len().min(MAX_BATCH);
+                // Under the lock: a send is always counted waiting or storing.
+                self.storing.fetch_add(take as u64, Ordering::Relaxed);
                 waiting.drain(..take).collect()
             };
+            let taken = batch.len() as u64;
             self.store(&pool, &leases, chat, batch).await;
+            self.storing.fetch_sub(taken, Ordering::Relaxed);
         }
     }
 
