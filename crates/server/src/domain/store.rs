@@ -54,11 +54,12 @@ pub trait Store: Send + Sync + 'static {
     fn lease_wait_stats(&self) -> Option<LeaseWaitStats> {
         None
     }
-    /// True when [`Store::append_message`] stamps each message's send time
-    /// itself, as it queues it, in the order it stores the messages of a
-    /// chat: the service then need not hold a lock of its own from the
-    /// time it takes until the message is stored.
-    fn stamps_send_times(&self) -> bool {
+    /// True when [`Store::append_message`] keeps the send times of a
+    /// chat's messages from going back as their sequence numbers grow (a
+    /// message stored after another that was sent later gets that one's
+    /// time): the service then need not hold a lock of its own from taking
+    /// the time until the message is stored.
+    fn orders_send_times(&self) -> bool {
         false
     }
     /// How many sends were stored together so far; `None` for a store

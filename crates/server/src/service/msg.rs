@@ -238,8 +238,8 @@ impl Service {
             // back-pressure: other chats' sends do not).
             self.hub.wait_for_room(chat).await;
             // Held until stored, so that send times grow with msg_seq
-            // (unless the store takes them itself, in the order it stores).
-            let _order = match self.store.stamps_send_times() {
+            // (unless the store keeps them in order itself).
+            let _order = match self.store.orders_send_times() {
                 true => None,
                 false => Some(self.order_lock(user, peer, kind).lock().await),
             };

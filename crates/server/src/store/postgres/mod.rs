@@ -306,7 +306,7 @@ impl Store for PostgresStore {
         Some(self.lists.leases.wait_stats())
     }
 
-    fn stamps_send_times(&self) -> bool {
+    fn orders_send_times(&self) -> bool {
         true
     }
 

@@ -23,7 +23,6 @@ use tokio::sync::oneshot;
 use super::chats;
 use super::leases::Leases;
 use super::pipelined::Tx;
-use crate::domain::clock::now_ms;
 use crate::domain::error::{Error, Result};
 use crate::domain::event::ChatRef;
 use crate::domain::model::{Appended, NewMessage, SendBatchStats};
@@ -36,12 +35,23 @@ const MAX_BATCH: usize = 32;
 #[derive(Default)]
 pub(super) struct SendBatches {
     /// A chat is here while its writer runs, with the sends waiting for it.
-    chats: Mutex<HashMap<i64, VecDeque<Queued>>>,
+    chats: Mutex<HashMap<i64, ChatQueue>>,
     /// Transactions that stored more than one message, and those messages.
     batches: AtomicU64,
     batched: AtomicU64,
     /// Sends taken from their queue and not answered yet.
     storing: AtomicU64,
+}
+
+/// The sends waiting for one chat's writer.
+struct ChatQueue {
+    waiting: VecDeque<Queued>,
+    /// The latest send time queued so far: one queued later, so stored with
+    /// a higher sequence number, gets at least this time. (Only while the
+    /// chat has a writer: a send whose time was taken just before another's
+    /// and that reaches an idle chat just after it may still show a time a
+    /// moment earlier, as sends through two instances may.)
+    last_sent_ms: i64,
 }
 
 /// A send waiting for its chat's writer.
@@ -53,10 +63,10 @@ struct Queued {
 impl SendBatches {
     /// Stores `msg` in `chat`: at once when no writer of this instance is
     /// under way in it, or else with the other sends that arrive meanwhile,
-    /// in the writer's next transaction. Its send time is taken as it is
-    /// queued, so the send times of a chat's messages through this
-    /// instance grow with their sequence numbers. Answers once it is
-    /// committed (and the list leases' holders have it).
+    /// in the writer's next transaction. A send queued behind another gets
+    /// at least its send time, so the send times of a chat's messages
+    /// through this instance never go back as their sequence numbers grow.
+    /// Answers once it is committed (and the list leases' holders have it).
     pub(super) async fn append(
         self: &Arc<Self>,
         pool: &Pool,
@@ -67,14 +77,17 @@ impl SendBatches {
         let (answer, answered) = oneshot::channel();
         let first = {
             let mut chats = self.chats.lock().unwrap_or_else(|p| p.into_inner());
-            msg.sent_ms = now_ms();
             match chats.entry(chat.0) {
-                Entry::Occupied(mut waiting) => {
-                    waiting.get_mut().push_back(Queued { msg, answer });
+                Entry::Occupied(mut queue) => {
+                    let queue = queue.get_mut();
+                    msg.sent_ms = msg.sent_ms.max(queue.last_sent_ms);
+                    queue.last_sent_ms = msg.sent_ms;
+                    queue.waiting.push_back(Queued { msg, answer });
                     false
                 }
                 Entry::Vacant(idle) => {
-                    idle.insert(VecDeque::from([Queued { msg, answer }]));
+                    let last_sent_ms = msg.sent_ms;
+                    idle.insert(ChatQueue { waiting: VecDeque::from([Queued { msg, answer }]), last_sent_ms });
                     true
                 }
             }
@@ -91,7 +104,8 @@ impl SendBatches {
 
     /// Running totals, for `/metrics`.
     pub(super) fn stats(&self) -> SendBatchStats {
-        let waiting = self.chats.lock().unwrap_or_else(|p| p.into_inner()).values().map(VecDeque::len).sum::<usize>();
+        let waiting =
+            self.chats.lock().unwrap_or_else(|p| p.into_inner()).values().map(|q| q.waiting.len()).sum::<usize>();
         SendBatchStats {
             batches: self.batches.load(Ordering::Relaxed),
             messages: self.batched.load(Ordering::Relaxed),
@@ -110,7 +124,7 @@ impl SendBatches {
         loop {
             let batch: Vec<Queued> = {
                 let mut chats = self.chats.lock().unwrap_or_else(|p| p.into_inner());
-                let Some(waiting) = chats.get_mut(&chat.0) else { return };
+                let Some(ChatQueue { waiting, .. }) = chats.get_mut(&chat.0) else { return };
                 if waiting.is_empty() {
                     chats.remove(&chat.0);
                     // Under the lock: a send from now on starts a writer of
