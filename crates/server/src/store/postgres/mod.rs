@@ -9,6 +9,7 @@
 //! run through [`pipelined`]: `BEGIN` travels with their first statement,
 //! and their notifications and `COMMIT` with their last.
 
+mod append;
 mod chats;
 mod drafts;
 mod edits;

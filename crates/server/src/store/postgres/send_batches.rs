@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use deadpool_postgres::Pool;
 use tokio::sync::oneshot;
 
-use super::chats;
+use super::append;
 use super::leases::Leases;
 use super::pipelined::Tx;
 use crate::domain::error::{Error, Result};
@@ -147,7 +147,7 @@ impl SendBatches {
     async fn store(&self, pool: &Pool, leases: &Arc<Leases>, chat: ChatRef, batch: Vec<Queued>) {
         let (msgs, answers): (Vec<NewMessage>, Vec<_>) = batch.into_iter().map(|q| (q.msg, q.answer)).unzip();
         if msgs.len() > 1 {
-            let together = async { chats::append_messages(Tx::new(pool.get().await?, leases), chat, &msgs).await };
+            let together = async { append::append_messages(Tx::new(pool.get().await?, leases), chat, &msgs).await };
             match together.await {
                 Ok(seqs) => {
                     self.batches.fetch_add(1, Ordering::Relaxed);
@@ -163,7 +163,7 @@ impl SendBatches {
             }
         }
         for (msg, answer) in msgs.into_iter().zip(answers) {
-            let alone = async { chats::append_message(Tx::new(pool.get().await?, leases), chat, msg).await };
+            let alone = async { append::append_message(Tx::new(pool.get().await?, leases), chat, msg).await };
             let _ = answer.send(alone.await);
         }
     }
