@@ -848,6 +848,7 @@ pub fn encode_heartbeat_ack(seq: &str) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::model::{Entity, StoredMessage};
 
     #[test]
     fn the_same_members_in_any_order_are_the_same_receivers() {
@@ -858,7 +859,6 @@ mod tests {
         shuffled.swap(3, 40);
         assert_eq!(group_receivers(group, members), group_receivers(group, shuffled));
     }
-    use crate::domain::model::{Entity, StoredMessage};
 
     fn entity(id: i64, kind: ChatType, name: &str) -> Entity {
         Entity {

@@ -299,7 +299,6 @@ pub async fn run(
     let ws_url = ws_urls[0].clone();
     let rss = || -> anyhow::Result<u64> { pids.iter().map(|&pid| Ok(server::memory(pid)?.rss_kib)).sum() };
     let server_ticks = || pids.iter().map(|&pid| server::process_ticks(pid)).sum::<server::ProcessTicks>();
-    let cpu_ticks = || server_ticks().total();
     let own_ticks = || server::process_ticks(std::process::id());
     let rss_before = rss()?;
 
@@ -368,7 +367,7 @@ pub async fn run(
     // 3. Saturation, with the probe.
     let probe = Probe::start(base_url, &ws_url, &cast.probe_sender_token, cast.probe_receiver.clone()).await?;
     progress(&format!("saturation: {SENDERS} senders and the probe for {:.1} s", duration.as_secs_f64()));
-    let (ticks_before, load_gen_before) = (cpu_ticks(), server::cpu_ticks(Some(std::process::id())));
+    let (ticks_before, load_gen_before) = (server_ticks(), own_ticks());
     let started = Instant::now();
     let deadline = started + duration;
     let mut senders = Vec::new();
@@ -391,8 +390,8 @@ pub async fn run(
     }
     wait_for_all(sockets * saturation_messages).await?;
     let saturation_secs = started.elapsed().as_secs_f64();
-    let ticks = cpu_ticks().saturating_sub(ticks_before);
-    let load_gen_ticks = server::cpu_ticks(Some(std::process::id())).saturating_sub(load_gen_before);
+    let ticks = server_ticks().since(ticks_before).total();
+    let load_gen_ticks = own_ticks().since(load_gen_before).total();
     let frames_delivered = (sockets * saturation_messages) as u64;
 
     let mut median_socket = Vec::new();

@@ -206,23 +206,17 @@ pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: EventS
                     // Once caught up; and a list lease serves only a list
                     // cache.
                     let mut lease = lists.sink().map(|_| lists.leases.hold(&pool, Arc::clone(&client)));
-                    loop {
+                    // True when the feed stops for good (the instance shuts
+                    // down, or its hub is gone); false when this listening
+                    // session ended and another is to begin.
+                    let for_good = loop {
                         let payload = tokio::select! {
                             payload = incoming.recv() => payload,
-                            // Stopping for good (the instance shuts down, or
-                            // its hub is gone): the lease goes first, so that
-                            // no writer waits for it to run out.
-                            () = stopped(&sink, &mut stopping) => {
-                                if let Some(lease) = lease.take() {
-                                    lease.let_go().await;
-                                }
-                                driver.abort();
-                                return;
-                            }
+                            () = stopped(&sink, &mut stopping) => break true,
                             () = lists.attached.notified() => {
                                 if let Err(e) = resync_lists(&pool, &lists).await {
                                     tracing::warn!(error = %e, "feed cannot read the list clock");
-                                    break;
+                                    break false;
                                 }
                                 if lease.is_none() {
                                     lease = Some(lists.leases.hold(&pool, Arc::clone(&client)));
@@ -230,14 +224,19 @@ pub(super) async fn run(config: tokio_postgres::Config, pool: Pool, sink: EventS
                                 continue;
                             }
                         };
-                        let Some(payload) = payload else { break };
+                        let Some(payload) = payload else { break false };
                         if !handle(&sink, &lists, &mut delivered, &payload).await {
-                            if let Some(lease) = lease.take() {
-                                lease.let_go().await;
-                            }
-                            driver.abort();
-                            return;
+                            break true;
                         }
+                    };
+                    if for_good {
+                        // The lease goes first, so that no writer waits for
+                        // it to run out.
+                        if let Some(lease) = lease.take() {
+                            lease.let_go().await;
+                        }
+                        driver.abort();
+                        return;
                     }
                     drop(lease);
                     drop(open);

@@ -120,7 +120,7 @@ impl SendBatches {
         // Ends the chat's turn however this task ends: a send arriving
         // afterwards starts a writer of its own, and the sends still
         // queued (after a panic) are answered with an error.
-        let mut writing = Writing { batches: &self, chat, ended: false };
+        let mut writing = Writing { batches: &self, chat, ended: false, storing: 0 };
         loop {
             let batch: Vec<Queued> = {
                 let mut chats = self.chats.lock().unwrap_or_else(|p| p.into_inner());
@@ -135,11 +135,11 @@ impl SendBatches {
                 let take = waiting.len().min(MAX_BATCH);
                 // Under the lock: a send is always counted waiting or storing.
                 self.storing.fetch_add(take as u64, Ordering::Relaxed);
+                writing.storing = take as u64;
                 waiting.drain(..take).collect()
             };
-            let taken = batch.len() as u64;
             self.store(&pool, &leases, chat, batch).await;
-            self.storing.fetch_sub(taken, Ordering::Relaxed);
+            self.storing.fetch_sub(std::mem::take(&mut writing.storing), Ordering::Relaxed);
         }
     }
 
@@ -170,16 +170,20 @@ impl SendBatches {
 }
 
 /// A chat's turn to write; dropped before it ended (a panic), the chat is
-/// free again and the sends still waiting are answered with an error.
+/// free again, the sends still waiting are answered with an error, and the
+/// batch under way no longer counts as being stored.
 struct Writing<'a> {
     batches: &'a SendBatches,
     chat: ChatRef,
     /// The writer found nothing waiting and gave the chat up itself.
     ended: bool,
+    /// Sends of the batch under way, counted in [`SendBatches::storing`].
+    storing: u64,
 }
 
 impl Drop for Writing<'_> {
     fn drop(&mut self) {
+        self.batches.storing.fetch_sub(self.storing, Ordering::Relaxed);
         if !self.ended {
             self.batches.chats.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.chat.0);
         }
