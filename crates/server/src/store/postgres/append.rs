@@ -4,7 +4,7 @@
 use futures_util::future::join;
 use tokio_postgres::error::SqlState;
 
-use super::pipelined::{Param, Pipelined, Tx};
+use super::pipelined::{Literal, Param, Pipelined, Tx};
 use super::PUSH_CHANNEL;
 use crate::domain::error::{Error, Result};
 use crate::domain::event::{ChatRef, Event, SocketOrigin};
@@ -89,9 +89,14 @@ impl MessageValues {
         ]
     }
 
-    /// [`CLEAR_DRAFT`]'s parameters.
-    fn draft(&self) -> [Param<'_>; 4] {
-        [&self.sender, &self.peer, &PUSH_CHANNEL, &self.draft_event]
+    /// [`CLEAR_DRAFT`]'s values.
+    fn draft(&self) -> Vec<Literal> {
+        vec![
+            Literal::Int(self.sender),
+            Literal::Int(self.peer),
+            Literal::Text(PUSH_CHANNEL.to_owned()),
+            Literal::Text(self.draft_event.clone()),
+        ]
     }
 }
 
@@ -145,11 +150,9 @@ async fn store_messages(
 ) -> std::result::Result<Vec<i64>, tokio_postgres::Error> {
     let client = tx.client();
     let store = client.prepare_cached(STORE_MESSAGE).await?;
-    let clear_draft = client.prepare_cached(CLEAR_DRAFT).await?;
     let values: Vec<MessageValues> = msgs.iter().map(MessageValues::of).collect();
     let seqs: Vec<std::sync::Mutex<Option<i64>>> = msgs.iter().map(|_| std::sync::Mutex::new(None)).collect();
     let mut writes: Vec<Pipelined<'_>> = Vec::with_capacity(msgs.len());
-    let mut after: Vec<Pipelined<'_>> = Vec::with_capacity(msgs.len());
     for ((msg, values), seq) in msgs.iter().zip(&values).zip(&seqs) {
         let (store, chat) = (&store, &chat);
         writes.push(Box::pin(async move {
@@ -157,7 +160,6 @@ async fn store_messages(
             *seq.lock().unwrap_or_else(|p| p.into_inner()) = Some(stored);
             Ok(1)
         }));
-        after.push(Box::pin(client.execute_raw(&clear_draft, values.draft())));
     }
     // The list change, then the messages, then the cleared drafts: each
     // instance hands the change on to its lists before it pushes a message
@@ -166,8 +168,11 @@ async fn store_messages(
     for before_last in (0..msgs.len() as i64).rev() {
         tx.notify_message_before_last(chat, before_last);
     }
+    for values in &values {
+        tx.on_commit(CLEAR_DRAFT, values.draft());
+    }
     // `join` polls `BEGIN` first, so it is sent first.
-    let (begun, committed) = join(tx.begin(), tx.commit_with(writes, after)).await;
+    let (begun, committed) = join(tx.begin(), tx.commit_with(writes)).await;
     committed?;
     begun?;
     Ok(seqs.into_iter().filter_map(|seq| seq.into_inner().unwrap_or_else(|p| p.into_inner())).collect())

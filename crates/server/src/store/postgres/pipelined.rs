@@ -8,16 +8,18 @@
 //! which, when the server is busy, waits its turn in the runtime's queue
 //! while every other writer of that row waits for it. Here the same
 //! transaction is two round trips, and what the last pipeline locks is held
-//! only while PostgreSQL runs it.
+//! only while PostgreSQL runs it: its end, from the list clock's move to
+//! the `COMMIT`, is one message ([`Tail`]), which no pause of this server
+//! can split.
 //!
 //! PostgreSQL runs a connection's statements in the order sent; once a
-//! statement fails, the rest of the transaction fails too and its `COMMIT`
-//! rolls back, so a pipeline whose every statement (the `COMMIT` included)
-//! succeeded has committed, and any error means it did not (or, when the
-//! connection broke, that it is unknown, as for any commit). A failed
-//! pipeline is still read to its end, so when its `COMMIT` was answered the
-//! connection is idle and goes back to the pool: a statement that fails
-//! (a taken unique key, say) costs no connection.
+//! statement fails, the rest of the transaction fails too, so a pipeline
+//! whose every statement (the `COMMIT` included) succeeded has committed,
+//! and any error means it did not (or, when the connection broke, that it
+//! is unknown, as for any commit). A failed pipeline is read to its end
+//! and rolled back, so the connection is idle and goes back to the pool: a
+//! statement that fails (a taken unique key, say) costs a round trip, not
+//! a connection.
 //!
 //! A transaction that moved the list clock reads the list leases in force
 //! in the pipeline of its `COMMIT`, and [`Tx::finished`] waits for their
@@ -36,6 +38,7 @@ use std::time::Instant;
 
 use deadpool_postgres::{GenericClient, Object, Pool};
 use futures_util::future::{join, join_all, BoxFuture};
+use tokio_postgres::{SimpleQueryMessage, SimpleQueryRow};
 
 use super::leases::{Handoff, Leases};
 use crate::domain::error::Result;
@@ -60,8 +63,147 @@ enum Deferred {
     /// transaction took ([`super::NOTIFY_MESSAGE`]).
     Message { chat: ChatRef, before_last: i64 },
     /// The list clock's move with these facts ([`super::ANNOUNCE_LISTS`]):
-    /// its row stays locked from here to the commit, which follows at once.
+    /// its row stays locked from here to the commit, which follows in the
+    /// same message.
     Announce(String),
+    /// Any other statement, with its values.
+    Statement { sql: &'static str, values: Vec<Literal> },
+}
+
+/// A value written into the text of a transaction's end ([`Tail`]).
+#[derive(Debug, Clone)]
+pub(super) enum Literal {
+    Text(String),
+    Int(i64),
+}
+
+impl Literal {
+    /// Appends the value as SQL: an escape string constant (valid whatever
+    /// `standard_conforming_strings` says), or a number.
+    fn write_to(&self, sql: &mut String) {
+        match self {
+            Self::Text(text) => {
+                sql.push_str("E'");
+                for c in text.chars() {
+                    match c {
+                        '\\' => sql.push_str("\\\\"),
+                        '\'' => sql.push_str("''"),
+                        c => sql.push(c),
+                    }
+                }
+                sql.push('\'');
+            }
+            Self::Int(n) => sql.push_str(&format!("({n})")),
+        }
+    }
+}
+
+/// `template` with `$1`, `$2`… replaced by `values`.
+fn render(template: &str, values: &[Literal], sql: &mut String) {
+    let mut rest = template;
+    while let Some(at) = rest.find('$') {
+        sql.push_str(&rest[..at]);
+        let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
+        let index: usize = rest[at + 1..at + 1 + digits].parse().unwrap_or(0);
+        match index.checked_sub(1).and_then(|i| values.get(i)) {
+            Some(value) => value.write_to(sql),
+            None => panic!("statement {template:?} has no value for ${index}"),
+        }
+        rest = &rest[at + 1 + digits..];
+    }
+    sql.push_str(rest);
+}
+
+/// The end of a transaction, sent as one simple-protocol message: the list
+/// clock's move (first, so that every instance hands a change on to its
+/// list cache before it pushes the message or event that came with it),
+/// the notifications and deferred statements in the order said, the list
+/// leases in force (read once the clock's row is the transaction's own),
+/// and `COMMIT`.
+///
+/// One message, because the clock's row is locked from its move to the
+/// commit, and every list change of every instance waits for it: sent as
+/// statements of their own, a busy server could let the first ones go out
+/// (another worker thread writes the connection while this one is
+/// preempted) and the rest tens of milliseconds later.
+struct Tail {
+    sql: String,
+    /// How many statements precede the clock's moves, and how many moves.
+    announces: usize,
+    /// The index of the statement reading the leases in force.
+    in_force: Option<usize>,
+}
+
+impl Tail {
+    fn of(mut deferred: Vec<Deferred>) -> Self {
+        deferred.sort_by_key(|said| !matches!(said, Deferred::Announce(_)));
+        let announces = deferred.iter().filter(|said| matches!(said, Deferred::Announce(_))).count();
+        let mut sql = String::new();
+        for said in &deferred {
+            let channel = Literal::Text(super::PUSH_CHANNEL.to_owned());
+            match said {
+                Deferred::Notify(payload) => {
+                    render(super::NOTIFY, &[channel, Literal::Text(payload.clone())], &mut sql)
+                }
+                Deferred::Message { chat, before_last } => render(
+                    super::NOTIFY_MESSAGE,
+                    &[
+                        channel,
+                        Literal::Text(Event::message_payload_prefix(*chat)),
+                        Literal::Int(chat.0),
+                        Literal::Int(*before_last),
+                    ],
+                    &mut sql,
+                ),
+                Deferred::Announce(facts) => render(
+                    super::ANNOUNCE_LISTS,
+                    &[channel, Literal::Text(ListChange::payload_prefix().to_owned()), Literal::Text(facts.clone())],
+                    &mut sql,
+                ),
+                Deferred::Statement { sql: template, values } => render(template, values, &mut sql),
+            }
+            sql.push_str(";\n");
+        }
+        let in_force = (announces > 0).then(|| {
+            sql.push_str(super::leases::IN_FORCE);
+            sql.push_str(";\n");
+            deferred.len()
+        });
+        sql.push_str("COMMIT");
+        Self { sql, announces, in_force }
+    }
+
+    /// From the answers: the list clock's new value (when it moved) and
+    /// the leases in force then.
+    fn read(&self, answers: &[SimpleQueryMessage]) -> (Option<i64>, Vec<(i64, f64)>) {
+        let mut statement = 0;
+        let mut moved_to = None::<i64>;
+        let mut holders = Vec::new();
+        for answer in answers {
+            match answer {
+                SimpleQueryMessage::CommandComplete(_) => statement += 1,
+                SimpleQueryMessage::Row(row) if statement < self.announces => match parsed::<i64>(row, 0) {
+                    Some(value) => moved_to = Some(moved_to.map_or(value, |known| known.max(value))),
+                    None => tracing::error!(sql = self.sql, "the list clock's new value does not parse"),
+                },
+                SimpleQueryMessage::Row(row) if Some(statement) == self.in_force => {
+                    match (parsed::<i64>(row, 0), parsed::<f64>(row, 1)) {
+                        (Some(holder), Some(left_ms)) => holders.push((holder, left_ms)),
+                        _ => tracing::error!("a list lease in force does not parse"),
+                    }
+                }
+                _ => {}
+            }
+        }
+        (moved_to, holders)
+    }
+}
+
+/// Column `index` of a simple-protocol row, parsed (`None` when it is not
+/// what the statement returns: PostgreSQL writes bigint and float8 in forms
+/// that parse).
+fn parsed<T: std::str::FromStr>(row: &SimpleQueryRow, index: usize) -> Option<T> {
+    row.try_get(index).ok().flatten()?.parse().ok()
 }
 
 /// A pooled connection running one pipelined transaction: its statements
@@ -126,83 +268,42 @@ impl Tx {
         self.deferred.lock().unwrap_or_else(|p| p.into_inner()).push(said);
     }
 
-    /// Sends `writes`, then what was announced and notified, then `after`
-    /// (statements whose own notifications follow those), then, when the
-    /// list clock moves, a read of the list leases in force, then `COMMIT`,
-    /// in one pipeline; it rolls back instead when any of them failed, and
-    /// returns the first statement's error. Then say [`Self::finished`].
+    /// Runs `sql` (a statement with `$1`, `$2`… for `values`) when the
+    /// transaction commits, after what was announced and notified so far:
+    /// for a statement whose own notifications must follow those.
+    pub(super) fn on_commit(&self, sql: &'static str, values: Vec<Literal>) {
+        self.defer(Deferred::Statement { sql, values });
+    }
+
+    /// Sends `writes`, then the transaction's end in one message (see
+    /// [`Tail`]): what was announced, notified and deferred, then, when
+    /// the list clock moves, a read of the list leases in force, then
+    /// `COMMIT`. When any of them failed it rolls back instead (a round
+    /// trip more) and returns the first statement's error. Then say
+    /// [`Self::finished`].
     pub(super) async fn commit_with<'a>(
         &'a self,
         writes: Vec<Pipelined<'a>>,
-        after: Vec<Pipelined<'a>>,
     ) -> std::result::Result<(), tokio_postgres::Error> {
-        // The list clock's new value, and the leases in force once it moved.
-        let moved_to = Mutex::new(None::<i64>);
-        let holders = Mutex::new(Vec::new());
-        let mut writes: Vec<Pipelined<'_>> = writes;
-        let mut deferred = std::mem::take(&mut *self.deferred.lock().unwrap_or_else(|p| p.into_inner()));
-        // The list changes first: an instance's feed then hands a change on
-        // to its list cache before it pushes the message or event that
-        // came with it, so a list fetched through that instance right
-        // after the push shows it.
-        deferred.sort_by_key(|said| !matches!(said, Deferred::Announce(_)));
+        let deferred = std::mem::take(&mut *self.deferred.lock().unwrap_or_else(|p| p.into_inner()));
+        let tail = Tail::of(deferred);
         let client = self.client();
-        let announces = deferred.iter().any(|said| matches!(said, Deferred::Announce(_)));
-        if !deferred.is_empty() {
-            let notify = client.prepare_cached(super::NOTIFY).await?;
-            let notify_message = client.prepare_cached(super::NOTIFY_MESSAGE).await?;
-            let announce = client.prepare_cached(super::ANNOUNCE_LISTS).await?;
-            for said in deferred {
-                // Each owns what it sends, and sends it on its first poll.
-                let (notify, notify_message, announce) = (notify.clone(), notify_message.clone(), announce.clone());
-                let moved_to = &moved_to;
-                writes.push(match said {
-                    Deferred::Notify(payload) => Box::pin(async move {
-                        let params: [Param<'_>; 2] = [&super::PUSH_CHANNEL, &payload];
-                        client.execute_raw(&notify, params).await
-                    }),
-                    Deferred::Message { chat, before_last } => Box::pin(async move {
-                        let prefix = Event::message_payload_prefix(chat);
-                        let params: [Param<'_>; 4] = [&super::PUSH_CHANNEL, &prefix, &chat.0, &before_last];
-                        client.execute_raw(&notify_message, params).await
-                    }),
-                    Deferred::Announce(facts) => Box::pin(async move {
-                        let params: [Param<'_>; 3] = [&super::PUSH_CHANNEL, &ListChange::payload_prefix(), &facts];
-                        let value: i64 = client.query_one(&announce, &params).await?.try_get(0)?;
-                        let mut moved_to = moved_to.lock().unwrap_or_else(|p| p.into_inner());
-                        *moved_to = Some(moved_to.map_or(value, |known| known.max(value)));
-                        Ok(1)
-                    }),
-                });
+        let (written, ended) = join(join_all(writes), client.simple_query(&tail.sql)).await;
+        let ended = match (written.into_iter().find_map(|answer| answer.err()), ended) {
+            (None, Ok(answers)) => answers,
+            (Some(failed), _) | (None, Err(failed)) => {
+                // The statements after the first failure did not run, the
+                // `COMMIT` among them: end the transaction, so that the
+                // connection goes back to the pool idle.
+                let rolled_back = client.batch_execute("ROLLBACK").await;
+                self.finished.store(rolled_back.is_ok(), Ordering::Relaxed);
+                return Err(failed);
             }
-        }
-        writes.extend(after);
-        if announces {
-            let in_force = client.prepare_cached(super::leases::IN_FORCE).await?;
-            let holders = &holders;
-            writes.push(Box::pin(async move {
-                let rows = client.query(&in_force, &[]).await?;
-                let found = rows
-                    .iter()
-                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-                    .collect::<std::result::Result<Vec<(i64, f64)>, tokio_postgres::Error>>()?;
-                *holders.lock().unwrap_or_else(|p| p.into_inner()) = found;
-                Ok(0)
-            }));
-        }
-        writes.push(Box::pin(async move { client.batch_execute("COMMIT").await.map(|()| 0) }));
-        // Every answer is read, so that a failed pipeline leaves the
-        // connection idle (its `COMMIT` rolled back) rather than mid-way.
-        let mut answers = join_all(writes).await;
-        let ended = answers.pop().expect("the COMMIT is in the pipeline");
-        self.finished.store(ended.is_ok(), Ordering::Relaxed);
-        if let Some(failed) = answers.into_iter().find_map(|answer| answer.err()) {
-            return Err(failed);
-        }
-        ended?;
-        if let Some(clock) = moved_to.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        };
+        self.finished.store(true, Ordering::Relaxed);
+        let (moved_to, holders) = tail.read(&ended);
+        if let Some(clock) = moved_to {
             self.leases.wrote(clock);
-            let holders = holders.into_inner().unwrap_or_else(|p| p.into_inner());
             *self.handoff.lock().unwrap_or_else(|p| p.into_inner()) =
                 Some(Handoff { clock, holders, answered_at: Instant::now() });
         }
@@ -271,7 +372,66 @@ pub(super) async fn transact<T>(
             return Err(e);
         }
     };
-    tx.commit_with(Vec::new(), Vec::new()).await?;
+    tx.commit_with(Vec::new()).await?;
     tx.finished().await;
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rendered(template: &str, values: &[Literal]) -> String {
+        let mut sql = String::new();
+        render(template, values, &mut sql);
+        sql
+    }
+
+    #[test]
+    fn values_are_written_as_constants_that_nothing_in_them_can_end() {
+        let hostile = Literal::Text(r"it's \'; DROP TABLE chat; --".to_owned());
+        assert_eq!(
+            rendered("SELECT pg_notify($1, $2)", &[Literal::Text("yhconv".into()), hostile]),
+            r"SELECT pg_notify(E'yhconv', E'it''s \\''; DROP TABLE chat; --')"
+        );
+        assert_eq!(
+            rendered(
+                "SELECT $2 - $1::BIGINT, $10",
+                &[
+                    Literal::Int(-3),
+                    Literal::Int(7),
+                    Literal::Int(0),
+                    Literal::Int(0),
+                    Literal::Int(0),
+                    Literal::Int(0),
+                    Literal::Int(0),
+                    Literal::Int(0),
+                    Literal::Int(0),
+                    Literal::Int(10)
+                ]
+            ),
+            "SELECT (7) - (-3)::BIGINT, (10)"
+        );
+    }
+
+    #[test]
+    fn a_transactions_end_moves_the_clock_first_and_commits_last() {
+        let tail = Tail::of(vec![
+            Deferred::Notify("a".into()),
+            Deferred::Announce("c1".into()),
+            Deferred::Statement { sql: "SELECT $1", values: vec![Literal::Int(5)] },
+        ]);
+        let statements: Vec<&str> = tail.sql.split(";\n").collect();
+        assert_eq!(statements.len(), 5, "{}", tail.sql);
+        assert!(statements[0].contains("UPDATE list_clock"));
+        assert!(statements[1].starts_with("SELECT pg_notify(E'yhconv_push', E'a')"), "{}", statements[1]);
+        assert_eq!(statements[2], "SELECT (5)");
+        assert!(statements[3].contains("FROM list_lease"));
+        assert_eq!(statements[4], "COMMIT");
+        assert_eq!((tail.announces, tail.in_force), (1, Some(3)));
+
+        let quiet = Tail::of(vec![Deferred::Notify("a".into())]);
+        assert!(quiet.sql.ends_with(";\nCOMMIT") && !quiet.sql.contains("list_lease"));
+        assert_eq!((quiet.announces, quiet.in_force), (0, None));
+    }
 }
