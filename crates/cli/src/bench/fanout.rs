@@ -95,6 +95,14 @@ pub struct FanoutResult {
     pub probe_after_answer_p99_ms: f64,
     /// When the slowest probe was sent, ms after the load began.
     pub probe_slowest_sent_ms: f64,
+    /// An empty request (the floor's) to the probe's instance, halfway
+    /// between two probes: what any answer took meanwhile.
+    pub empty_p50_ms: f64,
+    pub empty_p99_ms: f64,
+    /// The share of the probe's time that some runnable thread of the
+    /// machine waited for a core (`/proc/pressure/cpu`), when the kernel
+    /// says.
+    pub cpu_pressure: Option<f64>,
 }
 
 /// Frames arrived on every socket so far, and a wake-up for the one waiting
@@ -173,11 +181,13 @@ async fn next_binary(socket: &mut PushSocket) -> anyhow::Result<()> {
 /// The unrelated direct chat, timed on a thread and runtime of its own:
 /// on the load generator's runtime its socket waited behind the thousands
 /// of receivers woken with it, and the probe measured that queue rather
-/// than the server's.
+/// than the server's. Halfway between two probes it times an empty
+/// request (the floor's) to the same instance: what any answer takes
+/// meanwhile.
 struct Probe {
     /// Hands the probe the deadline it runs until.
     start: std::sync::mpsc::Sender<Instant>,
-    thread: std::thread::JoinHandle<anyhow::Result<Vec<ProbeTiming>>>,
+    thread: std::thread::JoinHandle<anyhow::Result<(Vec<ProbeTiming>, Vec<f64>)>>,
 }
 
 /// One probe, ms from the send's start: when the send was answered, and
@@ -194,11 +204,14 @@ impl Probe {
     /// Logs the probe's receiver in and waits until its socket is ready.
     async fn start(
         base_url: &str,
+        floor_path: &str,
         ws_url: &str,
         sender_token: &str,
         (receiver, receiver_token): (i64, String),
     ) -> anyhow::Result<Self> {
         let sender = Client::new(base_url)?.with_token(sender_token).with_timeout(Duration::from_secs(60));
+        let floor_url = format!("{base_url}{floor_path}");
+        let empty = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
         let ws_url = ws_url.to_owned();
         let (ready_tx, ready) = tokio::sync::oneshot::channel();
         let (start, deadline) = std::sync::mpsc::channel::<Instant>();
@@ -214,6 +227,7 @@ impl Probe {
                 // 15-33 ms).
                 if let Ok(socket) = socket.as_mut() {
                     let warm = async {
+                        empty.get(&floor_url).send().await?.error_for_status()?;
                         sender.send_text(&receiver.to_string(), ChatType::User, "probe", &[]).await?;
                         next_binary(socket).await
                     };
@@ -221,18 +235,19 @@ impl Probe {
                         tokio::time::timeout(DRAIN_TIMEOUT, warm).await.map_err(anyhow::Error::from).and_then(|r| r)
                     {
                         let _ = ready_tx.send(Some(format!("the first probe: {e:#}")));
-                        return Ok(Vec::new());
+                        return Ok((Vec::new(), Vec::new()));
                     }
                 }
                 let failed = socket.as_ref().err().map(|e| format!("{e:#}"));
                 let _ = ready_tx.send(failed);
-                let Ok(deadline) = deadline.recv() else { return Ok(Vec::new()) };
+                let Ok(deadline) = deadline.recv() else { return Ok((Vec::new(), Vec::new())) };
                 let socket = socket.as_mut().map_err(|e| anyhow::anyhow!("{e:#}"))?;
                 let mut probe_ms = Vec::new();
+                let mut empty_ms = Vec::new();
                 let mut tick = tokio::time::interval(PROBE_EVERY);
                 let began = Instant::now();
                 while Instant::now() < deadline {
-                    tick.tick().await;
+                    let ticked = tick.tick().await;
                     let before = Instant::now();
                     sender.send_text(&receiver.to_string(), ChatType::User, "probe", &[]).await?;
                     let answered_ms = before.elapsed().as_secs_f64() * 1e3;
@@ -246,8 +261,12 @@ impl Probe {
                         answered_ms,
                         pushed_ms: before.elapsed().as_secs_f64() * 1e3,
                     });
+                    tokio::time::sleep_until(ticked + PROBE_EVERY / 2).await;
+                    let before = Instant::now();
+                    empty.get(&floor_url).send().await?.error_for_status()?;
+                    empty_ms.push(before.elapsed().as_secs_f64() * 1e3);
                 }
-                Ok(probe_ms)
+                Ok((probe_ms, empty_ms))
             })
         })?;
         if let Some(failed) = ready.await.context("the probe's thread ended")? {
@@ -256,8 +275,8 @@ impl Probe {
         Ok(Self { start, thread })
     }
 
-    /// Probes until `deadline`: how long each took.
-    async fn run(self, deadline: Instant) -> anyhow::Result<Vec<ProbeTiming>> {
+    /// Probes until `deadline`: how long each took, and each empty request.
+    async fn run(self, deadline: Instant) -> anyhow::Result<(Vec<ProbeTiming>, Vec<f64>)> {
         self.start.send(deadline).context("the probe's thread ended")?;
         let thread = self.thread;
         tokio::task::spawn_blocking(move || thread.join())
@@ -284,6 +303,7 @@ fn sorted(mut values: Vec<f64>) -> Vec<f64> {
 /// `progress` hears when each phase begins (for a profiler to start on).
 pub async fn run(
     base_urls: &[String],
+    floor_path: &str,
     pids: &[u32],
     cast: Cast,
     duration: Duration,
@@ -365,9 +385,11 @@ pub async fn run(
     let (latency_server, latency_load_gen) = (server_ticks().since(server_before), own_ticks().since(load_gen_before));
 
     // 3. Saturation, with the probe.
-    let probe = Probe::start(base_url, &ws_url, &cast.probe_sender_token, cast.probe_receiver.clone()).await?;
+    let probe =
+        Probe::start(base_url, floor_path, &ws_url, &cast.probe_sender_token, cast.probe_receiver.clone()).await?;
     progress(&format!("saturation: {SENDERS} senders and the probe for {:.1} s", duration.as_secs_f64()));
     let (ticks_before, load_gen_before) = (server_ticks(), own_ticks());
+    let pressure_before = server::cpu_pressure_us();
     let started = Instant::now();
     let deadline = started + duration;
     let mut senders = Vec::new();
@@ -383,7 +405,10 @@ pub async fn run(
             anyhow::Ok(sent)
         }));
     }
-    let probes = probe.run(deadline).await?;
+    let (probes, empty_ms) = probe.run(deadline).await?;
+    let pressure = server::cpu_pressure_us()
+        .zip(pressure_before)
+        .map(|(after, before)| after.saturating_sub(before) as f64 / started.elapsed().as_micros().max(1) as f64);
     let mut saturation_messages = 0;
     for task in senders {
         saturation_messages += task.await??;
@@ -417,6 +442,7 @@ pub async fn run(
     let probe_ms = sorted(probes.iter().map(|p| p.pushed_ms).collect());
     let answered_ms = sorted(probes.iter().map(|p| p.answered_ms).collect());
     let after_answer_ms = sorted(probes.iter().map(|p| p.pushed_ms - p.answered_ms).collect());
+    let empty_ms = sorted(empty_ms);
     Ok(FanoutResult {
         sockets,
         instances: base_urls.len(),
@@ -442,5 +468,8 @@ pub async fn run(
         probe_after_answer_p50_ms: percentile(&after_answer_ms, 0.5),
         probe_after_answer_p99_ms: percentile(&after_answer_ms, 0.99),
         probe_slowest_sent_ms,
+        empty_p50_ms: percentile(&empty_ms, 0.5),
+        empty_p99_ms: percentile(&empty_ms, 0.99),
+        cpu_pressure: pressure,
     })
 }

@@ -193,7 +193,8 @@ impl Report {
                  \x20 saturated ({} messages, {} frames in {:.1} s): {:.2} µs of server CPU per frame \
                  (load generator {:.2} µs); a direct chat's push meanwhile p50 {:.1} ms, p99 {:.1} ms ({} probes)\n\
                  \x20 of which the probe's send until answered p50 {:.1} ms, p99 {:.1} ms; from the answer to the push \
-                 p50 {:.1} ms, p99 {:.1} ms; the slowest was sent {:.0} ms into the load\n",
+                 p50 {:.1} ms, p99 {:.1} ms; the slowest was sent {:.0} ms into the load\n\
+                 \x20 meanwhile an empty request (GET {}) to the same instance p50 {:.1} ms, p99 {:.1} ms; {}\n",
                 f.sockets,
                 f.instances,
                 f.rss_per_socket_kib,
@@ -217,6 +218,13 @@ impl Report {
                 f.probe_after_answer_p50_ms,
                 f.probe_after_answer_p99_ms,
                 f.probe_slowest_sent_ms,
+                self.floor_path,
+                f.empty_p50_ms,
+                f.empty_p99_ms,
+                match f.cpu_pressure {
+                    Some(share) => format!("some thread waited for a core {:.0}% of the time", share * 100.0),
+                    None => "the kernel does not say how long threads waited for a core".to_owned(),
+                },
             ));
         }
         if let Some(l) = &self.live_push {

@@ -180,6 +180,15 @@ pub fn cpu_ticks(pid: Option<u32>) -> u64 {
     }
 }
 
+/// How long, in µs, some runnable thread of the machine has waited for a
+/// core so far (`/proc/pressure/cpu`, its `some` line): `None` where the
+/// kernel does not say.
+pub fn cpu_pressure_us() -> Option<u64> {
+    let pressure = std::fs::read_to_string("/proc/pressure/cpu").ok()?;
+    let some = pressure.lines().find(|l| l.starts_with("some "))?;
+    some.split_whitespace().find_map(|field| field.strip_prefix("total="))?.parse().ok()
+}
+
 /// Clock ticks per second (`USER_HZ`): 100 on every Linux this runs on.
 pub const TICKS_PER_SEC: f64 = 100.0;
 
