@@ -105,8 +105,8 @@ pub struct BenchArgs {
     /// Small world and 1 s per scenario (a smoke test for CI).
     #[arg(long)]
     quick: bool,
-    /// With a postgres:// --db: let PostgreSQL, the servers and the load
-    /// generator share this machine's cores as equals. By default (Linux)
+    /// With a postgres:// --db on this machine: let PostgreSQL, the servers
+    /// and the load generator share its cores as equals. By default (Linux)
     /// the benchmark and its servers go on in a session of their own,
     /// nicer than the rest, so that the database gets a core first, as on
     /// a machine of its own.

@@ -17,10 +17,23 @@ const CHILD: &str = "YHCONV_BENCH_OWN_SESSION";
 const NICE: i32 = 10;
 
 /// Whether this run should go on in a session of its own: a PostgreSQL
-/// database, Linux with autogroup on, not already done, not declined.
+/// database on this machine, Linux with autogroup on, not already done,
+/// not declined.
 pub fn wanted(db: Option<&str>, declined: bool) -> bool {
-    let postgres = db.is_some_and(|db| db.starts_with("postgres"));
-    postgres && !declined && std::env::var_os(CHILD).is_none() && autogroup_enabled()
+    let local_postgres = db.is_some_and(|db| db.starts_with("postgres") && on_this_machine(db));
+    local_postgres && !declined && std::env::var_os(CHILD).is_none() && autogroup_enabled()
+}
+
+/// Whether every host of a PostgreSQL URL is this machine (loopback or a
+/// Unix socket).
+fn on_this_machine(url: &str) -> bool {
+    use tokio_postgres::config::Host;
+    let Ok(config) = url.parse::<tokio_postgres::Config>() else { return false };
+    config.get_hosts().iter().all(|host| match host {
+        Host::Tcp(name) => name == "localhost" || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()),
+        #[cfg(unix)]
+        Host::Unix(_) => true,
+    })
 }
 
 fn autogroup_enabled() -> bool {
@@ -96,7 +109,14 @@ mod tests {
     fn only_a_postgres_run_that_did_not_decline_goes_on_in_a_session_of_its_own() {
         assert!(!wanted(None, false), "the default database is SQLite");
         assert!(!wanted(Some("sqlite:///tmp/x.db"), false));
-        assert!(!wanted(Some("postgres://u@h/db"), true), "--db-shares-cores");
-        assert_eq!(wanted(Some("postgres://u@h/db"), false), autogroup_enabled() && std::env::var_os(CHILD).is_none());
+        assert!(!wanted(Some("postgres://u@127.0.0.1/db"), true), "--db-shares-cores");
+        assert!(!wanted(Some("postgres://u@db.example.com/db"), false), "a database elsewhere");
+        assert_eq!(
+            wanted(Some("postgres://u@127.0.0.1:5432/db"), false),
+            autogroup_enabled() && std::env::var_os(CHILD).is_none()
+        );
+        assert!(on_this_machine("postgres://u@localhost/db") && on_this_machine("postgres://u@[::1]/db"));
+        assert!(on_this_machine("postgresql:///db?host=/run/postgresql"));
+        assert!(!on_this_machine("postgres://u@127.0.0.1,db.example.com/db"));
     }
 }
