@@ -163,7 +163,7 @@ async fn store_messages(
     }
     // The list change, then the messages, then the cleared drafts: each
     // instance hands the change on to its lists before it pushes a message
-    // (see `Tx::commit_with`).
+    // (see `pipelined::Tail`).
     tx.announce(&[ListFact::Chat(chat)]);
     for before_last in (0..msgs.len() as i64).rev() {
         tx.notify_message_before_last(chat, before_last);

@@ -128,7 +128,8 @@ fn render(template: &str, values: &[Literal], sql: &mut String) {
 /// preempted) and the rest tens of milliseconds later.
 struct Tail {
     sql: String,
-    /// How many statements precede the clock's moves, and how many moves.
+    /// How many list clock moves the end holds: its first statements, each
+    /// answering with the clock's new value.
     announces: usize,
     /// The index of the statement reading the leases in force.
     in_force: Option<usize>,
